@@ -1,0 +1,99 @@
+//! `kiln compile`.
+
+use anyhow::{Context, Result};
+use kiln_compiler::{CompileOptions, OptLevel};
+use kiln_format::Arch;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// Options of `kiln compile`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Input module: a .wasm binary or .wat text.
+    input: PathBuf,
+    /// Output artifact.
+    #[arg(short, long)]
+    output: PathBuf,
+    /// Target: x86_64, aarch64, riscv64gc or s390x (a full Linux triple also works). Default:
+    /// this machine, with all its CPU features.
+    #[arg(long)]
+    target: Option<String>,
+    /// Optimization level.
+    #[arg(short = 'O', long = "opt-level", default_value = "speed", value_parser = ["none", "speed", "size"])]
+    opt_level: String,
+    /// Compile threads (default: all cores). The artifact does not depend on it.
+    #[arg(short = 'j', long)]
+    jobs: Option<usize>,
+    /// Emit unwind tables (.eh_frame).
+    #[arg(long)]
+    unwind_info: bool,
+    /// Drop function names and the address map.
+    #[arg(long)]
+    strip: bool,
+}
+
+/// Parses a `--target` value.
+pub fn parse_target(s: &str) -> Result<Arch> {
+    let arch_name = s.split('-').next().unwrap_or(s);
+    Arch::ALL
+        .into_iter()
+        .find(|a| {
+            a.name() == arch_name
+                || a.triple() == s
+                || (arch_name == "riscv64" && *a == Arch::Riscv64)
+        })
+        .with_context(|| {
+            let known: Vec<_> = Arch::ALL.iter().map(|a| a.name()).collect();
+            format!("unknown target `{s}` (known: {})", known.join(", "))
+        })
+}
+
+/// Reads a module, accepting binary or text format.
+pub fn read_module(path: &Path) -> Result<Vec<u8>> {
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let wasm = wat::parse_bytes(&bytes)
+        .with_context(|| format!("{}: not a WebAssembly module", path.display()))?;
+    Ok(wasm.into_owned())
+}
+
+/// Runs `kiln compile`.
+pub fn run(args: Args) -> Result<ExitCode> {
+    if args.unwind_info {
+        anyhow::bail!("--unwind-info is not implemented yet");
+    }
+    let options = CompileOptions {
+        target: args.target.as_deref().map(parse_target).transpose()?,
+        opt_level: match args.opt_level.as_str() {
+            "none" => OptLevel::None,
+            "size" => OptLevel::Size,
+            _ => OptLevel::Speed,
+        },
+        threads: args.jobs,
+        unwind_info: args.unwind_info,
+        strip: args.strip,
+    };
+    let wasm = read_module(&args.input)?;
+    let artifact = kiln_compiler::compile(&wasm, &options)
+        .with_context(|| format!("{}: compilation failed", args.input.display()))?;
+    write_atomically(&args.output, &artifact)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Writes through a temporary file and a rename, so that a loader never maps a half-written
+/// artifact and a mapped one is never modified in place.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let tmp = dir.join(format!(
+        ".{}.tmp{}",
+        path.file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("artifact"),
+        std::process::id()
+    ));
+    std::fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
+}

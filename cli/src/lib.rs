@@ -1,0 +1,5 @@
+//! The `kiln` command's implementation, as a library so that tests can drive the spec-test runner
+//! directly.
+
+pub mod commands;
+pub mod wast;

@@ -1,0 +1,60 @@
+//! `kiln`: compile WebAssembly ahead of time, run, inspect and test the artifacts.
+
+use kiln_cli::{commands, wast};
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "kiln",
+    version,
+    about = "Ahead-of-time WebAssembly: compile once, map and run in place"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Compile a WebAssembly module (binary or text) into a Kiln artifact.
+    Compile(commands::compile::Args),
+    /// Run an exported function of an artifact or a WebAssembly module.
+    Run(commands::run::Args),
+    /// Show an artifact's header, compatibility, sections, imports, exports and functions.
+    Inspect(commands::inspect::Args),
+    /// Run WebAssembly spec-test scripts (.wast) through real artifacts and the loader.
+    Wast {
+        /// The .wast files.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Print a JSON report with per-file counts.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Compile(args) => commands::compile::run(args),
+        Command::Run(args) => commands::run::run(args),
+        Command::Inspect(args) => commands::inspect::run(args),
+        Command::Wast { files, json } => wast::run_files(&files, json).map(|ok| {
+            if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

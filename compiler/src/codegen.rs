@@ -1,0 +1,400 @@
+//! Code generation: the target ISA, parallel compilation of every function, and the trampolines
+//! between the host's calling convention and WebAssembly's.
+
+use crate::error::CompileError;
+use crate::options::CompileOptions;
+use crate::parse::ModuleInfo;
+use crate::translate::{ir_type, translate_function, wasm_signature};
+use crate::trap_codes::{trap_code, trap_kind};
+use cranelift_codegen::control::ControlPlane;
+use cranelift_codegen::ir::{
+    self, AbiParam, InstBuilder, MemFlagsData, StackSlotData, StackSlotKind, UserFuncName,
+};
+use cranelift_codegen::isa::{self, OwnedTargetIsa, TargetIsa};
+use cranelift_codegen::settings::{self, Configurable};
+use cranelift_codegen::{Context, FinalizedRelocTarget};
+use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
+use kiln_format::target::features_of;
+use kiln_format::vmctx::{HOSTCTX_DISPATCH, VALUE_SLOT_SIZE};
+use kiln_format::{Arch, TrapKind};
+use rayon::prelude::*;
+use wasmparser::FuncType;
+
+/// A call from one function to another defined function, to resolve at layout time.
+#[derive(Debug, Clone)]
+pub struct CallReloc {
+    /// Offset of the relocated bytes in the calling function.
+    pub offset: u32,
+    /// Cranelift's relocation kind.
+    pub kind: cranelift_codegen::binemit::Reloc,
+    /// Addend.
+    pub addend: i64,
+    /// Callee's function index.
+    pub callee: u32,
+}
+
+/// The machine code of one function or trampoline.
+#[derive(Debug, Clone)]
+pub struct CompiledCode {
+    /// The bytes.
+    pub code: Vec<u8>,
+    /// Required alignment.
+    pub alignment: u32,
+    /// Calls to resolve.
+    pub relocs: Vec<CallReloc>,
+    /// Trapping instructions: offset in this code and kind.
+    pub traps: Vec<(u32, TrapKind)>,
+    /// Native offset → wasm offset, one entry per instruction range start.
+    pub address_map: Vec<(u32, u32)>,
+}
+
+/// The result of code generation for a module.
+pub struct CompiledModule {
+    /// The ISA everything was compiled for.
+    pub isa: OwnedTargetIsa,
+    /// The target architecture.
+    pub arch: Arch,
+    /// CPU features the code requires (header mask).
+    pub cpu_features: u64,
+    /// Defined functions, in index order.
+    pub funcs: Vec<CompiledCode>,
+    /// Host-to-guest entry trampolines, one per function type.
+    pub entry_trampolines: Vec<CompiledCode>,
+    /// Guest-to-host adapters, `(type index, code)` for each type of an imported function.
+    pub host_adapters: Vec<(u32, CompiledCode)>,
+}
+
+/// Compiles every function of `module` and the trampolines it needs.
+pub fn compile_module(
+    module: &ModuleInfo,
+    options: &CompileOptions,
+) -> Result<CompiledModule, CompileError> {
+    let (isa, arch, cpu_features) = build_isa(options)?;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(options.threads.unwrap_or(0))
+        .build()
+        .map_err(|e| CompileError::Emit(format!("cannot start compile threads: {e}")))?;
+    let isa_ref: &dyn TargetIsa = &*isa;
+    let funcs = pool.install(|| {
+        module
+            .bodies
+            .par_iter()
+            .enumerate()
+            .map(|(i, body)| {
+                let index = module.imported_funcs + i as u32;
+                let mut func = ir::Function::with_name_signature(
+                    UserFuncName::user(0, index),
+                    wasm_signature(module.func_type(index)),
+                );
+                translate_function(module, isa_ref, index, body, &mut func)?;
+                compile_function(isa_ref, index, func)
+            })
+            // Collecting into a Result keeps the first error by index: deterministic.
+            .collect::<Result<Vec<_>, _>>()
+    })?;
+    let entry_trampolines = module
+        .types
+        .iter()
+        .enumerate()
+        .map(|(i, ty)| compile_function(isa_ref, u32::MAX, entry_trampoline(isa_ref, i, ty)))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut adapter_types: Vec<u32> = module.funcs[..module.imported_funcs as usize].to_vec();
+    adapter_types.sort_unstable();
+    adapter_types.dedup();
+    let host_adapters = adapter_types
+        .into_iter()
+        .map(|t| {
+            let func = host_adapter(isa_ref, t, &module.types[t as usize]);
+            Ok((t, compile_function(isa_ref, u32::MAX, func)?))
+        })
+        .collect::<Result<Vec<_>, CompileError>>()?;
+    Ok(CompiledModule {
+        isa,
+        arch,
+        cpu_features,
+        funcs,
+        entry_trampolines,
+        host_adapters,
+    })
+}
+
+/// Compiles one Cranelift function and extracts what the emitter needs. `index` names the function
+/// in errors (`u32::MAX` for trampolines).
+fn compile_function(
+    isa: &dyn TargetIsa,
+    index: u32,
+    func: ir::Function,
+) -> Result<CompiledCode, CompileError> {
+    let names = func.params.user_named_funcs().clone();
+    let mut ctx = Context::for_function(func);
+    let compiled = ctx
+        .compile(isa, &mut ControlPlane::default())
+        .map_err(|e| CompileError::Codegen {
+            func: index,
+            message: format!("{:?}", e.inner),
+        })?;
+    let buffer = &compiled.buffer;
+    let mut relocs = Vec::new();
+    for r in buffer.relocs() {
+        match &r.target {
+            FinalizedRelocTarget::ExternalName(ir::ExternalName::User(name_ref)) => {
+                let name = &names[*name_ref];
+                if name.namespace != 0 {
+                    return Err(CompileError::Relocation {
+                        func: index,
+                        what: format!("{:?} to namespace {}", r.kind, name.namespace),
+                    });
+                }
+                relocs.push(CallReloc {
+                    offset: r.offset,
+                    kind: r.kind,
+                    addend: r.addend,
+                    callee: name.index,
+                });
+            }
+            other => {
+                return Err(CompileError::Relocation {
+                    func: index,
+                    what: format!("{:?} to {:?}", r.kind, other),
+                })
+            }
+        }
+    }
+    let traps = buffer
+        .traps()
+        .iter()
+        .map(|t| {
+            let kind = trap_kind(t.code).ok_or_else(|| CompileError::Codegen {
+                func: index,
+                message: format!("unknown trap code {}", t.code),
+            })?;
+            Ok((t.offset, kind))
+        })
+        .collect::<Result<Vec<_>, CompileError>>()?;
+    let address_map = buffer
+        .get_srclocs_sorted()
+        .iter()
+        .filter(|s| !s.loc.is_default())
+        .map(|s| (s.start, s.loc.bits()))
+        .collect();
+    Ok(CompiledCode {
+        code: buffer.data().to_vec(),
+        alignment: buffer.alignment,
+        relocs,
+        traps,
+        address_map,
+    })
+}
+
+/// Builds the ISA for the options: this machine with all its features, or a named target with its
+/// baseline features. Returns the ISA, its architecture and the header's CPU-feature mask.
+pub fn build_isa(options: &CompileOptions) -> Result<(OwnedTargetIsa, Arch, u64), CompileError> {
+    let mut shared = settings::builder();
+    set(&mut shared, "opt_level", options.opt_level.cranelift_name())?;
+    set(&mut shared, "preserve_frame_pointers", "true")?;
+    set(&mut shared, "enable_probestack", "false")?;
+    // Functions with more results than return registers return the rest through a hidden area.
+    set(&mut shared, "enable_multi_ret_implicit_sret", "true")?;
+    set(&mut shared, "is_pic", "true")?;
+    set(
+        &mut shared,
+        "enable_verifier",
+        if cfg!(debug_assertions) {
+            "true"
+        } else {
+            "false"
+        },
+    )?;
+    set(
+        &mut shared,
+        "unwind_info",
+        if options.unwind_info { "true" } else { "false" },
+    )?;
+    set(
+        &mut shared,
+        "enable_heap_access_spectre_mitigation",
+        "false",
+    )?;
+    set(
+        &mut shared,
+        "enable_table_access_spectre_mitigation",
+        "false",
+    )?;
+    let flags = settings::Flags::new(shared);
+
+    let (arch, mut builder) = match options.target {
+        None => {
+            let arch = Arch::host()
+                .ok_or_else(|| CompileError::Target("this machine's architecture".into()))?;
+            let b = cranelift_native::builder().map_err(|e| CompileError::Target(e.into()))?;
+            (arch, b)
+        }
+        Some(arch) => {
+            let triple: target_lexicon::Triple = arch
+                .triple()
+                .parse()
+                .map_err(|e| CompileError::Target(format!("{}: {e}", arch.triple())))?;
+            let mut b = isa::lookup(triple).map_err(|e| CompileError::Target(e.to_string()))?;
+            for feature in baseline_features(arch) {
+                b.enable(feature)
+                    .map_err(|e| CompileError::Target(format!("{feature}: {e}")))?;
+            }
+            (arch, b)
+        }
+    };
+    // Only features the header can record may be enabled: code must never use a feature the
+    // loader does not check for. Disable any other `has_*` setting the native builder turned on.
+    let probe = builder
+        .finish(flags.clone())
+        .map_err(|e| CompileError::Target(e.to_string()))?;
+    let mut mask = 0u64;
+    for value in probe.isa_flags() {
+        let Some(name) = value.name.strip_prefix("has_") else {
+            continue;
+        };
+        if value.as_bool() != Some(true) {
+            continue;
+        }
+        match feature_bit(arch, name) {
+            Some(bit) => mask |= 1 << bit,
+            None if arch == Arch::Riscv64 || arch == Arch::S390x => {}
+            None => set(&mut builder, value.name, "false")?,
+        }
+    }
+    if arch == Arch::X86_64 && feature_bit(arch, "sse41").is_some_and(|b| mask & (1 << b) == 0) {
+        return Err(CompileError::Target(
+            "x86_64 code generation needs SSE4.1 (float rounding without libcalls)".into(),
+        ));
+    }
+    let isa = builder
+        .finish(flags)
+        .map_err(|e| CompileError::Target(e.to_string()))?;
+    Ok((isa, arch, mask))
+}
+
+/// Features an explicit target assumes (Cranelift setting names).
+fn baseline_features(arch: Arch) -> &'static [&'static str] {
+    match arch {
+        // x86-64-v2.
+        Arch::X86_64 => &[
+            "has_sse3",
+            "has_ssse3",
+            "has_sse41",
+            "has_sse42",
+            "has_popcnt",
+        ],
+        Arch::Aarch64 | Arch::Riscv64 | Arch::S390x => &[],
+    }
+}
+
+/// The header bit of a Cranelift `has_*` feature name, if the format records it.
+fn feature_bit(arch: Arch, cranelift_name: &str) -> Option<u8> {
+    let name = match cranelift_name {
+        "sse41" => "sse4.1",
+        "sse42" => "sse4.2",
+        "avx_vnni" => "avxvnni",
+        "pauth" => "paca",
+        other => other,
+    };
+    features_of(arch)
+        .iter()
+        .find(|f| f.name == name)
+        .map(|f| f.bit)
+}
+
+/// The host-to-guest entry trampoline for type `ty`, in the host's C calling convention:
+/// `extern "C" fn(callee_vmctx, caller_vmctx, code, values: *mut [u128])`. It loads the arguments
+/// from `values`, calls `code`, and stores the results back into `values`.
+fn entry_trampoline(isa: &dyn TargetIsa, type_index: usize, ty: &FuncType) -> ir::Function {
+    let ptr = ir::types::I64;
+    let mut sig = ir::Signature::new(isa.default_call_conv());
+    sig.params.extend([AbiParam::new(ptr); 4]);
+    let mut func = ir::Function::with_name_signature(UserFuncName::user(1, type_index as u32), sig);
+    let mut fb_ctx = FunctionBuilderContext::new();
+    let mut b = FunctionBuilder::new(&mut func, &mut fb_ctx);
+    let block = b.create_block();
+    b.append_block_params_for_function_params(block);
+    b.switch_to_block(block);
+    let [callee_vmctx, caller_vmctx, code, values] = b.block_params(block)[..] else {
+        unreachable!("four parameters")
+    };
+    let flags = MemFlagsData::trusted();
+    let mut args = vec![callee_vmctx, caller_vmctx];
+    for (i, t) in ty.params().iter().enumerate() {
+        let offset = (i as u32 * VALUE_SLOT_SIZE) as i32;
+        args.push(b.ins().load(ir_type(*t), flags, values, offset));
+    }
+    let wasm_sig = b.import_signature(wasm_signature(ty));
+    let call = b.ins().call_indirect(wasm_sig, code, &args);
+    let results = b.inst_results(call).to_vec();
+    for (i, r) in results.into_iter().enumerate() {
+        let offset = (i as u32 * VALUE_SLOT_SIZE) as i32;
+        b.ins().store(flags, r, values, offset);
+    }
+    b.ins().return_(&[]);
+    b.seal_all_blocks();
+    b.finalize(isa.frontend_config());
+    func
+}
+
+/// The guest-to-host adapter for type `ty`, in the WebAssembly calling convention. Its callee
+/// VMContext is a host function context: it spills the arguments to a stack array, calls the
+/// context's `dispatch` with `(host_ctx, caller_vmctx, values)`, traps with `HostError` if that
+/// returns non-zero, and otherwise returns the results `dispatch` wrote.
+fn host_adapter(isa: &dyn TargetIsa, type_index: u32, ty: &FuncType) -> ir::Function {
+    let ptr = ir::types::I64;
+    let mut func =
+        ir::Function::with_name_signature(UserFuncName::user(2, type_index), wasm_signature(ty));
+    let mut fb_ctx = FunctionBuilderContext::new();
+    let mut b = FunctionBuilder::new(&mut func, &mut fb_ctx);
+    let block = b.create_block();
+    b.append_block_params_for_function_params(block);
+    b.switch_to_block(block);
+    let params = b.block_params(block).to_vec();
+    let (host_ctx, caller_vmctx) = (params[0], params[1]);
+    let slots = ty.params().len().max(ty.results().len()).max(1) as u32;
+    let slot = b.create_sized_stack_slot(StackSlotData::new(
+        StackSlotKind::ExplicitSlot,
+        slots * VALUE_SLOT_SIZE,
+        4,
+    ));
+    for (i, v) in params[2..].iter().enumerate() {
+        b.ins()
+            .stack_store(ptr, *v, slot, (i as u32 * VALUE_SLOT_SIZE) as i32);
+    }
+    let values = b.ins().stack_addr(ptr, slot, 0);
+    let dispatch = b.ins().load(
+        ptr,
+        MemFlagsData::trusted(),
+        host_ctx,
+        HOSTCTX_DISPATCH as i32,
+    );
+    let mut dispatch_sig = ir::Signature::new(isa.default_call_conv());
+    dispatch_sig.params.extend([AbiParam::new(ptr); 3]);
+    dispatch_sig.returns.push(AbiParam::new(ir::types::I32));
+    let dispatch_sig = b.import_signature(dispatch_sig);
+    let call = b
+        .ins()
+        .call_indirect(dispatch_sig, dispatch, &[host_ctx, caller_vmctx, values]);
+    let status = b.inst_results(call)[0];
+    b.ins().trapnz(status, trap_code(TrapKind::HostError));
+    let results: Vec<_> = ty
+        .results()
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            b.ins()
+                .stack_load(ptr, ir_type(*t), slot, (i as u32 * VALUE_SLOT_SIZE) as i32)
+        })
+        .collect();
+    b.ins().return_(&results);
+    b.seal_all_blocks();
+    b.finalize(isa.frontend_config());
+    func
+}
+
+/// Sets a Cranelift setting, turning its error into a [`CompileError`].
+fn set(b: &mut impl Configurable, key: &str, value: &str) -> Result<(), CompileError> {
+    b.set(key, value)
+        .map_err(|e| CompileError::Target(format!("setting {key}={value}: {e}")))
+}

@@ -1,0 +1,316 @@
+//! Parsing and validation: a WebAssembly binary becomes a [`ModuleInfo`], the facts about the module
+//! that translation, code generation and emission need.
+
+use crate::error::{unsupported, CompileError};
+use kiln_format::vmctx::{VmctxCounts, VmctxLayout};
+use std::collections::BTreeMap;
+use wasmparser::{
+    DataKind, ElementItems, ElementKind, ExternalKind, FuncType, FunctionBody, GlobalType,
+    MemoryType, Name, Parser, Payload, RefType, TableType, TypeRef, Validator, WasmFeatures,
+};
+
+/// The WebAssembly features Kiln compiles: WebAssembly 2.0.
+pub fn supported_features() -> WasmFeatures {
+    WasmFeatures::WASM2
+}
+
+/// An import.
+#[derive(Debug, Clone)]
+pub struct ImportInfo<'a> {
+    /// Module name.
+    pub module: &'a str,
+    /// Field name.
+    pub name: &'a str,
+    /// What is imported.
+    pub ty: TypeRef,
+    /// Index in the kind's index space.
+    pub index: u32,
+}
+
+/// A table.
+#[derive(Debug, Clone)]
+pub struct TableInfo<'a> {
+    /// Its type.
+    pub ty: TableType,
+    /// Initial element expression of a defined table (typed function references), if any.
+    pub init: Option<&'a [u8]>,
+}
+
+/// A global.
+#[derive(Debug, Clone)]
+pub struct GlobalInfo<'a> {
+    /// Its type.
+    pub ty: GlobalType,
+    /// Initializer bytes of a defined global.
+    pub init: Option<&'a [u8]>,
+}
+
+/// Items of an element segment.
+#[derive(Debug, Clone)]
+pub enum ElemItems<'a> {
+    /// Function indices.
+    Funcs(Vec<u32>),
+    /// Constant expressions (bytes ending in `end`).
+    Exprs(Vec<&'a [u8]>),
+}
+
+/// An element segment.
+#[derive(Debug, Clone)]
+pub struct ElemInfo<'a> {
+    /// `Some((table, offset expression))` for an active segment.
+    pub active: Option<(u32, &'a [u8])>,
+    /// Declared (only for `ref.func`).
+    pub declared: bool,
+    /// Element type.
+    pub ty: RefType,
+    /// Items.
+    pub items: ElemItems<'a>,
+}
+
+/// A data segment.
+#[derive(Debug, Clone)]
+pub struct DataInfo<'a> {
+    /// `Some((memory, offset expression))` for an active segment.
+    pub active: Option<(u32, &'a [u8])>,
+    /// The bytes.
+    pub bytes: &'a [u8],
+}
+
+/// Everything about a module that later stages need. Index spaces include imports first.
+#[derive(Debug, Default)]
+pub struct ModuleInfo<'a> {
+    /// Function types.
+    pub types: Vec<FuncType>,
+    /// Type index of every function.
+    pub funcs: Vec<u32>,
+    /// Number of imported functions.
+    pub imported_funcs: u32,
+    /// Imports in module order.
+    pub imports: Vec<ImportInfo<'a>>,
+    /// Tables.
+    pub tables: Vec<TableInfo<'a>>,
+    /// Imported tables.
+    pub imported_tables: u32,
+    /// Memories.
+    pub memories: Vec<MemoryType>,
+    /// Imported memories.
+    pub imported_memories: u32,
+    /// Globals.
+    pub globals: Vec<GlobalInfo<'a>>,
+    /// Imported globals.
+    pub imported_globals: u32,
+    /// Exports in module order.
+    pub exports: Vec<(&'a str, ExternalKind, u32)>,
+    /// Start function.
+    pub start: Option<u32>,
+    /// Element segments.
+    pub elements: Vec<ElemInfo<'a>>,
+    /// Data segments.
+    pub data: Vec<DataInfo<'a>>,
+    /// Bodies of the defined functions.
+    pub bodies: Vec<FunctionBody<'a>>,
+    /// Names from the name section, by function index.
+    pub func_names: BTreeMap<u32, &'a str>,
+    /// Module name from the name section.
+    pub module_name: Option<&'a str>,
+}
+
+impl<'a> ModuleInfo<'a> {
+    /// Validates `wasm` and collects its facts.
+    pub fn parse(wasm: &'a [u8]) -> Result<ModuleInfo<'a>, CompileError> {
+        Validator::new_with_features(supported_features()).validate_all(wasm)?;
+        let mut m = ModuleInfo::default();
+        for payload in Parser::new(0).parse_all(wasm) {
+            m.add(payload?)?;
+        }
+        Ok(m)
+    }
+
+    fn add(&mut self, payload: Payload<'a>) -> Result<(), CompileError> {
+        match payload {
+            Payload::TypeSection(r) => {
+                for ty in r.into_iter_err_on_gc_types() {
+                    self.types.push(ty?);
+                }
+            }
+            Payload::ImportSection(r) => {
+                for import in r.into_imports() {
+                    let import = import?;
+                    let index = match import.ty {
+                        TypeRef::Func(t) | TypeRef::FuncExact(t) => {
+                            self.funcs.push(t);
+                            self.imported_funcs += 1;
+                            self.funcs.len() - 1
+                        }
+                        TypeRef::Table(ty) => {
+                            self.tables.push(TableInfo { ty, init: None });
+                            self.imported_tables += 1;
+                            self.tables.len() - 1
+                        }
+                        TypeRef::Memory(ty) => {
+                            self.memories.push(ty);
+                            self.imported_memories += 1;
+                            self.memories.len() - 1
+                        }
+                        TypeRef::Global(ty) => {
+                            self.globals.push(GlobalInfo { ty, init: None });
+                            self.imported_globals += 1;
+                            self.globals.len() - 1
+                        }
+                        TypeRef::Tag(_) => return Err(unsupported("exception tags")),
+                    };
+                    self.imports.push(ImportInfo {
+                        module: import.module,
+                        name: import.name,
+                        ty: import.ty,
+                        index: index as u32,
+                    });
+                }
+            }
+            Payload::FunctionSection(r) => {
+                for t in r {
+                    self.funcs.push(t?);
+                }
+            }
+            Payload::TableSection(r) => {
+                for t in r {
+                    let t = t?;
+                    let init = match t.init {
+                        wasmparser::TableInit::RefNull => None,
+                        wasmparser::TableInit::Expr(e) => Some(expr_bytes(&e)),
+                    };
+                    self.tables.push(TableInfo { ty: t.ty, init });
+                }
+            }
+            Payload::MemorySection(r) => {
+                for m in r {
+                    self.memories.push(m?);
+                }
+            }
+            Payload::GlobalSection(r) => {
+                for g in r {
+                    let g = g?;
+                    self.globals.push(GlobalInfo {
+                        ty: g.ty,
+                        init: Some(expr_bytes(&g.init_expr)),
+                    });
+                }
+            }
+            Payload::ExportSection(r) => {
+                for e in r {
+                    let e = e?;
+                    self.exports.push((e.name, e.kind, e.index));
+                }
+            }
+            Payload::StartSection { func, .. } => self.start = Some(func),
+            Payload::ElementSection(r) => {
+                for e in r {
+                    let e = e?;
+                    let (active, declared) = match e.kind {
+                        ElementKind::Passive => (None, false),
+                        ElementKind::Declared => (None, true),
+                        ElementKind::Active {
+                            table_index,
+                            offset_expr,
+                        } => (
+                            Some((table_index.unwrap_or(0), expr_bytes(&offset_expr))),
+                            false,
+                        ),
+                    };
+                    let (ty, items) = match e.items {
+                        ElementItems::Functions(r) => (
+                            RefType::FUNCREF,
+                            ElemItems::Funcs(r.into_iter().collect::<Result<_, _>>()?),
+                        ),
+                        ElementItems::Expressions(ty, r) => {
+                            let exprs = r
+                                .into_iter()
+                                .map(|e| e.map(|e| expr_bytes(&e)))
+                                .collect::<Result<_, _>>()?;
+                            (ty, ElemItems::Exprs(exprs))
+                        }
+                    };
+                    self.elements.push(ElemInfo {
+                        active,
+                        declared,
+                        ty,
+                        items,
+                    });
+                }
+            }
+            Payload::DataSection(r) => {
+                for d in r {
+                    let d = d?;
+                    let active = match d.kind {
+                        DataKind::Passive => None,
+                        DataKind::Active {
+                            memory_index,
+                            offset_expr,
+                        } => Some((memory_index, expr_bytes(&offset_expr))),
+                    };
+                    self.data.push(DataInfo {
+                        active,
+                        bytes: d.data,
+                    });
+                }
+            }
+            Payload::CodeSectionEntry(body) => self.bodies.push(body),
+            Payload::CustomSection(c) => {
+                if let wasmparser::KnownCustom::Name(names) = c.as_known() {
+                    // A malformed name section is not an error: the spec says to ignore it.
+                    for name in names.into_iter().flatten() {
+                        match name {
+                            Name::Module { name, .. } => self.module_name = Some(name),
+                            Name::Function(map) => {
+                                for naming in map.into_iter().flatten() {
+                                    self.func_names.insert(naming.index, naming.name);
+                                }
+                            }
+                            _ => {}
+                        }
+                    }
+                }
+            }
+            Payload::TagSection(_) => return Err(unsupported("exception tags")),
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Counts that determine the VMContext layout.
+    pub fn vmctx_counts(&self) -> VmctxCounts {
+        VmctxCounts {
+            funcs: self.funcs.len() as u32,
+            memories: self.memories.len() as u32,
+            imported_memories: self.imported_memories,
+            tables: self.tables.len() as u32,
+            imported_tables: self.imported_tables,
+            globals: self.globals.len() as u32,
+            imported_globals: self.imported_globals,
+        }
+    }
+
+    /// The VMContext layout of this module.
+    pub fn vmctx_layout(&self) -> VmctxLayout {
+        VmctxLayout::new(self.vmctx_counts())
+    }
+
+    /// Type of function `func`.
+    pub fn func_type(&self, func: u32) -> &FuncType {
+        &self.types[self.funcs[func as usize] as usize]
+    }
+
+    /// Whether function `func` is imported.
+    pub fn is_imported_func(&self, func: u32) -> bool {
+        func < self.imported_funcs
+    }
+}
+
+/// The bytes of a constant expression, including its final `end`.
+fn expr_bytes<'a>(e: &wasmparser::ConstExpr<'a>) -> &'a [u8] {
+    let mut reader = e.get_binary_reader();
+    let len = reader.bytes_remaining();
+    reader
+        .read_bytes(len)
+        .expect("a reader yields its remaining bytes")
+}

@@ -1,0 +1,295 @@
+//! Access to the run-time environment through the VMContext (see `kiln_format::vmctx`): memory,
+//! table and global locations, canonical type ids, function references, builtin calls, and the
+//! signatures and callees those need.
+
+use super::wasm_signature;
+use crate::parse::ModuleInfo;
+use crate::trap_codes::trap_code;
+use cranelift_codegen::ir::{
+    self, types, AbiParam, AliasRegion, AliasRegionData, ExtFuncData, ExternalName, FuncRef,
+    InstBuilder, MemFlagsData, SigRef, UserExternalName, Value,
+};
+use cranelift_codegen::isa::TargetIsa;
+use cranelift_frontend::FunctionBuilder;
+use kiln_format::vmctx::{
+    Builtin, VmctxLayout, BUILTIN_COUNT, FUNCREF_CODE, FUNCREF_VMCTX, MEMDEF_LENGTH, MEMREF_BASE,
+    MEMREF_DEF, PTR, TABLEDEF_BASE, TABLEDEF_LENGTH, VMCTX_BUILTINS, VMCTX_TYPE_IDS,
+};
+use kiln_format::TrapKind;
+use std::collections::HashMap;
+
+/// Alias-region ids. Why: memory operations in different regions are known not to alias, so a
+/// store to linear memory does not force reloading a global or a table length.
+const REGION_HEAP: u32 = 0;
+const REGION_TABLE: u32 = 1;
+const REGION_VMCTX: u32 = 2;
+
+/// The environment of the function being translated.
+pub struct Env<'m> {
+    /// The module.
+    pub module: &'m ModuleInfo<'m>,
+    /// Its VMContext layout.
+    pub layout: VmctxLayout,
+    /// The target.
+    pub isa: &'m dyn TargetIsa,
+    /// This function's VMContext (its first parameter).
+    pub vmctx: Value,
+    heap_region: AliasRegion,
+    table_region: AliasRegion,
+    vmctx_region: AliasRegion,
+    wasm_sigs: HashMap<u32, SigRef>,
+    builtin_sigs: [Option<SigRef>; BUILTIN_COUNT],
+    direct_funcs: HashMap<u32, FuncRef>,
+}
+
+/// Converts a VMContext-relative offset to a Cranelift load/store offset.
+pub fn offset32(offset: u32) -> i32 {
+    i32::try_from(offset).expect("VMContext offsets fit in i32")
+}
+
+impl<'m> Env<'m> {
+    /// An environment for a function whose VMContext parameter is `vmctx`.
+    pub fn new(
+        module: &'m ModuleInfo<'m>,
+        isa: &'m dyn TargetIsa,
+        b: &mut FunctionBuilder,
+        vmctx: Value,
+    ) -> Env<'m> {
+        let mut region = |user_id: u32, description: &'static str| {
+            b.func.dfg.alias_regions.insert(AliasRegionData {
+                user_id,
+                description: description.into(),
+            })
+        };
+        let heap_region = region(REGION_HEAP, "heap");
+        let table_region = region(REGION_TABLE, "table");
+        let vmctx_region = region(REGION_VMCTX, "vmctx");
+        Env {
+            module,
+            layout: module.vmctx_layout(),
+            isa,
+            vmctx,
+            heap_region,
+            table_region,
+            vmctx_region,
+            wasm_sigs: HashMap::new(),
+            builtin_sigs: [None; BUILTIN_COUNT],
+            direct_funcs: HashMap::new(),
+        }
+    }
+
+    /// Flags of every linear-memory access: little-endian (wasm memory is little-endian on every
+    /// host), and a fault is an out-of-bounds trap.
+    pub fn heap_flags(&self) -> MemFlagsData {
+        MemFlagsData::new()
+            .with_endianness(ir::Endianness::Little)
+            .with_trap_code(Some(trap_code(TrapKind::MemoryOutOfBounds)))
+            .with_alias_region(Some(self.heap_region))
+    }
+
+    /// Flags of a load of a VMContext field that never changes while the instance lives. Such
+    /// loads cannot fault and may be hoisted and deduplicated freely.
+    pub fn readonly_flags(&self) -> MemFlagsData {
+        MemFlagsData::trusted()
+            .with_readonly()
+            .with_can_move()
+            .with_alias_region(Some(self.vmctx_region))
+    }
+
+    /// Flags of an access to mutable run-time state reached through the VMContext (globals,
+    /// memory and table lengths).
+    pub fn vmctx_flags(&self) -> MemFlagsData {
+        MemFlagsData::trusted().with_alias_region(Some(self.vmctx_region))
+    }
+
+    /// Flags of an access to a table element (after its bounds check).
+    pub fn table_flags(&self) -> MemFlagsData {
+        MemFlagsData::trusted().with_alias_region(Some(self.table_region))
+    }
+
+    /// Loads the pointer at `vmctx + offset`, a field fixed at instantiation.
+    pub fn load_vmctx_ptr(&self, b: &mut FunctionBuilder, offset: u32) -> Value {
+        let flags = self.readonly_flags();
+        b.ins()
+            .load(types::I64, flags, self.vmctx, offset32(offset))
+    }
+
+    /// The base address of memory `mem` (constant for the instance's life).
+    pub fn memory_base(&self, b: &mut FunctionBuilder, mem: u32) -> Value {
+        self.load_vmctx_ptr(b, self.layout.memory(mem) + MEMREF_BASE)
+    }
+
+    /// The current byte length of memory `mem`, as an i64.
+    pub fn memory_length(&self, b: &mut FunctionBuilder, mem: u32) -> Value {
+        let def = self.load_vmctx_ptr(b, self.layout.memory(mem) + MEMREF_DEF);
+        let flags = self.vmctx_flags();
+        b.ins()
+            .load(types::I64, flags, def, offset32(MEMDEF_LENGTH))
+    }
+
+    /// The address of table `table`'s `VMTableDef`.
+    pub fn table_def(&self, b: &mut FunctionBuilder, table: u32) -> Value {
+        self.load_vmctx_ptr(b, self.layout.table(table))
+    }
+
+    /// The current length in elements of the table whose definition is at `def`, as an i64.
+    pub fn table_length(&self, b: &mut FunctionBuilder, def: Value) -> Value {
+        let flags = self.vmctx_flags();
+        b.ins()
+            .load(types::I64, flags, def, offset32(TABLEDEF_LENGTH))
+    }
+
+    /// The element array of the table whose definition is at `def` (it moves when the table grows).
+    pub fn table_base(&self, b: &mut FunctionBuilder, def: Value) -> Value {
+        let flags = self.vmctx_flags();
+        b.ins()
+            .load(types::I64, flags, def, offset32(TABLEDEF_BASE))
+    }
+
+    /// Where global `global`'s value lives: a base address and an offset from it.
+    pub fn global_location(&self, b: &mut FunctionBuilder, global: u32) -> (Value, i32) {
+        let imported = self.module.imported_globals;
+        if global < imported {
+            // Why: an imported global's storage belongs to the exporting instance; our VMContext
+            // holds a pointer to it.
+            let ptr = self.load_vmctx_ptr(b, self.layout.imported_global(global));
+            (ptr, 0)
+        } else {
+            let offset = self.layout.global_def(global - imported);
+            (self.vmctx, offset32(offset))
+        }
+    }
+
+    /// The canonical type id (i32) of the module's type `type_index`.
+    pub fn type_id(&self, b: &mut FunctionBuilder, type_index: u32) -> Value {
+        let ids = self.load_vmctx_ptr(b, VMCTX_TYPE_IDS);
+        let flags = self.readonly_flags();
+        let offset = offset32(type_index.checked_mul(4).expect("type index fits"));
+        b.ins().load(types::I32, flags, ids, offset)
+    }
+
+    /// The `(code, vmctx)` of function `func`'s `VMFuncRef` in this VMContext.
+    pub fn func_ref_code_and_vmctx(&self, b: &mut FunctionBuilder, func: u32) -> (Value, Value) {
+        let base = self.layout.func_ref(func);
+        let code = self.load_vmctx_ptr(b, base + FUNCREF_CODE);
+        let vmctx = self.load_vmctx_ptr(b, base + FUNCREF_VMCTX);
+        (code, vmctx)
+    }
+
+    /// The signature of wasm functions of type `type_index`, imported into the function once.
+    pub fn wasm_sig(&mut self, b: &mut FunctionBuilder, type_index: u32) -> SigRef {
+        if let Some(sig) = self.wasm_sigs.get(&type_index) {
+            return *sig;
+        }
+        let sig = b.import_signature(wasm_signature(&self.module.types[type_index as usize]));
+        self.wasm_sigs.insert(type_index, sig);
+        sig
+    }
+
+    /// The callee for a direct call to defined function `func`: a colocated user name
+    /// (namespace 0, index = function index) that the compiler resolves at layout time.
+    pub fn direct_func(&mut self, b: &mut FunctionBuilder, func: u32) -> FuncRef {
+        if let Some(f) = self.direct_funcs.get(&func) {
+            return *f;
+        }
+        let signature = self.wasm_sig(b, self.module.funcs[func as usize]);
+        let name = b
+            .func
+            .declare_imported_user_function(UserExternalName::new(0, func));
+        let f = b.import_function(ExtFuncData {
+            name: ExternalName::User(name),
+            signature,
+            colocated: true,
+            patchable: false,
+        });
+        self.direct_funcs.insert(func, f);
+        f
+    }
+
+    /// Calls `builtin` with the caller's VMContext followed by `args`; returns its results.
+    pub fn call_builtin(
+        &mut self,
+        b: &mut FunctionBuilder,
+        builtin: Builtin,
+        args: &[Value],
+    ) -> Vec<Value> {
+        let sig = self.builtin_sig(b, builtin);
+        let table = self.load_vmctx_ptr(b, VMCTX_BUILTINS);
+        let flags = self.readonly_flags();
+        let callee = b
+            .ins()
+            .load(types::I64, flags, table, offset32(builtin as u32 * PTR));
+        let mut call_args = Vec::with_capacity(args.len() + 1);
+        call_args.push(self.vmctx);
+        call_args.extend_from_slice(args);
+        let call = b.ins().call_indirect(sig, callee, &call_args);
+        b.inst_results(call).to_vec()
+    }
+
+    /// Calls a builtin that returns non-zero on failure, and traps with its trap kind then.
+    pub fn call_builtin_checked(
+        &mut self,
+        b: &mut FunctionBuilder,
+        builtin: Builtin,
+        args: &[Value],
+    ) {
+        let kind = builtin.trap_kind().expect("builtin that can fail");
+        let results = self.call_builtin(b, builtin, args);
+        b.ins().trapnz(results[0], trap_code(kind));
+    }
+
+    /// The native signature of `builtin` (the target's default calling convention: builtins are
+    /// ordinary host functions).
+    fn builtin_sig(&mut self, b: &mut FunctionBuilder, builtin: Builtin) -> SigRef {
+        if let Some(sig) = self.builtin_sigs[builtin as usize] {
+            return sig;
+        }
+        use types::{I32, I64};
+        // Why `uext`: some ABIs (s390x, riscv64) require callers to extend 32-bit arguments.
+        let u32_param = || AbiParam::new(I32).uext();
+        let u64_param = || AbiParam::new(I64);
+        let (params, returns): (Vec<AbiParam>, Vec<AbiParam>) = match builtin {
+            Builtin::MemoryGrow => (vec![u32_param(), u64_param()], vec![u64_param()]),
+            Builtin::MemoryFill => (
+                vec![u32_param(), u64_param(), u32_param(), u64_param()],
+                vec![u32_param()],
+            ),
+            Builtin::MemoryCopy | Builtin::TableCopy => (
+                vec![
+                    u32_param(),
+                    u32_param(),
+                    u64_param(),
+                    u64_param(),
+                    u64_param(),
+                ],
+                vec![u32_param()],
+            ),
+            Builtin::MemoryInit | Builtin::TableInit => (
+                vec![
+                    u32_param(),
+                    u32_param(),
+                    u64_param(),
+                    u32_param(),
+                    u32_param(),
+                ],
+                vec![u32_param()],
+            ),
+            Builtin::DataDrop | Builtin::ElemDrop => (vec![u32_param()], vec![]),
+            Builtin::TableGrow => (
+                vec![u32_param(), u64_param(), u64_param()],
+                vec![u64_param()],
+            ),
+            Builtin::TableFill => (
+                vec![u32_param(), u64_param(), u64_param(), u64_param()],
+                vec![u32_param()],
+            ),
+        };
+        let mut sig = ir::Signature::new(self.isa.default_call_conv());
+        sig.params.push(AbiParam::new(I64));
+        sig.params.extend(params);
+        sig.returns.extend(returns);
+        let sig = b.import_signature(sig);
+        self.builtin_sigs[builtin as usize] = Some(sig);
+        sig
+    }
+}

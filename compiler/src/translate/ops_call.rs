@@ -1,0 +1,93 @@
+//! Calls: `call` and `call_indirect`.
+//!
+//! Every wasm function takes `(callee_vmctx, caller_vmctx, params...)`. A defined function is
+//! called directly (a colocated relocation the compiler resolves itself); an imported one through
+//! its `VMFuncRef` in our VMContext; `call_indirect` through a table element after checking it is
+//! in bounds, non-null and of the expected canonical type.
+
+use super::translator::FuncTranslator;
+use crate::trap_codes::trap_code;
+use cranelift_codegen::ir::condcodes::IntCC;
+use cranelift_codegen::ir::types::{I32, I64};
+use cranelift_codegen::ir::{Inst, InstBuilder, MemFlagsData, Value};
+use kiln_format::vmctx::{FUNCREF_CODE, FUNCREF_TYPE_ID, FUNCREF_VMCTX};
+use kiln_format::TrapKind;
+use wasmparser::Operator;
+
+impl FuncTranslator<'_, '_> {
+    /// Translates a call operator; false if `op` is not one.
+    pub fn translate_call(&mut self, op: &Operator) -> bool {
+        match op {
+            Operator::Call { function_index } => self.call(*function_index),
+            Operator::CallIndirect {
+                type_index,
+                table_index,
+            } => self.call_indirect(*type_index, *table_index),
+            _ => return false,
+        }
+        true
+    }
+
+    /// The call arguments for a callee of type `type_index` running in `callee_vmctx`: the two
+    /// VMContexts, then the wasm arguments, which are popped.
+    fn call_args(&mut self, type_index: u32, callee_vmctx: Value) -> Vec<Value> {
+        let n = self.env.module.types[type_index as usize].params().len();
+        let mut args = Vec::with_capacity(n + 2);
+        args.push(callee_vmctx);
+        args.push(self.env.vmctx);
+        args.extend_from_slice(self.state.peekn(n));
+        self.state.popn(n);
+        args
+    }
+
+    /// Pushes the results of `call`.
+    fn push_call_results(&mut self, call: Inst) {
+        let results = self.b.inst_results(call).to_vec();
+        self.state.extend(&results);
+    }
+
+    fn call(&mut self, func: u32) {
+        let type_index = self.env.module.funcs[func as usize];
+        let call = if self.env.module.is_imported_func(func) {
+            let (code, callee_vmctx) = self.env.func_ref_code_and_vmctx(&mut self.b, func);
+            let sig = self.env.wasm_sig(&mut self.b, type_index);
+            let args = self.call_args(type_index, callee_vmctx);
+            self.b.ins().call_indirect(sig, code, &args)
+        } else {
+            let callee = self.env.direct_func(&mut self.b, func);
+            let args = self.call_args(type_index, self.env.vmctx);
+            self.b.ins().call(callee, &args)
+        };
+        self.push_call_results(call);
+    }
+
+    fn call_indirect(&mut self, type_index: u32, table: u32) {
+        let index = self.state.pop();
+        let addr = self.table_element_address(table, index);
+        let flags = self.env.table_flags();
+        let func_ref = self.b.ins().load(I64, flags, addr, 0);
+        self.b
+            .ins()
+            .trapz(func_ref, trap_code(TrapKind::IndirectCallToNull));
+        // Why readonly: a `VMFuncRef` never changes once a table can hold it.
+        let flags = MemFlagsData::trusted().with_readonly();
+        let actual = self
+            .b
+            .ins()
+            .load(I32, flags, func_ref, FUNCREF_TYPE_ID as i32);
+        let expected = self.env.type_id(&mut self.b, type_index);
+        let mismatch = self.b.ins().icmp(IntCC::NotEqual, actual, expected);
+        self.b
+            .ins()
+            .trapnz(mismatch, trap_code(TrapKind::BadSignature));
+        let code = self.b.ins().load(I64, flags, func_ref, FUNCREF_CODE as i32);
+        let callee_vmctx = self
+            .b
+            .ins()
+            .load(I64, flags, func_ref, FUNCREF_VMCTX as i32);
+        let sig = self.env.wasm_sig(&mut self.b, type_index);
+        let args = self.call_args(type_index, callee_vmctx);
+        let call = self.b.ins().call_indirect(sig, code, &args);
+        self.push_call_results(call);
+    }
+}

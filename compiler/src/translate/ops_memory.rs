@@ -1,0 +1,189 @@
+//! Linear memory: loads, stores, `memory.size`/`memory.grow`, and the bulk-memory operators.
+//!
+//! Every memory is a 4 GiB reservation followed by a `MEMORY_GUARD` guard region, so a 32-bit
+//! index plus a static offset and access size of at most `MEMORY_GUARD` cannot leave
+//! reservation + guard: such accesses need no bounds check, a fault is the check (hence the
+//! out-of-bounds trap code on every access). Larger offsets get an explicit check.
+
+use super::translator::FuncTranslator;
+use crate::trap_codes::trap_code;
+use cranelift_codegen::ir::condcodes::IntCC;
+use cranelift_codegen::ir::types::{F32, F64, I32, I64};
+use cranelift_codegen::ir::{InstBuilder, Type, Value};
+use kiln_format::vmctx::{Builtin, MEMORY_GUARD};
+use kiln_format::TrapKind;
+use wasmparser::{MemArg, MemArgTarget, Operator};
+
+/// How a load produces its value from memory.
+#[derive(Clone, Copy)]
+enum LoadKind {
+    /// Full width of the result type.
+    Full,
+    /// Narrow access of this many bytes, zero-extended.
+    Zext(u8),
+    /// Narrow access of this many bytes, sign-extended.
+    Sext(u8),
+}
+
+/// log2 of the wasm page size.
+const PAGE_SHIFT: i64 = 16;
+
+impl FuncTranslator<'_, '_> {
+    /// Translates a memory operator; false if `op` is not one.
+    pub fn translate_memory(&mut self, op: &Operator) -> bool {
+        use LoadKind::*;
+        use Operator::*;
+        match op {
+            I32Load { memarg } => self.load(memarg, I32, Full),
+            I64Load { memarg } => self.load(memarg, I64, Full),
+            F32Load { memarg } => self.load(memarg, F32, Full),
+            F64Load { memarg } => self.load(memarg, F64, Full),
+            I32Load8S { memarg } => self.load(memarg, I32, Sext(1)),
+            I32Load8U { memarg } => self.load(memarg, I32, Zext(1)),
+            I32Load16S { memarg } => self.load(memarg, I32, Sext(2)),
+            I32Load16U { memarg } => self.load(memarg, I32, Zext(2)),
+            I64Load8S { memarg } => self.load(memarg, I64, Sext(1)),
+            I64Load8U { memarg } => self.load(memarg, I64, Zext(1)),
+            I64Load16S { memarg } => self.load(memarg, I64, Sext(2)),
+            I64Load16U { memarg } => self.load(memarg, I64, Zext(2)),
+            I64Load32S { memarg } => self.load(memarg, I64, Sext(4)),
+            I64Load32U { memarg } => self.load(memarg, I64, Zext(4)),
+            I32Store { memarg } | F32Store { memarg } => self.store(memarg, 4),
+            I64Store { memarg } | F64Store { memarg } => self.store(memarg, 8),
+            I32Store8 { memarg } | I64Store8 { memarg } => self.store(memarg, 1),
+            I32Store16 { memarg } | I64Store16 { memarg } => self.store(memarg, 2),
+            I64Store32 { memarg } => self.store(memarg, 4),
+            V128Load { memarg } => self.load(memarg, cranelift_codegen::ir::types::I8X16, Full),
+            V128Store { memarg } => self.store(memarg, 16),
+
+            MemorySize { mem } => {
+                let len = self.env.memory_length(&mut self.b, *mem);
+                let pages = self.b.ins().ushr_imm_u(len, PAGE_SHIFT);
+                let pages = self.b.ins().ireduce(I32, pages);
+                self.state.push(pages);
+            }
+            MemoryGrow { mem } => {
+                let delta = self.state.pop();
+                let delta = self.b.ins().uextend(I64, delta);
+                let mem = self.b.ins().iconst(I32, i64::from(*mem));
+                let old = self
+                    .env
+                    .call_builtin(&mut self.b, Builtin::MemoryGrow, &[mem, delta])[0];
+                // Why a plain truncation: old sizes fit in 16 bits, and failure (`u64::MAX`)
+                // truncates to wasm's -1.
+                let old = self.b.ins().ireduce(I32, old);
+                self.state.push(old);
+            }
+            MemoryFill { mem } => {
+                let (dst, byte, len) = self.state.pop3();
+                let mem = self.b.ins().iconst(I32, i64::from(*mem));
+                let dst = self.b.ins().uextend(I64, dst);
+                let len = self.b.ins().uextend(I64, len);
+                self.env.call_builtin_checked(
+                    &mut self.b,
+                    Builtin::MemoryFill,
+                    &[mem, dst, byte, len],
+                );
+            }
+            MemoryCopy { dst_mem, src_mem } => {
+                let (dst, src, len) = self.state.pop3();
+                let dst_mem = self.b.ins().iconst(I32, i64::from(*dst_mem));
+                let src_mem = self.b.ins().iconst(I32, i64::from(*src_mem));
+                let dst = self.b.ins().uextend(I64, dst);
+                let src = self.b.ins().uextend(I64, src);
+                let len = self.b.ins().uextend(I64, len);
+                self.env.call_builtin_checked(
+                    &mut self.b,
+                    Builtin::MemoryCopy,
+                    &[dst_mem, src_mem, dst, src, len],
+                );
+            }
+            MemoryInit { data_index, mem } => {
+                let (dst, src, len) = self.state.pop3();
+                let mem = self.b.ins().iconst(I32, i64::from(*mem));
+                let data = self.b.ins().iconst(I32, i64::from(*data_index));
+                let dst = self.b.ins().uextend(I64, dst);
+                self.env.call_builtin_checked(
+                    &mut self.b,
+                    Builtin::MemoryInit,
+                    &[mem, data, dst, src, len],
+                );
+            }
+            DataDrop { data_index } => {
+                let data = self.b.ins().iconst(I32, i64::from(*data_index));
+                self.env
+                    .call_builtin(&mut self.b, Builtin::DataDrop, &[data]);
+            }
+            _ => return false,
+        }
+        true
+    }
+
+    /// The address of an `access_size`-byte access at wasm address `index` (an i32) plus the
+    /// static offset of `memarg`, as a base value and an immediate offset.
+    fn heap_address(&mut self, memarg: &MemArg, access_size: u64, index: Value) -> (Value, i32) {
+        let MemArgTarget::Memory(mem) = memarg.target else {
+            panic!("validated: GC array targets are not WebAssembly 2.0");
+        };
+        let index = self.b.ins().uextend(I64, index);
+        let base = self.env.memory_base(&mut self.b, mem);
+        let end = memarg.offset + access_size;
+        let addr = self.b.ins().iadd(base, index);
+        if end <= MEMORY_GUARD {
+            // Why it fits: `offset < end <= MEMORY_GUARD = 2^31`.
+            (addr, memarg.offset as i32)
+        } else {
+            let len = self.env.memory_length(&mut self.b, mem);
+            // Why no overflow: a 32-bit index plus a 32-bit offset plus 16 fit in 64 bits.
+            let index_end = self.b.ins().iadd_imm_u(index, end as i64);
+            let oob = self
+                .b
+                .ins()
+                .icmp(IntCC::UnsignedGreaterThan, index_end, len);
+            self.b
+                .ins()
+                .trapnz(oob, trap_code(TrapKind::MemoryOutOfBounds));
+            let addr = self.b.ins().iadd_imm_u(addr, memarg.offset as i64);
+            (addr, 0)
+        }
+    }
+
+    fn load(&mut self, memarg: &MemArg, ty: Type, kind: LoadKind) {
+        let size = match kind {
+            LoadKind::Full => u64::from(ty.bytes()),
+            LoadKind::Zext(n) | LoadKind::Sext(n) => u64::from(n),
+        };
+        let index = self.state.pop();
+        let (addr, offset) = self.heap_address(memarg, size, index);
+        let flags = self.env.heap_flags();
+        let ins = self.b.ins();
+        let v = match kind {
+            LoadKind::Full => ins.load(ty, flags, addr, offset),
+            LoadKind::Zext(1) => ins.uload8(ty, flags, addr, offset),
+            LoadKind::Sext(1) => ins.sload8(ty, flags, addr, offset),
+            LoadKind::Zext(2) => ins.uload16(ty, flags, addr, offset),
+            LoadKind::Sext(2) => ins.sload16(ty, flags, addr, offset),
+            LoadKind::Zext(_) => ins.uload32(flags, addr, offset),
+            LoadKind::Sext(_) => ins.sload32(flags, addr, offset),
+        };
+        self.state.push(v);
+    }
+
+    /// Stores the low `size` bytes of the top value.
+    fn store(&mut self, memarg: &MemArg, size: u8) {
+        let (index, value) = self.state.pop2();
+        let (addr, offset) = self.heap_address(memarg, u64::from(size), index);
+        let flags = self.env.heap_flags();
+        let value_bytes = self.b.func.dfg.value_type(value).bytes();
+        let ins = self.b.ins();
+        if u32::from(size) == value_bytes {
+            ins.store(flags, value, addr, offset);
+        } else {
+            match size {
+                1 => ins.istore8(flags, value, addr, offset),
+                2 => ins.istore16(flags, value, addr, offset),
+                _ => ins.istore32(flags, value, addr, offset),
+            };
+        }
+    }
+}

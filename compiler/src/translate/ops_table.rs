@@ -1,0 +1,132 @@
+//! Tables and references: `table.*`, `elem.drop`, `ref.null`, `ref.is_null`, `ref.func`.
+//!
+//! A reference is an i64: a `funcref` points to a `VMFuncRef`, an `externref` is an opaque
+//! handle, and 0 is null for both. Table elements are such 8-byte values in an array described by
+//! the table's `VMTableDef`; growing a table may move the array, so its base is reloaded per access.
+
+use super::translator::FuncTranslator;
+use crate::trap_codes::trap_code;
+use cranelift_codegen::ir::condcodes::IntCC;
+use cranelift_codegen::ir::types::{I32, I64};
+use cranelift_codegen::ir::{InstBuilder, Value};
+use kiln_format::vmctx::{Builtin, TABLE_ELEM_SIZE};
+use kiln_format::TrapKind;
+use wasmparser::Operator;
+
+impl FuncTranslator<'_, '_> {
+    /// Translates a table or reference operator; false if `op` is not one.
+    pub fn translate_table(&mut self, op: &Operator) -> bool {
+        match op {
+            Operator::TableGet { table } => {
+                let index = self.state.pop();
+                let addr = self.table_element_address(*table, index);
+                let flags = self.env.table_flags();
+                let v = self.b.ins().load(I64, flags, addr, 0);
+                self.state.push(v);
+            }
+            Operator::TableSet { table } => {
+                let (index, value) = self.state.pop2();
+                let addr = self.table_element_address(*table, index);
+                let flags = self.env.table_flags();
+                self.b.ins().store(flags, value, addr, 0);
+            }
+            Operator::TableSize { table } => {
+                let def = self.env.table_def(&mut self.b, *table);
+                let len = self.env.table_length(&mut self.b, def);
+                let len = self.b.ins().ireduce(I32, len);
+                self.state.push(len);
+            }
+            Operator::TableGrow { table } => {
+                let (init, delta) = self.state.pop2();
+                let table = self.b.ins().iconst(I32, i64::from(*table));
+                let delta = self.b.ins().uextend(I64, delta);
+                let old =
+                    self.env
+                        .call_builtin(&mut self.b, Builtin::TableGrow, &[table, init, delta])[0];
+                // Why a plain truncation: table sizes fit in 32 bits, and failure (`u64::MAX`)
+                // truncates to wasm's -1.
+                let old = self.b.ins().ireduce(I32, old);
+                self.state.push(old);
+            }
+            Operator::TableFill { table } => {
+                let (dst, value, len) = self.state.pop3();
+                let table = self.b.ins().iconst(I32, i64::from(*table));
+                let dst = self.b.ins().uextend(I64, dst);
+                let len = self.b.ins().uextend(I64, len);
+                self.env.call_builtin_checked(
+                    &mut self.b,
+                    Builtin::TableFill,
+                    &[table, dst, value, len],
+                );
+            }
+            Operator::TableCopy {
+                dst_table,
+                src_table,
+            } => {
+                let (dst, src, len) = self.state.pop3();
+                let dst_table = self.b.ins().iconst(I32, i64::from(*dst_table));
+                let src_table = self.b.ins().iconst(I32, i64::from(*src_table));
+                let dst = self.b.ins().uextend(I64, dst);
+                let src = self.b.ins().uextend(I64, src);
+                let len = self.b.ins().uextend(I64, len);
+                self.env.call_builtin_checked(
+                    &mut self.b,
+                    Builtin::TableCopy,
+                    &[dst_table, src_table, dst, src, len],
+                );
+            }
+            Operator::TableInit { elem_index, table } => {
+                let (dst, src, len) = self.state.pop3();
+                let table = self.b.ins().iconst(I32, i64::from(*table));
+                let elem = self.b.ins().iconst(I32, i64::from(*elem_index));
+                let dst = self.b.ins().uextend(I64, dst);
+                self.env.call_builtin_checked(
+                    &mut self.b,
+                    Builtin::TableInit,
+                    &[table, elem, dst, src, len],
+                );
+            }
+            Operator::ElemDrop { elem_index } => {
+                let elem = self.b.ins().iconst(I32, i64::from(*elem_index));
+                self.env
+                    .call_builtin(&mut self.b, Builtin::ElemDrop, &[elem]);
+            }
+            Operator::RefNull { .. } => {
+                let v = self.b.ins().iconst(I64, 0);
+                self.state.push(v);
+            }
+            Operator::RefIsNull => {
+                let r = self.state.pop();
+                let c = self.b.ins().icmp_imm_u(IntCC::Equal, r, 0);
+                let c = self.b.ins().uextend(I32, c);
+                self.state.push(c);
+            }
+            Operator::RefFunc { function_index } => {
+                // Why no load: a function's reference is the address of its `VMFuncRef` in our
+                // VMContext.
+                let offset = self.env.layout.func_ref(*function_index);
+                let v = self.b.ins().iadd_imm_u(self.env.vmctx, i64::from(offset));
+                self.state.push(v);
+            }
+            _ => return false,
+        }
+        true
+    }
+
+    /// The address of element `index` (an i32) of table `table`, trapping if it is out of bounds.
+    pub fn table_element_address(&mut self, table: u32, index: Value) -> Value {
+        let def = self.env.table_def(&mut self.b, table);
+        let len = self.env.table_length(&mut self.b, def);
+        let index = self.b.ins().uextend(I64, index);
+        let oob = self
+            .b
+            .ins()
+            .icmp(IntCC::UnsignedGreaterThanOrEqual, index, len);
+        self.b
+            .ins()
+            .trapnz(oob, trap_code(TrapKind::TableOutOfBounds));
+        let base = self.env.table_base(&mut self.b, def);
+        let offset = self.b.ins().imul_imm_u(index, i64::from(TABLE_ELEM_SIZE));
+        self.b.ins().iadd(base, offset)
+    }
+}

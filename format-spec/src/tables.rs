@@ -1,0 +1,325 @@
+//! Fixed-layout metadata tables, read in place from the `.kiln.meta` region.
+//!
+//! The region starts with a [`MetaDirectory`] that gives, for each [`TableId`], where its entries
+//! are (relative to the region) and how many there are. Strings, value-type lists, constant
+//! expressions and element items live in blobs referenced by offset and length.
+
+use zerocopy::little_endian::{U32, U64};
+use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout, Unaligned};
+
+/// Every table in the metadata region, in directory order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(usize)]
+pub enum TableId {
+    /// [`FuncTypeEntry`] per type.
+    Types = 0,
+    /// [`ImportEntry`] per import, in module order.
+    Imports,
+    /// [`FunctionEntry`] per defined function.
+    Functions,
+    /// [`TableEntry`] per table (imported first).
+    Tables,
+    /// [`MemoryEntry`] per memory (imported first).
+    Memories,
+    /// [`GlobalEntry`] per global (imported first).
+    Globals,
+    /// [`ExportEntry`] per export, sorted by name bytes.
+    Exports,
+    /// [`ElementEntry`] per element segment.
+    Elements,
+    /// [`DataEntry`] per data segment.
+    Data,
+    /// [`TrapEntry`] per trapping instruction, sorted by code offset.
+    Traps,
+    /// Bytes: UTF-8 strings.
+    Strings,
+    /// Bytes: value types of function signatures ([`crate::vmctx::ValTypeCode`]).
+    ValTypes,
+    /// Bytes: WebAssembly constant expressions, each ending with `end`.
+    Exprs,
+    /// [`U32`] per item: function indices of element segments, [`NULL_FUNC`] for null.
+    ElemFuncs,
+    /// [`ExprRef`] per item: expressions of element segments.
+    ElemExprs,
+    /// [`AddressMapEntry`] per instruction boundary: native offset → wasm offset, sorted.
+    AddressMap,
+}
+
+/// Number of tables in the directory.
+pub const TABLE_COUNT: usize = 16;
+
+/// A table's place in the metadata region.
+#[derive(Clone, Copy, Debug, Default, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
+#[repr(C)]
+pub struct TableRef {
+    /// Offset from the start of the metadata region.
+    pub offset: U32,
+    /// Number of entries (bytes for blobs).
+    pub count: U32,
+    /// Size of one entry in bytes (1 for blobs), checked by the reader.
+    pub entry_size: U32,
+}
+
+/// The start of the metadata region.
+#[derive(Clone, Copy, Debug, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
+#[repr(C)]
+pub struct MetaDirectory {
+    /// One [`TableRef`] per [`TableId`].
+    pub tables: [TableRef; TABLE_COUNT],
+    /// Module-level facts.
+    pub module: ModuleEntry,
+}
+
+/// No function: the start function is absent, or an element item is null.
+pub const NULL_FUNC: u32 = u32::MAX;
+/// No code: a type has no trampoline of that kind.
+pub const NO_CODE: u32 = u32::MAX;
+
+/// Module-level counts and indices.
+#[derive(Clone, Copy, Debug, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
+#[repr(C)]
+pub struct ModuleEntry {
+    /// Imported functions (they come first in the function index space).
+    pub imported_funcs: U32,
+    /// Imported tables.
+    pub imported_tables: U32,
+    /// Imported memories.
+    pub imported_memories: U32,
+    /// Imported globals.
+    pub imported_globals: U32,
+    /// Start function index or [`NULL_FUNC`].
+    pub start_func: U32,
+    /// Module name from the name section (a string), empty if none.
+    pub name: StrRef,
+}
+
+/// A string in the `Strings` blob.
+#[derive(Clone, Copy, Debug, Default, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
+#[repr(C)]
+pub struct StrRef {
+    /// Offset in the blob.
+    pub offset: U32,
+    /// Length in bytes.
+    pub len: U32,
+}
+
+/// A constant expression in the `Exprs` blob.
+pub type ExprRef = StrRef;
+
+/// A function type.
+#[derive(Clone, Copy, Debug, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
+#[repr(C)]
+pub struct FuncTypeEntry {
+    /// Offset of the parameter types in `ValTypes`; results follow them.
+    pub valtypes: U32,
+    /// Number of parameters.
+    pub params: U32,
+    /// Number of results.
+    pub results: U32,
+    /// Text offset of the host-to-guest entry trampoline for this type, or [`NO_CODE`].
+    pub entry_trampoline: U32,
+    /// Text offset of the guest-to-host adapter for this type, or [`NO_CODE`].
+    pub host_adapter: U32,
+}
+
+/// Import kinds.
+pub mod extern_kind {
+    /// A function.
+    pub const FUNC: u8 = 0;
+    /// A table.
+    pub const TABLE: u8 = 1;
+    /// A memory.
+    pub const MEMORY: u8 = 2;
+    /// A global.
+    pub const GLOBAL: u8 = 3;
+    /// An exception tag (not yet supported).
+    pub const TAG: u8 = 4;
+}
+
+/// An import.
+#[derive(Clone, Copy, Debug, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
+#[repr(C)]
+pub struct ImportEntry {
+    /// Module name.
+    pub module: StrRef,
+    /// Field name.
+    pub name: StrRef,
+    /// [`extern_kind`].
+    pub kind: u8,
+    /// Reserved, zero.
+    pub reserved: [u8; 3],
+    /// Index in the kind's index space (the function, table, memory or global index).
+    pub index: U32,
+    /// For functions, the type index.
+    pub type_index: U32,
+}
+
+/// A defined function.
+#[derive(Clone, Copy, Debug, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
+#[repr(C)]
+pub struct FunctionEntry {
+    /// Type index.
+    pub type_index: U32,
+    /// Offset of the code in the text region.
+    pub code_offset: U32,
+    /// Code length.
+    pub code_len: U32,
+    /// Name from the name section, or empty.
+    pub name: StrRef,
+    /// Offset of the function body in the wasm binary (for the address map).
+    pub wasm_offset: U32,
+}
+
+/// Reference-type codes used by tables.
+pub mod ref_type {
+    /// `funcref`.
+    pub const FUNCREF: u8 = 0x70;
+    /// `externref`.
+    pub const EXTERNREF: u8 = 0x6f;
+}
+
+/// `flags` bit of tables and memories: imported.
+pub const LIMITS_IMPORTED: u8 = 1 << 0;
+/// `flags` bit of tables and memories: has a maximum.
+pub const LIMITS_HAS_MAX: u8 = 1 << 1;
+/// `flags` bit of memories: shared.
+pub const LIMITS_SHARED: u8 = 1 << 2;
+/// `flags` bit of tables and memories: 64-bit indices.
+pub const LIMITS_64: u8 = 1 << 3;
+
+/// A table.
+#[derive(Clone, Copy, Debug, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
+#[repr(C)]
+pub struct TableEntry {
+    /// [`ref_type`] of the elements.
+    pub elem_type: u8,
+    /// `LIMITS_*` bits.
+    pub flags: u8,
+    /// Reserved, zero.
+    pub reserved: [u8; 2],
+    /// Minimum size in elements.
+    pub min: U64,
+    /// Maximum size in elements, if [`LIMITS_HAS_MAX`].
+    pub max: U64,
+    /// Initial value of the elements for defined tables; empty means null.
+    pub init: ExprRef,
+}
+
+/// A linear memory.
+#[derive(Clone, Copy, Debug, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
+#[repr(C)]
+pub struct MemoryEntry {
+    /// `LIMITS_*` bits.
+    pub flags: u8,
+    /// Reserved, zero.
+    pub reserved: [u8; 3],
+    /// Minimum size in pages.
+    pub min_pages: U64,
+    /// Maximum size in pages, if [`LIMITS_HAS_MAX`].
+    pub max_pages: U64,
+}
+
+/// A global.
+#[derive(Clone, Copy, Debug, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
+#[repr(C)]
+pub struct GlobalEntry {
+    /// [`crate::vmctx::ValTypeCode`].
+    pub val_type: u8,
+    /// 1 if mutable.
+    pub mutable: u8,
+    /// 1 if imported.
+    pub imported: u8,
+    /// Reserved, zero.
+    pub reserved: u8,
+    /// Initializer of a defined global.
+    pub init: ExprRef,
+}
+
+/// An export.
+#[derive(Clone, Copy, Debug, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
+#[repr(C)]
+pub struct ExportEntry {
+    /// Export name.
+    pub name: StrRef,
+    /// [`extern_kind`].
+    pub kind: u8,
+    /// Reserved, zero.
+    pub reserved: [u8; 3],
+    /// Index in the kind's index space.
+    pub index: U32,
+}
+
+/// Segment modes.
+pub mod segment_mode {
+    /// Copied into the table or memory at instantiation.
+    pub const ACTIVE: u8 = 0;
+    /// Available to `table.init` / `memory.init`.
+    pub const PASSIVE: u8 = 1;
+    /// Element segment that only declares functions for `ref.func`.
+    pub const DECLARED: u8 = 2;
+}
+
+/// `ElementEntry::items_kind`: items are function indices in `ElemFuncs`.
+pub const ELEM_ITEMS_FUNCS: u8 = 0;
+/// `ElementEntry::items_kind`: items are expressions listed in `ElemExprs`.
+pub const ELEM_ITEMS_EXPRS: u8 = 1;
+
+/// An element segment.
+#[derive(Clone, Copy, Debug, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
+#[repr(C)]
+pub struct ElementEntry {
+    /// [`segment_mode`].
+    pub mode: u8,
+    /// [`ref_type`] of the items.
+    pub elem_type: u8,
+    /// `ELEM_ITEMS_*`.
+    pub items_kind: u8,
+    /// Reserved, zero.
+    pub reserved: u8,
+    /// Table index of an active segment.
+    pub table: U32,
+    /// Offset expression of an active segment.
+    pub offset: ExprRef,
+    /// First item in `ElemFuncs` or `ElemExprs`.
+    pub items_start: U32,
+    /// Number of items.
+    pub items_count: U32,
+}
+
+/// A data segment.
+#[derive(Clone, Copy, Debug, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
+#[repr(C)]
+pub struct DataEntry {
+    /// [`segment_mode`] (active or passive).
+    pub mode: u8,
+    /// Reserved, zero.
+    pub reserved: [u8; 3],
+    /// Memory index of an active segment.
+    pub memory: U32,
+    /// Offset expression of an active segment.
+    pub offset: ExprRef,
+    /// Offset of the bytes in the data region; page-aligned.
+    pub image_offset: U64,
+    /// Number of bytes.
+    pub len: U64,
+}
+
+/// A trapping instruction.
+#[derive(Clone, Copy, Debug, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
+#[repr(C)]
+pub struct TrapEntry {
+    /// Offset of the instruction in the text region.
+    pub code_offset: U32,
+    /// [`crate::TrapKind`] code.
+    pub kind: u8,
+}
+
+/// One row of the address map.
+#[derive(Clone, Copy, Debug, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
+#[repr(C)]
+pub struct AddressMapEntry {
+    /// Offset in the text region.
+    pub code_offset: U32,
+    /// Offset in the WebAssembly binary.
+    pub wasm_offset: U32,
+}

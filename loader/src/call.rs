@@ -1,0 +1,336 @@
+//! Calling guest functions from the host: dynamically with [`Val`]s, or through a [`TypedFunc`].
+
+use crate::func::{Caller, Func, FuncKind};
+use crate::instance::Instance;
+use crate::signals::{self, Activation};
+use crate::store::Store;
+use crate::trap::Trap;
+use crate::values::{Val, ValType};
+use kiln_format::vmctx::{FUNCREF_CODE, FUNCREF_VMCTX};
+use kiln_format::TrapKind;
+use std::cell::{Cell, RefCell};
+use std::marker::PhantomData;
+
+unsafe extern "C" {
+    fn kiln_guest_call(
+        jmp_slot: *mut *mut libc::c_void,
+        trampoline: *const u8,
+        callee_vmctx: *mut u8,
+        caller_vmctx: *mut u8,
+        code: *const u8,
+        values: *mut u128,
+    ) -> libc::c_int;
+}
+
+/// Why a call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CallError {
+    /// The guest trapped (or a host function it called failed).
+    #[error("{0}")]
+    Trap(Trap),
+    /// The arguments do not match the function's type, or the function is not in this store.
+    #[error("{0}")]
+    Type(String),
+    /// No such exported function.
+    #[error("no exported function named `{0}`")]
+    NotFound(String),
+    /// The artifact is inconsistent.
+    #[error(transparent)]
+    Format(#[from] kiln_format::FormatError),
+}
+
+impl Instance {
+    /// Calls exported function `name` with `args`.
+    pub fn call(&self, store: &mut Store, name: &str, args: &[Val]) -> Result<Vec<Val>, CallError> {
+        let f = self
+            .get_func(name)
+            .ok_or_else(|| CallError::NotFound(name.to_string()))?;
+        f.call(store, args)
+    }
+
+    /// Exported function `name` as a typed function, checked against `P` and `R` once.
+    pub fn get_typed_func<P: WasmParams, R: WasmResults>(
+        &self,
+        name: &str,
+    ) -> Result<TypedFunc<P, R>, CallError> {
+        let f = self
+            .get_func(name)
+            .ok_or_else(|| CallError::NotFound(name.to_string()))?;
+        let ty = f.ty();
+        if ty.params != P::types() || ty.results != R::types() {
+            return Err(CallError::Type(format!(
+                "`{name}` has type {ty}, not the requested one"
+            )));
+        }
+        Ok(TypedFunc {
+            func: f,
+            _marker: PhantomData,
+        })
+    }
+}
+
+impl Func {
+    /// Calls the function with `args`, returning its results.
+    pub fn call(&self, store: &mut Store, args: &[Val]) -> Result<Vec<Val>, CallError> {
+        if self.store_id() != store.id() {
+            return Err(CallError::Type("function belongs to another store".into()));
+        }
+        let ty = self.ty();
+        if args.len() != ty.params.len() || args.iter().zip(&ty.params).any(|(a, t)| a.ty() != *t) {
+            let got: Vec<String> = args.iter().map(|a| a.ty().to_string()).collect();
+            return Err(CallError::Type(format!(
+                "expected arguments of {ty}, got ({})",
+                got.join(" ")
+            )));
+        }
+        match &self.0 {
+            FuncKind::Host(host) => {
+                let mut caller = Caller::host();
+                let results = (host.func())(&mut caller, args).map_err(|e| {
+                    let mut t = Trap::new(TrapKind::HostError);
+                    t.host_error = Some(e.0);
+                    CallError::Trap(t)
+                })?;
+                Ok(results)
+            }
+            FuncKind::Wasm { instance, index } => {
+                let view = instance.artifact.view();
+                let type_index = view.func_type_index(*index)?;
+                let tramp_off = view.func_type(type_index)?.entry_trampoline.get();
+                let text = instance.artifact.code_range();
+                if tramp_off as usize >= text.len() {
+                    return Err(kiln_format::FormatError::Corrupt(
+                        "entry trampoline offset".into(),
+                    )
+                    .into());
+                }
+                let trampoline = (text.start + tramp_off as usize) as *const u8;
+                let fref = instance.func_ref(*index);
+                // SAFETY: a VMFuncRef of a live instance, filled at instantiation.
+                let (code, callee_vmctx) = unsafe {
+                    (
+                        *(fref.add(FUNCREF_CODE as usize) as *const *const u8),
+                        *(fref.add(FUNCREF_VMCTX as usize) as *const *mut u8),
+                    )
+                };
+                let mut values = vec![0u128; ty.params.len().max(ty.results.len()).max(1)];
+                for (slot, a) in values.iter_mut().zip(args) {
+                    *slot = a.to_raw();
+                }
+                // SAFETY: the trampoline was generated for this function's type, `values` has
+                // room for the arguments and results, and `code`/`callee_vmctx` come from the
+                // function's VMFuncRef. The caller VMContext is the instance's own.
+                unsafe {
+                    invoke(
+                        store,
+                        trampoline,
+                        callee_vmctx,
+                        instance.vmctx(),
+                        code,
+                        &mut values,
+                    )
+                }
+                .map_err(CallError::Trap)?;
+                Ok(ty
+                    .results
+                    .iter()
+                    .zip(values)
+                    .map(|(t, raw)| Val::from_raw(raw, *t))
+                    .collect())
+            }
+        }
+    }
+}
+
+/// Runs an entry trampoline under a new activation.
+///
+/// # Safety
+/// `trampoline` must be an entry trampoline of a live artifact of `store` whose type matches
+/// `code` and the layout of `values`.
+pub(crate) unsafe fn invoke(
+    store: &mut Store,
+    trampoline: *const u8,
+    callee_vmctx: *mut u8,
+    caller_vmctx: *mut u8,
+    code: *const u8,
+    values: &mut [u128],
+) -> Result<(), Trap> {
+    signals::ensure_alt_stack();
+    let inner = &mut *store.inner;
+    let outermost = inner.depth == 0;
+    if outermost {
+        // The guest may use `max_stack` bytes below this frame.
+        let here = &inner as *const _ as usize;
+        inner.ctx.stack_limit = here.saturating_sub(inner.max_stack);
+    }
+    inner.depth += 1;
+    let act = Activation {
+        jmp_buf: Cell::new(std::ptr::null_mut()),
+        artifacts: &inner.artifacts,
+        trap: Cell::new(None),
+        host_error: RefCell::new(None),
+        prev: signals::current(),
+    };
+    signals::push(&act);
+    // SAFETY: per this function's contract; `act` outlives the call and is popped after it.
+    let ok = unsafe {
+        kiln_guest_call(
+            act.jmp_buf.as_ptr(),
+            trampoline,
+            callee_vmctx,
+            caller_vmctx,
+            code,
+            values.as_mut_ptr(),
+        )
+    };
+    signals::pop(&act);
+    inner.depth -= 1;
+    if ok != 0 {
+        return Ok(());
+    }
+    let site = act
+        .trap
+        .get()
+        .expect("a trap jumped back without recording its site");
+    let mut trap = Trap::new(site.kind);
+    if site.kind == TrapKind::HostError {
+        trap.host_error = act.host_error.take();
+    }
+    if let Some(a) = inner
+        .artifacts
+        .iter()
+        .find(|a| a.code_range().contains(&site.pc))
+    {
+        let view = a.view();
+        let offset = (site.pc - a.code_range().start) as u32;
+        if let Some((index, _)) = view.function_at(offset) {
+            trap.func = Some(view.func_name(index));
+            trap.wasm_offset = view.wasm_offset_at(offset);
+        }
+    }
+    Err(trap)
+}
+
+/// Rust types that map to WebAssembly value types.
+pub trait WasmTy: Copy {
+    /// The value type.
+    const TYPE: ValType;
+    /// To a value slot.
+    fn to_raw(self) -> u128;
+    /// From a value slot.
+    fn from_raw(raw: u128) -> Self;
+}
+
+macro_rules! wasm_ty {
+    ($t:ty, $vt:ident, |$x:ident| $to:expr, |$r:ident| $from:expr) => {
+        impl WasmTy for $t {
+            const TYPE: ValType = ValType::$vt;
+            fn to_raw(self) -> u128 {
+                let $x = self;
+                $to
+            }
+            fn from_raw($r: u128) -> Self {
+                $from
+            }
+        }
+    };
+}
+
+wasm_ty!(i32, I32, |x| x as u32 as u128, |r| r as u32 as i32);
+wasm_ty!(u32, I32, |x| x as u128, |r| r as u32);
+wasm_ty!(i64, I64, |x| x as u64 as u128, |r| r as u64 as i64);
+wasm_ty!(u64, I64, |x| x as u128, |r| r as u64);
+wasm_ty!(f32, F32, |x| x.to_bits() as u128, |r| f32::from_bits(
+    r as u32
+));
+wasm_ty!(f64, F64, |x| x.to_bits() as u128, |r| f64::from_bits(
+    r as u64
+));
+
+/// Parameter lists of typed functions: tuples of [`WasmTy`].
+pub trait WasmParams {
+    /// The parameter types.
+    fn types() -> Vec<ValType>;
+    /// Stores the parameters into value slots.
+    fn store(self, slots: &mut [u128]);
+}
+
+/// Result lists of typed functions: `()`, one [`WasmTy`], or tuples of them.
+pub trait WasmResults: Sized {
+    /// The result types.
+    fn types() -> Vec<ValType>;
+    /// Loads the results from value slots.
+    fn load(slots: &[u128]) -> Self;
+}
+
+impl<T: WasmTy> WasmParams for T {
+    fn types() -> Vec<ValType> {
+        vec![T::TYPE]
+    }
+    fn store(self, slots: &mut [u128]) {
+        slots[0] = self.to_raw();
+    }
+}
+
+impl<T: WasmTy> WasmResults for T {
+    fn types() -> Vec<ValType> {
+        vec![T::TYPE]
+    }
+    fn load(slots: &[u128]) -> Self {
+        T::from_raw(slots[0])
+    }
+}
+
+macro_rules! tuples {
+    ($($n:ident $i:tt),*) => {
+        impl<$($n: WasmTy),*> WasmParams for ($($n,)*) {
+            fn types() -> Vec<ValType> {
+                vec![$($n::TYPE),*]
+            }
+            #[allow(unused_variables)]
+            fn store(self, slots: &mut [u128]) {
+                $(slots[$i] = self.$i.to_raw();)*
+            }
+        }
+        impl<$($n: WasmTy),*> WasmResults for ($($n,)*) {
+            fn types() -> Vec<ValType> {
+                vec![$($n::TYPE),*]
+            }
+            #[allow(unused_variables)]
+            fn load(slots: &[u128]) -> Self {
+                ($($n::from_raw(slots[$i]),)*)
+            }
+        }
+    };
+}
+
+tuples!();
+tuples!(A 0);
+tuples!(A 0, B 1);
+tuples!(A 0, B 1, C 2);
+tuples!(A 0, B 1, C 2, D 3);
+tuples!(A 0, B 1, C 2, D 3, E 4);
+tuples!(A 0, B 1, C 2, D 3, E 4, F 5);
+
+/// A function whose type was checked once, called without per-call type checks.
+pub struct TypedFunc<P, R> {
+    func: Func,
+    _marker: PhantomData<fn(P) -> R>,
+}
+
+impl<P: WasmParams, R: WasmResults> TypedFunc<P, R> {
+    /// Calls the function.
+    pub fn call(&self, store: &mut Store, params: P) -> Result<R, CallError> {
+        let n = P::types().len().max(R::types().len()).max(1);
+        let mut slots = vec![0u128; n];
+        params.store(&mut slots);
+        let args: Vec<Val> = P::types()
+            .iter()
+            .zip(&slots)
+            .map(|(t, r)| Val::from_raw(*r, *t))
+            .collect();
+        let results = self.func.call(store, &args)?;
+        let raw: Vec<u128> = results.iter().map(|v| v.to_raw()).collect();
+        Ok(R::load(&raw))
+    }
+}

@@ -1,0 +1,168 @@
+//! Functions: host functions written in Rust, and handles to guest functions.
+
+use crate::instance::InstanceInner;
+use crate::memory::Memory;
+use crate::signals;
+use crate::store::Store;
+use crate::values::{FuncType, Val};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
+
+/// An error a host function returns; the guest traps and the caller gets it back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostError(pub String);
+
+impl<T: std::fmt::Display> From<T> for HostError {
+    fn from(e: T) -> Self {
+        HostError(e.to_string())
+    }
+}
+
+/// What a host function sees of its caller.
+pub struct Caller<'a> {
+    instance: Option<&'a InstanceInner>,
+}
+
+impl Caller<'_> {
+    /// The caller of a function invoked directly by the host: no instance.
+    pub(crate) fn host() -> Caller<'static> {
+        Caller { instance: None }
+    }
+
+    /// The calling instance's memory `index` (memory 0 for WASI), if it has one.
+    pub fn memory(&self, index: u32) -> Option<Memory> {
+        self.instance?.memories.get(index as usize).cloned()
+    }
+
+    /// An export of the calling instance.
+    pub fn get_export(&self, name: &str) -> Option<crate::Extern> {
+        self.instance?.export(name)
+    }
+}
+
+type HostFn = dyn Fn(&mut Caller<'_>, &[Val]) -> Result<Vec<Val>, HostError> + Send + Sync;
+
+/// A host function's context: the callee VMContext of its adapter. `dispatch` must stay first
+/// (`HOSTCTX_DISPATCH`).
+#[repr(C)]
+pub(crate) struct HostFunc {
+    dispatch: unsafe extern "C" fn(*const HostFunc, *mut u8, *mut u128) -> u32,
+    pub ty: FuncType,
+    func: Box<HostFn>,
+    pub store_id: u64,
+}
+
+impl HostFunc {
+    pub(crate) fn func(&self) -> &HostFn {
+        &*self.func
+    }
+}
+
+/// A function: a host function or a guest function of an instance.
+#[derive(Clone)]
+pub struct Func(pub(crate) FuncKind);
+
+#[derive(Clone)]
+pub(crate) enum FuncKind {
+    Host(Arc<HostFunc>),
+    Wasm {
+        instance: Arc<InstanceInner>,
+        index: u32,
+    },
+}
+
+impl Func {
+    /// A host function of type `ty`. It receives arguments of the parameter types and must return
+    /// values of the result types; an error, or a panic, makes the calling guest code trap and
+    /// comes back to whoever called into the guest.
+    pub fn new(
+        store: &mut Store,
+        ty: FuncType,
+        func: impl Fn(&mut Caller<'_>, &[Val]) -> Result<Vec<Val>, HostError> + Send + Sync + 'static,
+    ) -> Func {
+        let host = Arc::new(HostFunc {
+            dispatch: host_dispatch,
+            ty,
+            func: Box::new(func),
+            store_id: store.id(),
+        });
+        store.inner.keep_alive.push(host.clone());
+        Func(FuncKind::Host(host))
+    }
+
+    /// The function's type.
+    pub fn ty(&self) -> FuncType {
+        match &self.0 {
+            FuncKind::Host(h) => h.ty.clone(),
+            FuncKind::Wasm { instance, index } => instance
+                .func_type(*index)
+                .expect("type of an existing function"),
+        }
+    }
+
+    pub(crate) fn store_id(&self) -> u64 {
+        match &self.0 {
+            FuncKind::Host(h) => h.store_id,
+            FuncKind::Wasm { instance, .. } => instance.store_id,
+        }
+    }
+}
+
+/// Called by an artifact's host adapter: `values` holds the arguments and receives the results.
+/// Returns 0 on success; otherwise the error is stored in the current activation and the adapter
+/// traps. Never unwinds: a panic is caught here, before it could cross guest frames.
+unsafe extern "C" fn host_dispatch(
+    ctx: *const HostFunc,
+    caller_vmctx: *mut u8,
+    values: *mut u128,
+) -> u32 {
+    let outcome = catch_unwind(AssertUnwindSafe(|| {
+        // SAFETY: `ctx` is the HostFunc the import was linked to; the store keeps it alive.
+        let host = unsafe { &*ctx };
+        let ty = &host.ty;
+        let slots = ty.params.len().max(ty.results.len());
+        // SAFETY: the adapter passes an array of max(params, results) slots.
+        let values = unsafe { std::slice::from_raw_parts_mut(values, slots) };
+        let args: Vec<Val> = ty
+            .params
+            .iter()
+            .zip(values.iter())
+            .map(|(t, raw)| Val::from_raw(*raw, *t))
+            .collect();
+        // SAFETY: a guest caller passes its own VMContext, whose instance pointer is valid.
+        let instance = unsafe { InstanceInner::from_vmctx(caller_vmctx) };
+        let mut caller = Caller { instance };
+        let results = (host.func)(&mut caller, &args)?;
+        if results.len() != ty.results.len()
+            || results.iter().zip(&ty.results).any(|(v, t)| v.ty() != *t)
+        {
+            return Err(HostError(format!(
+                "host function returned {} values, but its type {} expects other results",
+                results.len(),
+                ty
+            )));
+        }
+        for (slot, v) in values.iter_mut().zip(results) {
+            *slot = v.to_raw();
+        }
+        Ok(())
+    }));
+    let error = match outcome {
+        Ok(Ok(())) => return 0,
+        Ok(Err(e)) => e.0,
+        Err(panic) => {
+            let msg = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown payload".into());
+            format!("host function panicked: {msg}")
+        }
+    };
+    let act = signals::current();
+    if !act.is_null() {
+        // SAFETY: the current activation lives on the stack of the call in progress.
+        unsafe { *(*act).host_error.borrow_mut() = Some(error) };
+    }
+    1
+}

@@ -1,0 +1,171 @@
+//! Import resolution: each import found by name and checked against the type the module expects.
+
+use super::InstantiateError;
+use crate::func::Func;
+use crate::global::Global;
+use crate::imports::{Extern, Imports};
+use crate::memory::Memory;
+use crate::store::Store;
+use crate::table::Table;
+use crate::values::{FuncType, ValType};
+use kiln_format::tables::{extern_kind, LIMITS_HAS_MAX};
+use kiln_format::vmctx::VmctxCounts;
+use kiln_format::{ArtifactView, FormatError};
+
+/// The externs an instance imports, per kind, in index order.
+pub(super) struct Linked {
+    pub funcs: Vec<Func>,
+    pub tables: Vec<Table>,
+    pub memories: Vec<Memory>,
+    pub globals: Vec<Global>,
+}
+
+/// The VMContext counts of an artifact, checked for consistency.
+pub(super) fn counts(view: &ArtifactView<'_>) -> Result<VmctxCounts, FormatError> {
+    let m = view.module();
+    let count_kind = |k: u8| view.imports().iter().filter(|i| i.kind == k).count() as u32;
+    let counts = VmctxCounts {
+        funcs: view.num_funcs(),
+        memories: view.memories().len() as u32,
+        imported_memories: m.imported_memories.get(),
+        tables: view.tables().len() as u32,
+        imported_tables: m.imported_tables.get(),
+        globals: view.globals().len() as u32,
+        imported_globals: m.imported_globals.get(),
+    };
+    let consistent = count_kind(extern_kind::FUNC) == m.imported_funcs.get()
+        && count_kind(extern_kind::MEMORY) == counts.imported_memories
+        && count_kind(extern_kind::TABLE) == counts.imported_tables
+        && count_kind(extern_kind::GLOBAL) == counts.imported_globals
+        && counts.imported_memories <= counts.memories
+        && counts.imported_tables <= counts.tables
+        && counts.imported_globals <= counts.globals;
+    if !consistent {
+        return Err(FormatError::Corrupt(
+            "import counts do not match the import table".into(),
+        ));
+    }
+    Ok(counts)
+}
+
+fn incompatible(module: &str, name: &str, why: String) -> InstantiateError {
+    InstantiateError::Link(format!(
+        "incompatible import type for {module}.{name}: {why}"
+    ))
+}
+
+/// Limits subtyping: an import of size `cur` with maximum `max` satisfies `min`/`want_max`.
+fn limits_match(cur: u64, max: Option<u64>, min: u64, want_max: Option<u64>) -> bool {
+    cur >= min
+        && match want_max {
+            None => true,
+            Some(w) => max.is_some_and(|m| m <= w),
+        }
+}
+
+/// Finds and type-checks every import.
+pub(super) fn resolve(
+    store: &Store,
+    view: &ArtifactView<'_>,
+    imports: &Imports,
+) -> Result<Linked, InstantiateError> {
+    let mut linked = Linked {
+        funcs: Vec::new(),
+        tables: Vec::new(),
+        memories: Vec::new(),
+        globals: Vec::new(),
+    };
+    for imp in view.imports() {
+        let module = String::from_utf8_lossy(view.str_bytes(imp.module)?);
+        let name = String::from_utf8_lossy(view.str_bytes(imp.name)?);
+        let Some(ext) = imports.get(&module, &name) else {
+            return Err(InstantiateError::Link(format!(
+                "unknown import: {module}.{name}"
+            )));
+        };
+        let index = imp.index.get() as usize;
+        let foreign_store = match ext {
+            Extern::Func(f) => f.store_id(),
+            Extern::Table(t) => t.0.store_id,
+            Extern::Memory(m) => m.0.store_id,
+            Extern::Global(g) => g.store_id,
+        } != store.id();
+        if foreign_store {
+            return Err(incompatible(
+                &module,
+                &name,
+                "it belongs to another store".into(),
+            ));
+        }
+        match (imp.kind, ext) {
+            (extern_kind::FUNC, Extern::Func(f)) => {
+                let ty = view.func_type(imp.type_index.get())?;
+                let (p, r) = view.signature(ty)?;
+                let want = FuncType::from_codes(p, r)
+                    .ok_or_else(|| FormatError::Corrupt("unknown value type".into()))?;
+                let have = f.ty();
+                if have != want {
+                    return Err(incompatible(
+                        &module,
+                        &name,
+                        format!("expected {want}, found {have}"),
+                    ));
+                }
+                linked.funcs.push(f.clone());
+            }
+            (extern_kind::TABLE, Extern::Table(t)) => {
+                let entry = view
+                    .tables()
+                    .get(index)
+                    .ok_or_else(|| FormatError::Corrupt("imported table index".into()))?;
+                let want_max = (entry.flags & LIMITS_HAS_MAX != 0).then(|| entry.max.get());
+                if ValType::from_code(entry.elem_type) != Some(t.elem_type())
+                    || !limits_match(t.size(), t.max(), entry.min.get(), want_max)
+                {
+                    return Err(incompatible(&module, &name, "table type or limits".into()));
+                }
+                linked.tables.push(t.clone());
+            }
+            (extern_kind::MEMORY, Extern::Memory(m)) => {
+                let entry = view
+                    .memories()
+                    .get(index)
+                    .ok_or_else(|| FormatError::Corrupt("imported memory index".into()))?;
+                let want_max = (entry.flags & LIMITS_HAS_MAX != 0).then(|| entry.max_pages.get());
+                if !limits_match(
+                    m.size_pages(),
+                    m.max_pages(),
+                    entry.min_pages.get(),
+                    want_max,
+                ) {
+                    return Err(incompatible(&module, &name, "memory limits".into()));
+                }
+                linked.memories.push(m.clone());
+            }
+            (extern_kind::GLOBAL, Extern::Global(g)) => {
+                let entry = view
+                    .globals()
+                    .get(index)
+                    .ok_or_else(|| FormatError::Corrupt("imported global index".into()))?;
+                if ValType::from_code(entry.val_type) != Some(g.ty())
+                    || (entry.mutable != 0) != g.is_mutable()
+                {
+                    return Err(incompatible(
+                        &module,
+                        &name,
+                        "global type or mutability".into(),
+                    ));
+                }
+                linked.globals.push(g.clone());
+            }
+            (_, ext) => {
+                return Err(incompatible(
+                    &module,
+                    &name,
+                    format!("a {} was provided", ext.kind_name()),
+                ))
+            }
+        }
+    }
+    Ok(linked)
+}

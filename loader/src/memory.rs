@@ -1,0 +1,152 @@
+//! Linear memories: a 4 GiB reservation plus a guard, of which the first `length` bytes are
+//! accessible. Growing changes protections; the base never moves.
+
+use kiln_format::vmctx::{MEMORY_GUARD, MEMORY_RESERVATION};
+use kiln_format::WASM_PAGE_SIZE;
+use std::cell::UnsafeCell;
+use std::sync::Arc;
+
+/// The largest number of pages a 32-bit memory can have.
+pub const MAX_PAGES: u64 = 65536;
+
+/// `VMMemoryDef` as generated code sees it.
+#[repr(C)]
+pub(crate) struct VMMemoryDef {
+    pub base: *mut u8,
+    pub length: u64,
+}
+
+pub(crate) struct MemoryInner {
+    def: UnsafeCell<VMMemoryDef>,
+    max_pages: Option<u64>,
+    pub(crate) store_id: u64,
+}
+
+// SAFETY: the memory is only read or written while its store is borrowed (exclusively for
+// anything that runs guest code or grows it), which serializes all access.
+unsafe impl Send for MemoryInner {}
+// SAFETY: as above.
+unsafe impl Sync for MemoryInner {}
+
+/// A linear memory.
+#[derive(Clone)]
+pub struct Memory(pub(crate) Arc<MemoryInner>);
+
+/// A memory could not be created.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot create linear memory: {0}")]
+pub struct MemoryError(String);
+
+impl Memory {
+    /// Reserves a memory of `min` pages that may grow to `max` (at most 65536).
+    pub(crate) fn new(store_id: u64, min: u64, max: Option<u64>) -> Result<Memory, MemoryError> {
+        if min > MAX_PAGES || max.is_some_and(|m| m > MAX_PAGES) {
+            return Err(MemoryError(format!("{min} pages exceeds the 4 GiB limit")));
+        }
+        let total = (MEMORY_RESERVATION + MEMORY_GUARD) as usize;
+        // SAFETY: a fresh anonymous PROT_NONE reservation; no existing memory is affected.
+        let base = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                total,
+                libc::PROT_NONE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+                -1,
+                0,
+            )
+        };
+        if base == libc::MAP_FAILED {
+            return Err(MemoryError(std::io::Error::last_os_error().to_string()));
+        }
+        let mem = Memory(Arc::new(MemoryInner {
+            def: UnsafeCell::new(VMMemoryDef {
+                base: base as *mut u8,
+                length: 0,
+            }),
+            max_pages: max,
+            store_id,
+        }));
+        if mem.grow(min).is_none() {
+            return Err(MemoryError(format!("cannot commit {min} pages")));
+        }
+        Ok(mem)
+    }
+
+    pub(crate) fn def_ptr(&self) -> *mut VMMemoryDef {
+        self.0.def.get()
+    }
+
+    /// The base address.
+    pub(crate) fn base(&self) -> *mut u8 {
+        // SAFETY: `base` is written once, at creation.
+        unsafe { (*self.0.def.get()).base }
+    }
+
+    /// Current size in bytes.
+    pub fn data_size(&self) -> u64 {
+        // SAFETY: reading the length while no guest code runs (the caller holds the store).
+        unsafe { (*self.0.def.get()).length }
+    }
+
+    /// Current size in pages.
+    pub fn size_pages(&self) -> u64 {
+        self.data_size() / WASM_PAGE_SIZE
+    }
+
+    /// The maximum size in pages, if any.
+    pub fn max_pages(&self) -> Option<u64> {
+        self.0.max_pages
+    }
+
+    /// Grows by `delta` pages; returns the old size in pages, or `None` if it cannot grow.
+    pub fn grow(&self, delta: u64) -> Option<u64> {
+        let old = self.size_pages();
+        let new = old.checked_add(delta)?;
+        if new > self.0.max_pages.unwrap_or(MAX_PAGES).min(MAX_PAGES) {
+            return None;
+        }
+        if delta > 0 {
+            let start = old * WASM_PAGE_SIZE;
+            // SAFETY: [start, new * 64 KiB) lies inside the 4 GiB reservation made in `new`.
+            let rc = unsafe {
+                libc::mprotect(
+                    self.base().add(start as usize) as *mut libc::c_void,
+                    (delta * WASM_PAGE_SIZE) as usize,
+                    libc::PROT_READ | libc::PROT_WRITE,
+                )
+            };
+            if rc != 0 {
+                return None;
+            }
+            // SAFETY: exclusive access as for `data_size`.
+            unsafe { (*self.0.def.get()).length = new * WASM_PAGE_SIZE };
+        }
+        Some(old)
+    }
+
+    /// The accessible bytes. The slice is valid until the memory grows or guest code runs.
+    pub fn data(&self) -> &[u8] {
+        // SAFETY: [base, base + length) is mapped read-write.
+        unsafe { std::slice::from_raw_parts(self.base(), self.data_size() as usize) }
+    }
+
+    /// The accessible bytes, mutably. Same validity as [`Memory::data`].
+    #[allow(clippy::mut_from_ref)]
+    pub fn data_mut(&self) -> &mut [u8] {
+        // SAFETY: as for `data`; callers hold the store, so no guest code runs concurrently.
+        unsafe { std::slice::from_raw_parts_mut(self.base(), self.data_size() as usize) }
+    }
+
+    /// Whether two handles are the same memory.
+    pub fn ptr_eq(&self, other: &Memory) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Drop for MemoryInner {
+    fn drop(&mut self) {
+        let total = (MEMORY_RESERVATION + MEMORY_GUARD) as usize;
+        // SAFETY: unmaps exactly the reservation made in `Memory::new`; no handle remains.
+        unsafe { libc::munmap(self.def.get_mut().base as *mut libc::c_void, total) };
+    }
+}

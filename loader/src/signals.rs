@@ -1,0 +1,234 @@
+//! Trap handling without a global registry.
+//!
+//! Every host→guest call pushes an [`Activation`] on a thread-local chain. A fault handler reads
+//! only that chain: if the faulting PC lies in the code of an artifact of the activation's store and
+//! the artifact's trap table has an entry for it, the handler records the trap and jumps back to
+//! the activation's entry point. Any other fault goes to the handler that was installed before
+//! Kiln's. Loading an artifact registers nothing anywhere.
+
+use crate::artifact::Artifact;
+use kiln_format::TrapKind;
+use std::cell::{Cell, RefCell};
+use std::ptr;
+use std::sync::Once;
+
+unsafe extern "C" {
+    fn kiln_guest_longjmp(buf: *mut libc::c_void) -> !;
+}
+
+/// Where a trap happened.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct TrapSite {
+    pub kind: TrapKind,
+    /// Faulting PC.
+    pub pc: usize,
+}
+
+/// One host→guest call in progress on this thread.
+pub(crate) struct Activation {
+    /// Written by the C shim: the jump buffer of this call.
+    pub jmp_buf: Cell<*mut libc::c_void>,
+    /// Artifacts whose code this call may run (the store's).
+    pub artifacts: *const Vec<Artifact>,
+    /// Set by the signal handler.
+    pub trap: Cell<Option<TrapSite>>,
+    /// Set by a host function that failed.
+    pub host_error: RefCell<Option<String>>,
+    /// The enclosing activation.
+    pub prev: *const Activation,
+}
+
+thread_local! {
+    static CURRENT: Cell<*const Activation> = const { Cell::new(ptr::null()) };
+}
+
+/// The innermost activation of this thread, or null.
+pub(crate) fn current() -> *const Activation {
+    CURRENT.with(|c| c.get())
+}
+
+/// Makes `act` the innermost activation; returns the previous one.
+pub(crate) fn push(act: &Activation) {
+    CURRENT.with(|c| c.set(act));
+}
+
+/// Restores the activation that was current before `act`.
+pub(crate) fn pop(act: &Activation) {
+    CURRENT.with(|c| c.set(act.prev));
+}
+
+const SIGNALS: [libc::c_int; 4] = [libc::SIGSEGV, libc::SIGBUS, libc::SIGILL, libc::SIGFPE];
+
+struct Previous([libc::sigaction; 4]);
+// SAFETY: written once inside `Once`, read-only afterwards.
+unsafe impl Sync for Previous {}
+static mut PREVIOUS: Previous = Previous([unsafe { std::mem::zeroed() }; 4]);
+static INSTALL: Once = Once::new();
+
+/// Installs the fault handlers, once per process.
+pub(crate) fn install_handlers() {
+    INSTALL.call_once(|| {
+        for (i, &sig) in SIGNALS.iter().enumerate() {
+            // SAFETY: a zeroed sigaction is a valid starting point; we fill handler, flags and
+            // mask. `PREVIOUS` is only written here, before any handler of ours can run.
+            unsafe {
+                let mut action: libc::sigaction = std::mem::zeroed();
+                action.sa_sigaction = handler as *const () as usize;
+                // SA_NODEFER: the handler leaves by longjmp, which does not restore the mask.
+                // SA_ONSTACK: a guest stack overflow must not prevent the handler from running.
+                action.sa_flags = libc::SA_SIGINFO | libc::SA_NODEFER | libc::SA_ONSTACK;
+                libc::sigemptyset(&mut action.sa_mask);
+                let prev = ptr::addr_of_mut!(PREVIOUS.0[i]);
+                if libc::sigaction(sig, &action, prev) != 0 {
+                    panic!("cannot install the handler for signal {sig}");
+                }
+            }
+        }
+    });
+}
+
+/// Size of the alternate signal stack of each thread that runs guest code.
+const ALT_STACK_SIZE: usize = 64 * 1024;
+
+struct AltStack {
+    base: *mut libc::c_void,
+}
+
+impl Drop for AltStack {
+    fn drop(&mut self) {
+        // SAFETY: disable the alternate stack before unmapping it; `base` came from mmap below.
+        unsafe {
+            let disable = libc::stack_t {
+                ss_sp: ptr::null_mut(),
+                ss_flags: libc::SS_DISABLE,
+                ss_size: 0,
+            };
+            libc::sigaltstack(&disable, ptr::null_mut());
+            libc::munmap(self.base, ALT_STACK_SIZE);
+        }
+    }
+}
+
+thread_local! {
+    static ALT_STACK: RefCell<Option<AltStack>> = const { RefCell::new(None) };
+}
+
+/// Gives this thread an alternate signal stack if it has none.
+pub(crate) fn ensure_alt_stack() {
+    ALT_STACK.with(|slot| {
+        if slot.borrow().is_some() {
+            return;
+        }
+        // SAFETY: query the current alternate stack; if one is set (by Rust's runtime for the
+        // main thread, or by the embedder), keep it.
+        unsafe {
+            let mut old: libc::stack_t = std::mem::zeroed();
+            if libc::sigaltstack(ptr::null(), &mut old) == 0
+                && old.ss_flags & libc::SS_DISABLE == 0
+                && old.ss_size >= ALT_STACK_SIZE / 2
+            {
+                return;
+            }
+            let base = libc::mmap(
+                ptr::null_mut(),
+                ALT_STACK_SIZE,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            );
+            if base == libc::MAP_FAILED {
+                return;
+            }
+            let stack = libc::stack_t {
+                ss_sp: base,
+                ss_flags: 0,
+                ss_size: ALT_STACK_SIZE,
+            };
+            if libc::sigaltstack(&stack, ptr::null_mut()) != 0 {
+                libc::munmap(base, ALT_STACK_SIZE);
+                return;
+            }
+            *slot.borrow_mut() = Some(AltStack { base });
+        }
+    });
+}
+
+/// The PC of the interrupted context.
+///
+/// # Safety
+/// `ucontext` must be the third argument of an `SA_SIGINFO` handler.
+unsafe fn context_pc(ucontext: *mut libc::c_void) -> usize {
+    let uc = ucontext as *const libc::ucontext_t;
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: per the function's contract.
+    return unsafe { (*uc).uc_mcontext.gregs[libc::REG_RIP as usize] as usize };
+    #[cfg(target_arch = "aarch64")]
+    // SAFETY: per the function's contract.
+    return unsafe { (*uc).uc_mcontext.pc as usize };
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
+    {
+        let _ = uc;
+        0
+    }
+}
+
+/// Finds the trap at `pc` in `act`'s artifacts.
+fn lookup(act: &Activation, pc: usize) -> Option<TrapKind> {
+    // SAFETY: the store owning this vector is exclusively borrowed by the call in progress and
+    // outlives the activation; nothing mutates it during the call.
+    let artifacts = unsafe { &*act.artifacts };
+    artifacts.iter().find_map(|a| {
+        let code = a.code_range();
+        if !code.contains(&pc) {
+            return None;
+        }
+        let offset = u32::try_from(pc - code.start).ok()?;
+        TrapKind::from_code(a.view().trap_at(offset)?)
+    })
+}
+
+extern "C" fn handler(
+    signum: libc::c_int,
+    info: *mut libc::siginfo_t,
+    ucontext: *mut libc::c_void,
+) {
+    let act = current();
+    if !act.is_null() {
+        // SAFETY: `ucontext` is the handler's third argument.
+        let pc = unsafe { context_pc(ucontext) };
+        // SAFETY: a non-null current activation lives on the stack of the call in progress.
+        let act = unsafe { &*act };
+        if let Some(kind) = lookup(act, pc) {
+            let jmp = act.jmp_buf.get();
+            if !jmp.is_null() {
+                act.trap.set(Some(TrapSite { kind, pc }));
+                // SAFETY: the buffer belongs to the `kiln_guest_call` frame still on this stack;
+                // only guest frames, which own no resources, lie between it and here.
+                unsafe { kiln_guest_longjmp(jmp) };
+            }
+        }
+    }
+    // Not ours: hand the signal to whoever was installed before us.
+    let index = SIGNALS.iter().position(|&s| s == signum).unwrap_or(0);
+    // SAFETY: PREVIOUS was filled before this handler was installed and is never written again.
+    unsafe {
+        let prev = &*ptr::addr_of!(PREVIOUS.0[index]);
+        match prev.sa_sigaction {
+            libc::SIG_DFL | libc::SIG_IGN => {
+                // Restore the previous disposition and return: the instruction faults again
+                // and the default action (or ignoring) applies.
+                libc::sigaction(signum, prev, ptr::null_mut());
+            }
+            f if prev.sa_flags & libc::SA_SIGINFO != 0 => {
+                let f: extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void) =
+                    std::mem::transmute(f);
+                f(signum, info, ucontext);
+            }
+            f => {
+                let f: extern "C" fn(libc::c_int) = std::mem::transmute(f);
+                f(signum);
+            }
+        }
+    }
+}

@@ -1,0 +1,46 @@
+//! Traps: why guest code stopped, and where.
+
+use kiln_format::TrapKind;
+use std::fmt;
+
+/// A trap raised by guest code (or by a host function it called).
+#[derive(Debug)]
+pub struct Trap {
+    /// What happened.
+    pub kind: TrapKind,
+    /// The guest function it happened in (name-section name or `func[N]`), if known.
+    pub func: Option<String>,
+    /// Offset of the instruction in the WebAssembly binary, if the address map has it.
+    pub wasm_offset: Option<u32>,
+    /// For [`TrapKind::HostError`]: the host function's error or panic message.
+    pub host_error: Option<String>,
+}
+
+impl Trap {
+    pub(crate) fn new(kind: TrapKind) -> Trap {
+        Trap {
+            kind,
+            func: None,
+            wasm_offset: None,
+            host_error: None,
+        }
+    }
+}
+
+impl fmt::Display for Trap {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.host_error {
+            Some(msg) => write!(f, "{msg}")?,
+            None => write!(f, "wasm trap: {}", self.kind)?,
+        }
+        if let Some(func) = &self.func {
+            write!(f, " in {func}")?;
+            if let Some(off) = self.wasm_offset {
+                write!(f, " at wasm offset 0x{off:x}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Trap {}
