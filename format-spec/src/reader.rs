@@ -84,6 +84,32 @@ impl<'a> ArtifactView<'a> {
         if bytes[4] != 2 || !matches!(bytes[5], 1 | 2) {
             return Err(FormatError::NotElf("not a 64-bit ELF file"));
         }
+        // The ELF section headers come last in the file: checking that they fit catches a file
+        // truncated anywhere after the regions the loader reads.
+        let big = bytes[5] == 2;
+        let u16_at = |o: usize| {
+            let b = [bytes[o], bytes[o + 1]];
+            if big {
+                u16::from_be_bytes(b)
+            } else {
+                u16::from_le_bytes(b)
+            }
+        };
+        let mut shoff = [0u8; 8];
+        shoff.copy_from_slice(&bytes[0x28..0x30]);
+        let shoff = if big {
+            u64::from_be_bytes(shoff)
+        } else {
+            u64::from_le_bytes(shoff)
+        };
+        let sh_end = (u16_at(0x3a) as u64)
+            .checked_mul(u16_at(0x3c) as u64)
+            .and_then(|n| n.checked_add(shoff));
+        if sh_end.is_none_or(|end| end > bytes.len() as u64) {
+            return Err(FormatError::Truncated(
+                "ELF section headers past end of file",
+            ));
+        }
         let start = HEADER_OFFSET as usize;
         let rest = &bytes[start..];
         if rest.len() < 8 {

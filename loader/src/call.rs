@@ -86,11 +86,8 @@ impl Func {
         match &self.0 {
             FuncKind::Host(host) => {
                 let mut caller = Caller::host();
-                let results = (host.func())(&mut caller, args).map_err(|e| {
-                    let mut t = Trap::new(TrapKind::HostError);
-                    t.host_error = Some(e.0);
-                    CallError::Trap(t)
-                })?;
+                let results = (host.func())(&mut caller, args)
+                    .map_err(|e| CallError::Trap(Trap::from_host(e)))?;
                 Ok(results)
             }
             FuncKind::Wasm { instance, index } => {
@@ -192,10 +189,10 @@ pub(crate) unsafe fn invoke(
         .trap
         .get()
         .expect("a trap jumped back without recording its site");
-    let mut trap = Trap::new(site.kind);
-    if site.kind == TrapKind::HostError {
-        trap.host_error = act.host_error.take();
-    }
+    let mut trap = match act.host_error.take() {
+        Some(e) if site.kind == TrapKind::HostError => Trap::from_host(e),
+        _ => Trap::new(site.kind),
+    };
     if let Some(a) = inner
         .artifacts
         .iter()

@@ -8,15 +8,41 @@ use crate::values::{FuncType, Val};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 
-/// An error a host function returns; the guest traps and the caller gets it back.
+/// An error a host function returns; the guest stops and the caller gets it back as a trap of
+/// kind [`crate::TrapKind::HostError`].
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HostError(pub String);
+pub struct HostError {
+    /// What went wrong.
+    pub message: String,
+    /// Set when the host function ends the program (WASI `proc_exit`): the exit status.
+    pub exit_code: Option<i32>,
+}
 
-impl<T: std::fmt::Display> From<T> for HostError {
-    fn from(e: T) -> Self {
-        HostError(e.to_string())
+impl HostError {
+    /// An error with a message.
+    pub fn new(message: impl Into<String>) -> HostError {
+        HostError {
+            message: message.into(),
+            exit_code: None,
+        }
+    }
+
+    /// A request to end the program with `code`; not a failure of the host function.
+    pub fn exit(code: i32) -> HostError {
+        HostError {
+            message: format!("program exited with status {code}"),
+            exit_code: Some(code),
+        }
     }
 }
+
+impl std::fmt::Display for HostError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for HostError {}
 
 /// What a host function sees of its caller.
 pub struct Caller<'a> {
@@ -136,7 +162,7 @@ unsafe extern "C" fn host_dispatch(
         if results.len() != ty.results.len()
             || results.iter().zip(&ty.results).any(|(v, t)| v.ty() != *t)
         {
-            return Err(HostError(format!(
+            return Err(HostError::new(format!(
                 "host function returned {} values, but its type {} expects other results",
                 results.len(),
                 ty
@@ -149,14 +175,14 @@ unsafe extern "C" fn host_dispatch(
     }));
     let error = match outcome {
         Ok(Ok(())) => return 0,
-        Ok(Err(e)) => e.0,
+        Ok(Err(e)) => e,
         Err(panic) => {
             let msg = panic
                 .downcast_ref::<&str>()
                 .map(|s| s.to_string())
                 .or_else(|| panic.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "unknown payload".into());
-            format!("host function panicked: {msg}")
+            HostError::new(format!("host function panicked: {msg}"))
         }
     };
     let act = signals::current();

@@ -33,7 +33,7 @@ pub(crate) struct Activation {
     /// Set by the signal handler.
     pub trap: Cell<Option<TrapSite>>,
     /// Set by a host function that failed.
-    pub host_error: RefCell<Option<String>>,
+    pub host_error: RefCell<Option<crate::func::HostError>>,
     /// The enclosing activation.
     pub prev: *const Activation,
 }

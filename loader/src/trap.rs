@@ -14,15 +14,26 @@ pub struct Trap {
     pub wasm_offset: Option<u32>,
     /// For [`TrapKind::HostError`]: the host function's error or panic message.
     pub host_error: Option<String>,
+    /// For [`TrapKind::HostError`]: the exit status a host function asked for (WASI `proc_exit`).
+    pub exit_code: Option<i32>,
 }
 
 impl Trap {
+    /// The trap a host error becomes.
+    pub(crate) fn from_host(e: crate::func::HostError) -> Trap {
+        let mut t = Trap::new(TrapKind::HostError);
+        t.host_error = Some(e.message);
+        t.exit_code = e.exit_code;
+        t
+    }
+
     pub(crate) fn new(kind: TrapKind) -> Trap {
         Trap {
             kind,
             func: None,
             wasm_offset: None,
             host_error: None,
+            exit_code: None,
         }
     }
 }

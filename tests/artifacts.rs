@@ -1,0 +1,306 @@
+//! The artifact as a file: determinism, cross-target output, and refusal of anything damaged,
+//! foreign or incompatible with a clear error, never a crash.
+
+mod common;
+
+use kiln_compiler::{compile, CompileOptions};
+use kiln_format::header::HEADER_OFFSET;
+use kiln_format::{Arch, ArtifactHeader, ArtifactView, FormatError};
+use kiln_loader::{Artifact, Imports, Instance, LoadError, LoadOptions, Store, Val};
+use std::path::Path;
+
+const MODULE: &str = r#"
+(module
+  (import "env" "g" (global i32))
+  (memory (export "mem") 1 2)
+  (table (export "tab") 3 funcref)
+  (global $c (mut i64) (i64.const 5))
+  (elem (i32.const 0) $add $fac)
+  (data (i32.const 16) "kiln")
+  (func $add (export "add") (param i32 i32) (result i32) (i32.add (local.get 0) (local.get 1)))
+  (func $fac (export "fac") (param i64) (result i64)
+    (if (result i64) (i64.eqz (local.get 0))
+      (then (i64.const 1))
+      (else (i64.mul (local.get 0) (call $fac (i64.sub (local.get 0) (i64.const 1)))))))
+  (func (export "trap") unreachable))
+"#;
+
+fn wasm() -> Vec<u8> {
+    wat::parse_str(MODULE).unwrap()
+}
+
+fn artifact_bytes() -> Vec<u8> {
+    compile(&wasm(), &CompileOptions::default()).unwrap()
+}
+
+fn open_bytes(bytes: &[u8], options: &LoadOptions) -> Result<Artifact, LoadError> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a.kiln");
+    std::fs::write(&path, bytes).unwrap();
+    Artifact::open_with(&path, options)
+}
+
+fn format_error(bytes: &[u8], options: &LoadOptions) -> FormatError {
+    match open_bytes(bytes, options) {
+        Err(LoadError::Format { source, .. }) => source,
+        Err(e) => panic!("expected a format error, got {e}"),
+        Ok(_) => panic!("a damaged artifact loaded"),
+    }
+}
+
+fn header_mut(bytes: &mut [u8]) -> &mut ArtifactHeader {
+    use zerocopy::FromBytes;
+    ArtifactHeader::mut_from_prefix(&mut bytes[HEADER_OFFSET as usize..])
+        .unwrap()
+        .0
+}
+
+#[test]
+fn output_is_byte_identical_whatever_the_thread_count() {
+    let one = compile(
+        &wasm(),
+        &CompileOptions {
+            threads: Some(1),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let four = compile(
+        &wasm(),
+        &CompileOptions {
+            threads: Some(4),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let again = compile(
+        &wasm(),
+        &CompileOptions {
+            threads: Some(4),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(one, four);
+    assert_eq!(four, again);
+}
+
+#[test]
+fn the_artifact_works_end_to_end() {
+    let loaded = common::load_bytes(&artifact_bytes());
+    let mut store = Store::new();
+    let mut imports = Imports::new();
+    let g = kiln_loader::Global::new(&mut store, Val::I32(1), false);
+    imports.define("env", "g", kiln_loader::Extern::Global(g));
+    let inst = Instance::new(&mut store, &loaded.artifact, &imports).unwrap();
+    assert_eq!(
+        inst.call(&mut store, "add", &[Val::I32(2), Val::I32(3)])
+            .unwrap(),
+        [Val::I32(5)]
+    );
+    assert_eq!(
+        inst.call(&mut store, "fac", &[Val::I64(10)]).unwrap(),
+        [Val::I64(3628800)]
+    );
+    assert_eq!(&inst.get_memory("mem").unwrap().data()[16..20], b"kiln");
+}
+
+#[test]
+fn foreign_targets_compile_are_inspectable_and_refused() {
+    let host = Arch::host().unwrap();
+    for arch in Arch::ALL {
+        let options = CompileOptions {
+            target: Some(arch),
+            ..Default::default()
+        };
+        let bytes = compile(&wasm(), &options).unwrap_or_else(|e| panic!("{arch:?}: {e}"));
+        let view = ArtifactView::parse(&bytes).unwrap();
+        assert_eq!(view.arch(), arch);
+        assert_eq!(view.functions().len(), 3);
+        assert!(view.find_export("fac").is_some());
+        let same = compile(&wasm(), &options).unwrap();
+        assert_eq!(bytes, same, "{arch:?} output is deterministic");
+        if arch != host {
+            match format_error(&bytes, &LoadOptions::default()) {
+                FormatError::WrongTarget { found, .. } => assert_eq!(found, arch.triple()),
+                e => panic!("{arch:?}: expected WrongTarget, got {e}"),
+            }
+        }
+    }
+}
+
+#[test]
+fn missing_cpu_features_are_refused_by_name() {
+    let mut bytes = artifact_bytes();
+    let h = header_mut(&mut bytes);
+    h.cpu_features = (h.cpu_features.get() | 1 << 63).into();
+    match format_error(&bytes, &LoadOptions::default()) {
+        FormatError::MissingCpuFeatures(names) => assert_eq!(names, ["bit 63"]),
+        e => panic!("expected MissingCpuFeatures, got {e}"),
+    }
+}
+
+#[test]
+fn wrong_magic_and_versions_are_refused() {
+    let good = artifact_bytes();
+    let mut b = good.clone();
+    b[0] = b'X';
+    assert!(matches!(
+        format_error(&b, &Default::default()),
+        FormatError::NotElf(_)
+    ));
+    let mut b = good.clone();
+    b[HEADER_OFFSET as usize] = b'X';
+    assert_eq!(format_error(&b, &Default::default()), FormatError::BadMagic);
+    for (major, minor) in [(2u16, 0u16), (0, 0), (1, 1)] {
+        let mut b = good.clone();
+        let h = header_mut(&mut b);
+        h.format_major = major.into();
+        h.format_minor = minor.into();
+        let e = format_error(&b, &Default::default());
+        assert_eq!(
+            e,
+            FormatError::Version {
+                found_major: major,
+                found_minor: minor
+            }
+        );
+        assert!(e.to_string().contains("recompile"), "{e}");
+    }
+}
+
+#[test]
+fn truncation_anywhere_is_refused() {
+    let good = artifact_bytes();
+    let view = ArtifactView::parse(&good).unwrap();
+    let h = view.header();
+    let mut cuts = vec![
+        0,
+        10,
+        63,
+        64,
+        70,
+        HEADER_OFFSET as usize + ArtifactHeader::SIZE - 1,
+    ];
+    for r in [h.meta, h.text, h.data] {
+        let (o, s) = (r.offset.get() as usize, r.size.get() as usize);
+        cuts.extend([o, o + 1, o + s / 2, (o + s).saturating_sub(1)]);
+    }
+    cuts.extend([good.len() - 1, good.len() - 64]);
+    for cut in cuts {
+        let e = open_bytes(&good[..cut], &Default::default());
+        assert!(e.is_err(), "a file cut at {cut} of {} loaded", good.len());
+        let msg = e.unwrap_err().to_string();
+        assert!(msg.contains("a.kiln"), "the error names the file: {msg}");
+    }
+}
+
+#[test]
+fn out_of_range_tables_are_refused() {
+    use kiln_format::tables::{MetaDirectory, TABLE_COUNT};
+    use zerocopy::FromBytes;
+    let good = artifact_bytes();
+    let meta = ArtifactView::parse(&good)
+        .unwrap()
+        .header()
+        .meta
+        .offset
+        .get() as usize;
+    for table in 0..TABLE_COUNT {
+        for field in 0..3 {
+            let mut b = good.clone();
+            let dir = MetaDirectory::mut_from_prefix(&mut b[meta..]).unwrap().0;
+            let t = &mut dir.tables[table];
+            match field {
+                0 => t.offset = 0xffff_fff0.into(),
+                1 => t.count = 0x0fff_ffff.into(),
+                _ => t.entry_size = (t.entry_size.get() + 1).into(),
+            }
+            let e = format_error(&b, &Default::default());
+            assert!(
+                matches!(e, FormatError::Corrupt(_)),
+                "table {table} field {field}: {e}"
+            );
+        }
+    }
+    for field in ["text", "meta", "data"] {
+        let mut b = good.clone();
+        let h = header_mut(&mut b);
+        let r = match field {
+            "text" => &mut h.text,
+            "meta" => &mut h.meta,
+            _ => &mut h.data,
+        };
+        r.size = (u64::MAX / 2).into();
+        assert!(matches!(
+            format_error(&b, &Default::default()),
+            FormatError::Truncated(_)
+        ));
+    }
+}
+
+#[test]
+fn corrupt_references_inside_tables_fail_at_instantiation_not_crash() {
+    use kiln_format::tables::{FunctionEntry, MetaDirectory, TableId};
+    use zerocopy::FromBytes;
+    let good = artifact_bytes();
+    let meta = ArtifactView::parse(&good)
+        .unwrap()
+        .header()
+        .meta
+        .offset
+        .get() as usize;
+    let dir = MetaDirectory::ref_from_prefix(&good[meta..]).unwrap().0;
+    let funcs_at = meta + dir.tables[TableId::Functions as usize].offset.get() as usize;
+    for field in ["type", "code"] {
+        let mut b = good.clone();
+        let f = FunctionEntry::mut_from_prefix(&mut b[funcs_at..])
+            .unwrap()
+            .0;
+        match field {
+            "type" => f.type_index = 999.into(),
+            _ => f.code_offset = 0x7fff_0000.into(),
+        }
+        let artifact = open_bytes(&b, &Default::default()).unwrap();
+        let mut store = Store::new();
+        let mut imports = Imports::new();
+        let g = kiln_loader::Global::new(&mut store, Val::I32(1), false);
+        imports.define("env", "g", kiln_loader::Extern::Global(g));
+        let e = Instance::new(&mut store, &artifact, &imports)
+            .err()
+            .expect("refused");
+        assert!(e.to_string().contains("corrupt"), "{field}: {e}");
+    }
+}
+
+#[test]
+fn flipped_bytes_are_caught_by_the_checksum() {
+    let good = artifact_bytes();
+    let view = ArtifactView::parse(&good).unwrap();
+    let verify = LoadOptions {
+        verify_checksum: true,
+    };
+    assert!(open_bytes(&good, &verify).is_ok());
+    let h = view.header();
+    let start = HEADER_OFFSET as usize + ArtifactHeader::SIZE;
+    let end = (h.data.offset.get() + h.data.size.get()) as usize;
+    for at in (start..end).step_by(97) {
+        let mut b = good.clone();
+        b[at] ^= 0x5a;
+        match open_bytes(&b, &verify) {
+            Err(LoadError::Format {
+                source: FormatError::Checksum,
+                ..
+            }) => {}
+            // A flip in a region header field may be caught earlier, by the structure checks.
+            Err(LoadError::Format { .. }) => {}
+            other => panic!("flip at {at}: {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn a_missing_file_names_the_path() {
+    let e = Artifact::open(Path::new("/nonexistent/x.kiln")).unwrap_err();
+    assert!(e.to_string().contains("/nonexistent/x.kiln"), "{e}");
+}
