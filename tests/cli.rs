@@ -1,0 +1,149 @@
+//! The `kiln` binary end to end: compile, inspect, run, and clear errors (never a panic) on bad
+//! input.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn kiln(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_kiln"))
+        .args(args)
+        .output()
+        .expect("kiln runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn example() -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../examples/fib.wat")
+        .display()
+        .to_string()
+}
+
+/// Asserts a failure with a one-line error naming `what`, and no panic or backtrace.
+fn assert_clean_failure(out: &Output, what: &str) {
+    let err = text(&out.stderr);
+    assert!(!out.status.success(), "expected failure, stderr: {err}");
+    assert!(err.contains(what), "error should mention `{what}`: {err}");
+    assert!(
+        !err.contains("panicked") && !err.contains("stack backtrace"),
+        "{err}"
+    );
+}
+
+#[test]
+fn compile_inspect_and_run_the_example() {
+    let dir = tempfile::tempdir().unwrap();
+    let art = dir.path().join("fib.kiln");
+    let art = art.to_str().unwrap();
+    let out = kiln(&["compile", &example(), "-o", art]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+
+    let out = kiln(&["run", art, "--invoke", "fib", "20"]);
+    assert_eq!(text(&out.stdout), "6765\n");
+    let out = kiln(&["run", art, "--invoke", "checksum", "0", "4"]);
+    assert_eq!(
+        text(&out.stdout),
+        format!("{}\n", b"Kiln".iter().map(|&b| b as u32).sum::<u32>())
+    );
+
+    let out = kiln(&["inspect", art]);
+    let report = text(&out.stdout);
+    assert!(out.status.success());
+    for needle in [
+        "format version   1.0",
+        "this machine     compatible",
+        ".text",
+        "fib",
+        "checksum",
+        "r-x",
+    ] {
+        assert!(report.contains(needle), "inspect shows {needle}: {report}");
+    }
+    let out = kiln(&["inspect", "--json", art]);
+    let json = text(&out.stdout);
+    assert!(
+        json.contains("\"exports\"") && json.contains("\"code_size\""),
+        "{json}"
+    );
+}
+
+#[test]
+fn a_wasm_input_is_compiled_in_memory() {
+    let out = kiln(&["run", &example(), "--invoke", "fib", "10"]);
+    assert_eq!(text(&out.stdout), "55\n", "{}", text(&out.stderr));
+}
+
+#[test]
+fn a_trap_is_reported_with_its_kind_and_function() {
+    let out = kiln(&["run", &example(), "--invoke", "oops"]);
+    assert_clean_failure(&out, "out of bounds memory access");
+}
+
+#[test]
+fn thread_count_does_not_change_the_artifact() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = dir.path().join("a.kiln");
+    let b = dir.path().join("b.kiln");
+    assert!(
+        kiln(&["compile", &example(), "-o", a.to_str().unwrap(), "-j", "1"])
+            .status
+            .success()
+    );
+    assert!(
+        kiln(&["compile", &example(), "-o", b.to_str().unwrap(), "-j", "2"])
+            .status
+            .success()
+    );
+    assert_eq!(std::fs::read(a).unwrap(), std::fs::read(b).unwrap());
+}
+
+#[test]
+fn foreign_artifacts_are_inspectable_but_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let art = dir.path().join("arm.kiln");
+    let art = art.to_str().unwrap();
+    let out = kiln(&["compile", &example(), "-o", art, "--target", "aarch64"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = kiln(&["inspect", art]);
+    assert!(text(&out.stdout).contains("aarch64-unknown-linux-gnu"));
+    assert!(text(&out.stdout).contains("NOT compatible"));
+    let out = kiln(&["run", art, "--invoke", "fib", "1"]);
+    assert_clean_failure(&out, "compiled for aarch64-unknown-linux-gnu");
+}
+
+#[test]
+fn bad_inputs_give_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let junk = dir.path().join("junk.wasm");
+    std::fs::write(&junk, b"\0asm\x01\0\0\0\x99garbage").unwrap();
+    let junk = junk.to_str().unwrap();
+    let out_path = dir.path().join("o.kiln");
+    let o = out_path.to_str().unwrap();
+    assert_clean_failure(&kiln(&["compile", junk, "-o", o]), "junk.wasm");
+    assert_clean_failure(
+        &kiln(&["compile", "/nonexistent.wasm", "-o", o]),
+        "/nonexistent.wasm",
+    );
+    let invalid = dir.path().join("invalid.wat");
+    std::fs::write(&invalid, "(module (func (result i32) (i64.const 1)))").unwrap();
+    assert_clean_failure(
+        &kiln(&["compile", invalid.to_str().unwrap(), "-o", o]),
+        "type mismatch",
+    );
+    assert_clean_failure(&kiln(&["run", junk, "--invoke", "f"]), "junk.wasm");
+    assert_clean_failure(&kiln(&["inspect", junk]), "junk.wasm");
+    assert_clean_failure(
+        &kiln(&["compile", &example(), "-o", o, "--target", "mips"]),
+        "unknown target",
+    );
+    assert!(kiln(&["compile", &example(), "-o", o]).status.success());
+    assert_clean_failure(&kiln(&["run", o, "--invoke", "nope"]), "nope");
+    assert_clean_failure(&kiln(&["run", o, "--invoke", "fib"]), "arguments");
+    // A truncated artifact.
+    let bytes = std::fs::read(o).unwrap();
+    std::fs::write(o, &bytes[..bytes.len() / 2]).unwrap();
+    assert_clean_failure(&kiln(&["run", o, "--invoke", "fib", "1"]), "o.kiln");
+}

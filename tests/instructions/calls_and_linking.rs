@@ -1,0 +1,87 @@
+//! Direct and indirect calls, recursion, and functions, memories and globals shared between
+//! instances.
+
+use super::*;
+use kiln_loader::{Extern, Imports, Instance, Store};
+
+#[test]
+fn recursion_and_mutual_calls() {
+    check(
+        r#"(module
+          (func $fac (export "fac") (param i64) (result i64)
+            (if (result i64) (i64.le_u (local.get 0) (i64.const 1))
+              (then (i64.const 1))
+              (else (i64.mul (local.get 0) (call $fac (i64.sub (local.get 0) (i64.const 1)))))))
+          (func $even (export "even") (param i32) (result i32)
+            (if (result i32) (i32.eqz (local.get 0)) (then (i32.const 1))
+              (else (call $odd (i32.sub (local.get 0) (i32.const 1))))))
+          (func $odd (param i32) (result i32)
+            (if (result i32) (i32.eqz (local.get 0)) (then (i32.const 0))
+              (else (call $even (i32.sub (local.get 0) (i32.const 1)))))))"#,
+        &[
+            ("fac", &[i64v(20)], &[i64v(2432902008176640000)]),
+            ("even", &[i32v(1000)], &[i32v(1)]),
+            ("even", &[i32v(77)], &[i32v(0)]),
+        ],
+    );
+}
+
+#[test]
+fn instances_import_each_others_exports() {
+    let provider = crate::common::load_wat(
+        r#"(module
+          (memory (export "mem") 1)
+          (global (export "g") (mut i32) (i32.const 5))
+          (table (export "tab") 2 funcref)
+          (elem (i32.const 0) $f)
+          (func $f (export "f") (param i32) (result i32) (i32.mul (local.get 0) (i32.const 3)))
+          (func (export "read") (result i32) (i32.load (i32.const 0))))"#,
+    );
+    let user = crate::common::load_wat(
+        r#"(module
+          (import "p" "f" (func $f (param i32) (result i32)))
+          (import "p" "mem" (memory 1))
+          (import "p" "g" (global $g (mut i32)))
+          (import "p" "tab" (table 2 funcref))
+          (type $t (func (param i32) (result i32)))
+          (func (export "go") (param i32) (result i32)
+            (i32.store (i32.const 0) (call $f (local.get 0)))
+            (global.set $g (i32.add (global.get $g) (i32.const 1)))
+            (call_indirect (type $t) (global.get $g) (i32.const 0))))"#,
+    );
+    let mut store = Store::new();
+    let p = Instance::new(&mut store, &provider.artifact, &Imports::new()).unwrap();
+    let mut imports = Imports::new();
+    for name in ["f", "mem", "g", "tab"] {
+        imports.define("p", name, p.get_export(name).unwrap());
+    }
+    let u = Instance::new(&mut store, &user.artifact, &imports).unwrap();
+    assert_eq!(u.call(&mut store, "go", &[i32v(7)]).unwrap(), [i32v(18)]);
+    assert_eq!(p.call(&mut store, "read", &[]).unwrap(), [i32v(21)]);
+    assert_eq!(p.get_global("g").unwrap().get(), i32v(6));
+    // A missing import and a mistyped one are clear link errors.
+    let e = Instance::new(&mut store, &user.artifact, &Imports::new())
+        .err()
+        .unwrap();
+    assert!(e.to_string().contains("unknown import: p.f"), "{e}");
+    let mut bad = imports.clone();
+    bad.define("p", "f", p.get_export("mem").unwrap());
+    let e = Instance::new(&mut store, &user.artifact, &bad)
+        .err()
+        .unwrap();
+    assert!(e.to_string().contains("incompatible import type"), "{e}");
+    assert!(matches!(p.get_export("mem"), Some(Extern::Memory(_))));
+}
+
+#[test]
+fn typed_functions() {
+    let (mut store, instance, _l) = crate::common::instantiate(
+        r#"(module (func (export "add") (param i32 i32) (result i32) (i32.add (local.get 0) (local.get 1)))
+                   (func (export "pair") (param f64) (result f64 i64) (local.get 0) (i64.const 9)))"#,
+    );
+    let add = instance.get_typed_func::<(i32, i32), i32>("add").unwrap();
+    assert_eq!(add.call(&mut store, (2, 40)).unwrap(), 42);
+    let pair = instance.get_typed_func::<f64, (f64, i64)>("pair").unwrap();
+    assert_eq!(pair.call(&mut store, 0.5).unwrap(), (0.5, 9));
+    assert!(instance.get_typed_func::<i32, i32>("add").is_err());
+}
