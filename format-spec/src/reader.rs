@@ -140,20 +140,13 @@ impl<'a> ArtifactView<'a> {
         if align != arch.region_align() {
             return Err(corrupt("region alignment does not match the architecture"));
         }
-        for (name, r) in [
-            ("text", header.text),
-            ("meta", header.meta),
-            ("data", header.data),
-            ("eh_frame", header.eh_frame),
+        for (what, r) in [
+            ("text region past end of file", header.text),
+            ("metadata region past end of file", header.meta),
+            ("data region past end of file", header.data),
+            ("eh_frame past end of file", header.eh_frame),
         ] {
-            range_in(bytes.len(), r).ok_or_else(|| {
-                FormatError::Truncated(match name {
-                    "text" => "text region past end of file",
-                    "meta" => "metadata region past end of file",
-                    "data" => "data region past end of file",
-                    _ => "eh_frame past end of file",
-                })
-            })?;
+            range_in(bytes.len(), r).ok_or(FormatError::Truncated(what))?;
         }
         if header.text.offset.get() % align != 0 || header.data.offset.get() % align != 0 {
             return Err(corrupt("text or data region is not page-aligned"));

@@ -134,9 +134,7 @@ impl MetaBuilder {
         let mut out = vec![0u8; size_of::<MetaDirectory>()];
         let mut dir_tables = [TableRef::default(); TABLE_COUNT];
         for (slot, (bytes, count, size)) in dir_tables.iter_mut().zip(parts) {
-            while out.len() % 8 != 0 {
-                out.push(0);
-            }
+            out.resize(out.len().next_multiple_of(8), 0);
             *slot = TableRef {
                 offset: (out.len() as u32).into(),
                 count: (count as u32).into(),

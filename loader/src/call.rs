@@ -293,7 +293,7 @@ macro_rules! tuples {
             fn types() -> Vec<ValType> {
                 vec![$($n::TYPE),*]
             }
-            #[allow(unused_variables)]
+            #[allow(unused_variables, clippy::unused_unit)]
             fn load(slots: &[u128]) -> Self {
                 ($($n::from_raw(slots[$i]),)*)
             }

@@ -5,12 +5,25 @@
 //! [`Instance::call`] or a [`TypedFunc`] runs its code. Traps come back as [`Trap`] errors.
 //!
 //! ```no_run
-//! use kiln_loader::{Artifact, Imports, Instance, Store};
-//! let artifact = Artifact::open("add.kiln")?;
+//! use kiln_loader::{Artifact, Extern, Func, FuncType, Imports, Instance, Store, Val, ValType};
+//!
+//! let artifact = Artifact::open("app.kiln")?; // one mmap; share it between threads
 //! let mut store = Store::new();
-//! let instance = Instance::new(&mut store, &artifact, &Imports::new())?;
-//! let add = instance.get_typed_func::<(i32, i32), i32>("add")?;
-//! assert_eq!(add.call(&mut store, (2, 3))?, 5);
+//! let mut imports = Imports::new();
+//! let log = Func::new(&mut store, FuncType::new([ValType::I32], []), |_caller, args| {
+//!     println!("guest says {:?}", args[0]);
+//!     Ok(vec![])
+//! });
+//! imports.define("env", "log", Extern::Func(log));
+//! let instance = Instance::new(&mut store, &artifact, &imports)?;
+//! let fib = instance.get_typed_func::<i32, i64>("fib")?;
+//! println!("{}", fib.call(&mut store, 30)?);
+//! // A trap is an error that names its kind and function; the process and the store carry on.
+//! match instance.call(&mut store, "oops", &[]) {
+//!     Err(e) => eprintln!("{e}"), // wasm trap: out of bounds memory access in oops
+//!     Ok(results) => println!("{results:?}"),
+//! }
+//! # let _ = Val::I32(0);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
