@@ -46,6 +46,8 @@ pub struct CompiledCode {
     pub traps: Vec<(u32, TrapKind)>,
     /// Native offset → wasm offset, one entry per instruction range start.
     pub address_map: Vec<(u32, u32)>,
+    /// System V unwind information, when unwind tables were requested.
+    pub unwind: Option<cranelift_codegen::isa::unwind::UnwindInfo>,
 }
 
 /// The result of code generation for a module.
@@ -87,7 +89,7 @@ pub fn compile_module(
                     wasm_signature(module.func_type(index)),
                 );
                 translate_function(module, isa_ref, index, body, &mut func)?;
-                compile_function(isa_ref, index, func)
+                compile_function(isa_ref, index, func, options.unwind_info)
             })
             // Collecting into a Result keeps the first error by index: deterministic.
             .collect::<Result<Vec<_>, _>>()
@@ -96,7 +98,10 @@ pub fn compile_module(
         .types
         .iter()
         .enumerate()
-        .map(|(i, ty)| compile_function(isa_ref, u32::MAX, entry_trampoline(isa_ref, i, ty)))
+        .map(|(i, ty)| {
+            let func = entry_trampoline(isa_ref, i, ty);
+            compile_function(isa_ref, u32::MAX, func, options.unwind_info)
+        })
         .collect::<Result<Vec<_>, _>>()?;
     let mut adapter_types: Vec<u32> = module.funcs[..module.imported_funcs as usize].to_vec();
     adapter_types.sort_unstable();
@@ -105,7 +110,10 @@ pub fn compile_module(
         .into_iter()
         .map(|t| {
             let func = host_adapter(isa_ref, t, &module.types[t as usize]);
-            Ok((t, compile_function(isa_ref, u32::MAX, func)?))
+            Ok((
+                t,
+                compile_function(isa_ref, u32::MAX, func, options.unwind_info)?,
+            ))
         })
         .collect::<Result<Vec<_>, CompileError>>()?;
     Ok(CompiledModule {
@@ -124,6 +132,7 @@ fn compile_function(
     isa: &dyn TargetIsa,
     index: u32,
     func: ir::Function,
+    unwind_info: bool,
 ) -> Result<CompiledCode, CompileError> {
     let names = func.params.user_named_funcs().clone();
     let mut ctx = Context::for_function(func);
@@ -177,12 +186,23 @@ fn compile_function(
         .filter(|s| !s.loc.is_default())
         .map(|s| (s.start, s.loc.bits()))
         .collect();
+    let unwind = if unwind_info {
+        compiled
+            .create_unwind_info(isa)
+            .map_err(|e| CompileError::Codegen {
+                func: index,
+                message: format!("unwind info: {e:?}"),
+            })?
+    } else {
+        None
+    };
     Ok(CompiledCode {
         code: buffer.data().to_vec(),
         alignment: buffer.alignment,
         relocs,
         traps,
         address_map,
+        unwind,
     })
 }
 

@@ -434,9 +434,37 @@ fn write_elf(
     w.reserve_file_header();
     let header_off = w.reserve(ArtifactHeader::SIZE as u64, 8);
     debug_assert_eq!(header_off, HEADER_OFFSET);
-    w.reserve_program_headers(3);
+    w.reserve_program_headers(4);
     let meta_off = w.reserve(meta.len() as u64, 8);
     let text_off = w.reserve(layout.text.len() as u64, align);
+    let eh_frame = if options.unwind_info {
+        let eh_off = (text_off + layout.text.len() as u64).next_multiple_of(8);
+        let code = compiled
+            .funcs
+            .iter()
+            .zip(&layout.funcs)
+            .chain(
+                compiled
+                    .entry_trampolines
+                    .iter()
+                    .zip(&layout.entry_trampolines),
+            )
+            .chain(
+                compiled
+                    .host_adapters
+                    .iter()
+                    .map(|(_, c)| c)
+                    .zip(layout.host_adapters.iter().map(|(_, o)| o)),
+            )
+            .filter_map(|(c, &off)| Some((off, c.unwind.as_ref()?)));
+        crate::unwind::build_eh_frame(&*compiled.isa, arch.big_endian(), text_off, eh_off, code)?
+    } else {
+        Vec::new()
+    };
+    let eh_off = w.reserve(eh_frame.len() as u64, 8);
+    debug_assert!(
+        eh_frame.is_empty() || eh_off == (text_off + layout.text.len() as u64).next_multiple_of(8)
+    );
     let data_off = w.reserve(data.len() as u64, align);
     // A zero-length data region still gets a well-defined, aligned offset.
     let data_off = if data.is_empty() {
@@ -451,9 +479,10 @@ fn write_elf(
         w.add_section_name(b".kiln.meta"),
         w.add_section_name(b".text"),
         w.add_section_name(b".kiln.data"),
+        w.add_section_name(b".eh_frame"),
     ];
-    // .kiln.header, .kiln.meta, .text, .kiln.data, in that order.
-    let indices: Vec<_> = (0..4).map(|_| w.reserve_section_index()).collect();
+    // .kiln.header, .kiln.meta, .text, .kiln.data, .eh_frame, in that order.
+    let indices: Vec<_> = (0..5).map(|_| w.reserve_section_index()).collect();
     let text_idx = indices[2];
     w.reserve_null_symbol_index();
     let sym_names: Vec<_> = syms.iter().map(|s| w.add_string(&s.name)).collect();
@@ -504,10 +533,13 @@ fn write_elf(
         layout.text.len() as u64,
     ));
     w.write_program_header(&load(elf::PF_R, data_off, data.len() as u64));
+    w.write_program_header(&load(elf::PF_R, eh_off, eh_frame.len() as u64));
     w.pad_until(meta_off);
     w.write(meta);
     w.pad_until(text_off);
     w.write(&layout.text);
+    w.pad_until(eh_off);
+    w.write(&eh_frame);
     w.pad_until(data_off);
     w.write(data);
 
@@ -543,6 +575,7 @@ fn write_elf(
             align,
         ),
         (names[3], elf::SHF_ALLOC, data_off, data.len() as u64, align),
+        (names[4], elf::SHF_ALLOC, eh_off, eh_frame.len() as u64, 8),
     ];
     for (name, flags, off, size, a) in sections {
         w.write_section_header(&SectionHeader {
@@ -581,13 +614,7 @@ fn write_elf(
         stack_limit_scheme: header::STACK_LIMIT_STORE_CONTEXT,
         opt_level: options.opt_level.header_code(),
         reserved0: 0,
-        flags: (header::FLAG_FRAME_POINTERS
-            | if options.strip {
-                header::FLAG_STRIPPED
-            } else {
-                0
-            })
-        .into(),
+        flags: header_flags(options).into(),
         memory_reservation: MEMORY_RESERVATION.into(),
         memory_guard: MEMORY_GUARD.into(),
         vmctx_size: module.vmctx_layout().size.into(),
@@ -596,7 +623,7 @@ fn write_elf(
         text: range(text_off, layout.text.len()),
         meta: range(meta_off, meta.len()),
         data: range(data_off, data.len()),
-        eh_frame: FileRange::default(),
+        eh_frame: range(eh_off, eh_frame.len()),
         checksum: 0.into(),
     };
     let mut header = header;
@@ -612,4 +639,15 @@ fn range(offset: u64, size: usize) -> FileRange {
         offset: offset.into(),
         size: (size as u64).into(),
     }
+}
+
+fn header_flags(options: &CompileOptions) -> u32 {
+    let mut flags = header::FLAG_FRAME_POINTERS;
+    if options.strip {
+        flags |= header::FLAG_STRIPPED;
+    }
+    if options.unwind_info {
+        flags |= header::FLAG_UNWIND_INFO;
+    }
+    flags
 }

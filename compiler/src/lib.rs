@@ -11,6 +11,7 @@ pub mod options;
 pub mod parse;
 pub mod translate;
 pub mod trap_codes;
+pub mod unwind;
 
 pub use error::CompileError;
 pub use options::{CompileOptions, OptLevel};

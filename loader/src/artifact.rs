@@ -33,6 +33,16 @@ pub struct LoadOptions {
     /// Recompute the checksum of the whole file and refuse it on a mismatch. This reads every byte,
     /// so it costs time proportional to the file; without it, loading touches only the header.
     pub verify_checksum: bool,
+    /// Register the artifact's `.eh_frame` with the system unwinder (one call for the whole
+    /// section, undone by one call at unload), so that native backtraces and debuggers can walk
+    /// through guest frames. Ignored for artifacts compiled without `--unwind-info`.
+    pub register_unwind_info: bool,
+}
+
+unsafe extern "C" {
+    // libgcc's registration of a whole `.eh_frame` section (terminated by a zero word).
+    fn __register_frame(begin: *const u8);
+    fn __deregister_frame(begin: *const u8);
 }
 
 /// A loaded artifact: the file mapped read-only, with its code range executable. Cheap to clone and
@@ -45,6 +55,17 @@ pub struct Artifact {
 struct ArtifactInner {
     map: Mmap,
     path: PathBuf,
+    /// Address of the registered `.eh_frame`, if any.
+    registered_eh_frame: Option<usize>,
+}
+
+impl Drop for ArtifactInner {
+    fn drop(&mut self) {
+        if let Some(eh_frame) = self.registered_eh_frame {
+            // SAFETY: registered in `open_with` with this address, inside the still-live mapping.
+            unsafe { __deregister_frame(eh_frame as *const u8) };
+        }
+    }
 }
 
 impl std::fmt::Debug for Artifact {
@@ -78,7 +99,6 @@ impl Artifact {
         // process truncates the file, accesses beyond the new end fault (SIGBUS), as with any
         // mapped executable. Artifacts are immutable build outputs and are replaced by rename.
         let map = unsafe { MmapOptions::new().map_copy_read_only(&file) }.map_err(io)?;
-        drop(file);
         let view = ArtifactView::parse(&map).map_err(format)?;
         view.check_compatibility().map_err(format)?;
         if options.verify_checksum {
@@ -86,34 +106,27 @@ impl Artifact {
         }
         let text = view.text_range();
         if !text.is_empty() {
-            let page = page_size();
-            if text.start % page != 0 {
-                return Err(format(FormatError::UnsupportedSetting(format!(
+            map_code(&map, &file, text).map_err(|e| match e {
+                CodeMapError::Io(e) => io(e),
+                CodeMapError::Alignment(page) => format(FormatError::UnsupportedSetting(format!(
                     "code alignment smaller than this machine's {page}-byte pages"
-                ))));
-            }
-            let len = text
-                .len()
-                .next_multiple_of(page)
-                .min(map.len() - text.start);
-            // SAFETY: `text` lies inside the mapping (checked by `parse`) and starts on a page
-            // boundary; the range is rounded up to whole pages that are still inside the mapping.
-            // Making mapped file pages executable changes no memory that Rust references mutably.
-            let rc = unsafe {
-                libc::mprotect(
-                    map.as_ptr().add(text.start) as *mut libc::c_void,
-                    len,
-                    libc::PROT_READ | libc::PROT_EXEC,
-                )
-            };
-            if rc != 0 {
-                return Err(io(std::io::Error::last_os_error()));
-            }
+                ))),
+            })?;
+        }
+        drop(file);
+        let eh_frame = view.header().eh_frame;
+        let registered_eh_frame = (options.register_unwind_info && eh_frame.size.get() >= 4)
+            .then(|| map.as_ptr() as usize + eh_frame.offset.get() as usize);
+        if let Some(eh) = registered_eh_frame {
+            // SAFETY: the section lies inside the mapping (checked by `parse`), ends with the zero
+            // terminator the compiler writes, and stays mapped until `Drop` deregisters it.
+            unsafe { __register_frame(eh as *const u8) };
         }
         Ok(Artifact {
             inner: Arc::new(ArtifactInner {
                 map,
                 path: path.to_owned(),
+                registered_eh_frame,
             }),
         })
     }
@@ -140,10 +153,59 @@ impl Artifact {
         base + text.start..base + text.end
     }
 
+    /// The guest function containing code address `addr`, as `(index, name)`: for symbolizing
+    /// native backtraces and profiles.
+    pub fn symbolize(&self, addr: usize) -> Option<(u32, String)> {
+        let code = self.code_range();
+        if !code.contains(&addr) {
+            return None;
+        }
+        let view = self.view();
+        let (index, _) = view.function_at((addr - code.start) as u32)?;
+        Some((index, view.func_name(index)))
+    }
+
     /// Whether two handles share one mapping.
     pub fn ptr_eq(&self, other: &Artifact) -> bool {
         Arc::ptr_eq(&self.inner, &other.inner)
     }
+}
+
+enum CodeMapError {
+    Io(std::io::Error),
+    Alignment(usize),
+}
+
+/// Maps the file's code range again, executable, over the same addresses. A second `mmap` rather
+/// than an `mprotect` so that profilers, which follow executable `mmap` events, see guest code as
+/// a file-backed mapping with symbols.
+fn map_code(map: &Mmap, file: &File, text: std::ops::Range<usize>) -> Result<(), CodeMapError> {
+    use std::os::fd::AsRawFd;
+    let page = page_size();
+    if text.start % page != 0 {
+        return Err(CodeMapError::Alignment(page));
+    }
+    let len = text
+        .len()
+        .next_multiple_of(page)
+        .min(map.len() - text.start);
+    // SAFETY: the target range lies inside our own mapping (checked by `parse`) and starts on a
+    // page boundary; MAP_FIXED replaces those pages with a read-only, executable private mapping
+    // of the same file bytes. No Rust reference observes a change: the contents are identical.
+    let addr = unsafe {
+        libc::mmap(
+            map.as_ptr().add(text.start) as *mut libc::c_void,
+            len,
+            libc::PROT_READ | libc::PROT_EXEC,
+            libc::MAP_PRIVATE | libc::MAP_FIXED,
+            file.as_raw_fd(),
+            text.start as libc::off_t,
+        )
+    };
+    if addr == libc::MAP_FAILED {
+        return Err(CodeMapError::Io(std::io::Error::last_os_error()));
+    }
+    Ok(())
 }
 
 fn page_size() -> usize {

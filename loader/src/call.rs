@@ -193,19 +193,35 @@ pub(crate) unsafe fn invoke(
         Some(e) if site.kind == TrapKind::HostError => Trap::from_host(e),
         _ => Trap::new(site.kind),
     };
-    if let Some(a) = inner
-        .artifacts
-        .iter()
-        .find(|a| a.code_range().contains(&site.pc))
-    {
-        let view = a.view();
-        let offset = (site.pc - a.code_range().start) as u32;
-        if let Some((index, _)) = view.function_at(offset) {
-            trap.func = Some(view.func_name(index));
-            trap.wasm_offset = view.wasm_offset_at(offset);
-        }
+    // The faulting PC is the instruction itself; a return address points after the call.
+    let pcs = std::iter::once(site.pc).chain(site.frames[..site.nframes].iter().map(|r| r - 1));
+    trap.backtrace = pcs
+        .filter_map(|pc| frame_at(&inner.artifacts, pc))
+        .collect();
+    if let Some(first) = trap.backtrace.first().filter(|f| f.func_index.is_some()) {
+        trap.func = Some(first.func_name.clone());
+        trap.wasm_offset = first.wasm_offset;
     }
     Err(trap)
+}
+
+/// Describes the guest code at `pc`.
+fn frame_at(artifacts: &[crate::Artifact], pc: usize) -> Option<crate::trap::Frame> {
+    let a = artifacts.iter().find(|a| a.code_range().contains(&pc))?;
+    let view = a.view();
+    let offset = (pc - a.code_range().start) as u32;
+    Some(match view.function_at(offset) {
+        Some((index, _)) => crate::trap::Frame {
+            func_index: Some(index),
+            func_name: view.func_name(index),
+            wasm_offset: view.wasm_offset_at(offset),
+        },
+        None => crate::trap::Frame {
+            func_index: None,
+            func_name: "<trampoline>".into(),
+            wasm_offset: None,
+        },
+    })
 }
 
 /// Rust types that map to WebAssembly value types.

@@ -53,5 +53,5 @@ pub use kiln_format::TrapKind;
 pub use memory::{Memory, MemoryError};
 pub use store::{Store, DEFAULT_MAX_WASM_STACK};
 pub use table::Table;
-pub use trap::Trap;
+pub use trap::{Frame, Trap};
 pub use values::{FuncRef, FuncType, Val, ValType};

@@ -16,12 +16,19 @@ unsafe extern "C" {
     fn kiln_guest_longjmp(buf: *mut libc::c_void) -> !;
 }
 
+/// Guest frames recorded per trap; deeper stacks are cut (the innermost frames are kept).
+pub(crate) const MAX_FRAMES: usize = 64;
+
 /// Where a trap happened.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct TrapSite {
     pub kind: TrapKind,
     /// Faulting PC.
     pub pc: usize,
+    /// Return addresses of the guest frames below the faulting one, innermost first.
+    pub frames: [usize; MAX_FRAMES],
+    /// Number of valid entries in `frames`.
+    pub nframes: usize,
 }
 
 /// One host→guest call in progress on this thread.
@@ -154,31 +161,51 @@ pub(crate) fn ensure_alt_stack() {
     });
 }
 
-/// The PC of the interrupted context.
+/// The PC and frame pointer of the interrupted context.
 ///
 /// # Safety
 /// `ucontext` must be the third argument of an `SA_SIGINFO` handler.
-unsafe fn context_pc(ucontext: *mut libc::c_void) -> usize {
+unsafe fn context_pc_fp(ucontext: *mut libc::c_void) -> (usize, usize) {
     let uc = ucontext as *const libc::ucontext_t;
     #[cfg(target_arch = "x86_64")]
     // SAFETY: per the function's contract.
-    return unsafe { (*uc).uc_mcontext.gregs[libc::REG_RIP as usize] as usize };
+    return unsafe {
+        let regs = &(*uc).uc_mcontext.gregs;
+        (
+            regs[libc::REG_RIP as usize] as usize,
+            regs[libc::REG_RBP as usize] as usize,
+        )
+    };
     #[cfg(target_arch = "aarch64")]
     // SAFETY: per the function's contract.
-    return unsafe { (*uc).uc_mcontext.pc as usize };
+    return unsafe {
+        (
+            (*uc).uc_mcontext.pc as usize,
+            (*uc).uc_mcontext.regs[29] as usize,
+        )
+    };
     #[cfg(not(any(target_arch = "x86_64", target_arch = "aarch64")))]
     {
         let _ = uc;
-        0
+        (0, 0)
     }
+}
+
+/// The artifacts whose code `act` may run.
+fn artifacts(act: &Activation) -> &[Artifact] {
+    // SAFETY: the store owning this vector is exclusively borrowed by the call in progress and
+    // outlives the activation; nothing mutates it during the call.
+    unsafe { &*act.artifacts }
+}
+
+/// Whether `pc` lies in the code of one of `act`'s artifacts.
+fn in_guest_code(act: &Activation, pc: usize) -> bool {
+    artifacts(act).iter().any(|a| a.code_range().contains(&pc))
 }
 
 /// Finds the trap at `pc` in `act`'s artifacts.
 fn lookup(act: &Activation, pc: usize) -> Option<TrapKind> {
-    // SAFETY: the store owning this vector is exclusively borrowed by the call in progress and
-    // outlives the activation; nothing mutates it during the call.
-    let artifacts = unsafe { &*act.artifacts };
-    artifacts.iter().find_map(|a| {
+    artifacts(act).iter().find_map(|a| {
         let code = a.code_range();
         if !code.contains(&pc) {
             return None;
@@ -186,6 +213,27 @@ fn lookup(act: &Activation, pc: usize) -> Option<TrapKind> {
         let offset = u32::try_from(pc - code.start).ok()?;
         TrapKind::from_code(a.view().trap_at(offset)?)
     })
+}
+
+/// Walks the frame-pointer chain from `fp` while return addresses stay in guest code. Every guest
+/// function and trampoline keeps a frame pointer, so each guest frame is `[saved fp, return
+/// address]` at `fp`; the walk stops at the first return address outside guest code (the entry
+/// trampoline's return into the host) before following any host frame pointer.
+fn walk_frames(act: &Activation, mut fp: usize, frames: &mut [usize; MAX_FRAMES]) -> usize {
+    let mut n = 0;
+    while n < MAX_FRAMES && fp != 0 && fp % std::mem::align_of::<usize>() == 0 {
+        // SAFETY: `fp` is the frame pointer of a guest frame (the faulting function's, or one
+        // reached through guest frames), which is on this thread's stack and intact: the handler
+        // runs on the alternate stack.
+        let (saved_fp, ret) = unsafe { (*(fp as *const usize), *((fp + 8) as *const usize)) };
+        if !in_guest_code(act, ret) {
+            break;
+        }
+        frames[n] = ret;
+        n += 1;
+        fp = saved_fp;
+    }
+    n
 }
 
 extern "C" fn handler(
@@ -196,13 +244,20 @@ extern "C" fn handler(
     let act = current();
     if !act.is_null() {
         // SAFETY: `ucontext` is the handler's third argument.
-        let pc = unsafe { context_pc(ucontext) };
+        let (pc, fp) = unsafe { context_pc_fp(ucontext) };
         // SAFETY: a non-null current activation lives on the stack of the call in progress.
         let act = unsafe { &*act };
         if let Some(kind) = lookup(act, pc) {
             let jmp = act.jmp_buf.get();
             if !jmp.is_null() {
-                act.trap.set(Some(TrapSite { kind, pc }));
+                let mut frames = [0; MAX_FRAMES];
+                let nframes = walk_frames(act, fp, &mut frames);
+                act.trap.set(Some(TrapSite {
+                    kind,
+                    pc,
+                    frames,
+                    nframes,
+                }));
                 // SAFETY: the buffer belongs to the `kiln_guest_call` frame still on this stack;
                 // only guest frames, which own no resources, lie between it and here.
                 unsafe { kiln_guest_longjmp(jmp) };

@@ -3,6 +3,27 @@
 use kiln_format::TrapKind;
 use std::fmt;
 
+/// One guest frame of a trap's backtrace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Frame {
+    /// Function index, if the address lies in a function (not a trampoline).
+    pub func_index: Option<u32>,
+    /// Name from the name section, or `func[N]`; `<trampoline>` outside functions.
+    pub func_name: String,
+    /// Offset in the WebAssembly binary, if the address map has it.
+    pub wasm_offset: Option<u32>,
+}
+
+impl fmt::Display for Frame {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.func_name)?;
+        if let Some(off) = self.wasm_offset {
+            write!(f, " @ 0x{off:x}")?;
+        }
+        Ok(())
+    }
+}
+
 /// A trap raised by guest code (or by a host function it called).
 #[derive(Debug)]
 pub struct Trap {
@@ -16,6 +37,9 @@ pub struct Trap {
     pub host_error: Option<String>,
     /// For [`TrapKind::HostError`]: the exit status a host function asked for (WASI `proc_exit`).
     pub exit_code: Option<i32>,
+    /// The guest call stack at the trap, innermost first (found by walking frame pointers and
+    /// mapped through the artifact's function table and address map).
+    pub backtrace: Vec<Frame>,
 }
 
 impl Trap {
@@ -34,6 +58,7 @@ impl Trap {
             wasm_offset: None,
             host_error: None,
             exit_code: None,
+            backtrace: Vec::new(),
         }
     }
 }

@@ -58,9 +58,6 @@ pub fn read_module(path: &Path) -> Result<Vec<u8>> {
 
 /// Runs `kiln compile`.
 pub fn run(args: Args) -> Result<ExitCode> {
-    if args.unwind_info {
-        anyhow::bail!("--unwind-info is not implemented yet");
-    }
     let options = CompileOptions {
         target: args.target.as_deref().map(parse_target).transpose()?,
         opt_level: match args.opt_level.as_str() {

@@ -102,6 +102,7 @@ pub fn report(view: &ArtifactView<'_>) -> Value {
             section(".eh_frame", h.eh_frame, "r--"),
         ],
         "address_map_entries": view.address_map().len(),
+        "address_map_bytes": std::mem::size_of_val(view.address_map()),
         "trap_entries": view.traps().len(),
         "start_function": if start == NULL_FUNC { Value::Null } else { json!(start) },
         "imports": imports,

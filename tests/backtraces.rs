@@ -1,0 +1,181 @@
+//! Wasm backtraces on traps (frame pointers + address map, with or without unwind tables), and
+//! native backtraces through guest frames when the unwind tables are registered.
+
+mod common;
+
+use kiln_compiler::CompileOptions;
+use kiln_loader::{
+    Artifact, CallError, Extern, Func, FuncType, Imports, Instance, LoadOptions, Store, Val,
+};
+use std::sync::{Arc, Mutex};
+
+const NESTED: &str = r#"
+(module
+  (import "host" "probe" (func $probe))
+  (func $inner (export "inner") (param i32) (result i32)
+    (call $probe)
+    (i32.div_u (i32.const 10) (local.get 0)))
+  (func $middle (param i32) (result i32) (i32.add (call $inner (local.get 0)) (i32.const 1)))
+  (func $outer (export "outer") (param i32) (result i32) (i32.mul (call $middle (local.get 0)) (i32.const 2))))
+"#;
+
+fn compile_to_file(wat: &str, options: &CompileOptions) -> (tempfile::TempDir, std::path::PathBuf) {
+    let wasm = wat::parse_str(wat).unwrap();
+    let bytes = kiln_compiler::compile(&wasm, options).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("nested.kiln");
+    std::fs::write(&path, bytes).unwrap();
+    (dir, path)
+}
+
+/// Instantiates NESTED with a `probe` host function that records a native backtrace.
+fn instantiate(artifact: &Artifact) -> (Store, Instance, Arc<Mutex<Vec<usize>>>) {
+    let mut store = Store::new();
+    let ips = Arc::new(Mutex::new(Vec::new()));
+    let recorded = ips.clone();
+    let probe = Func::new(&mut store, FuncType::default(), move |_caller, _args| {
+        let mut v = recorded.lock().unwrap();
+        v.clear();
+        backtrace::trace(|frame| {
+            v.push(frame.ip() as usize);
+            true
+        });
+        Ok(vec![])
+    });
+    let mut imports = Imports::new();
+    imports.define("host", "probe", Extern::Func(probe));
+    let instance = Instance::new(&mut store, artifact, &imports).unwrap();
+    (store, instance, ips)
+}
+
+fn trap_names(store: &mut Store, instance: &Instance) -> Vec<String> {
+    match instance.call(store, "outer", &[Val::I32(0)]) {
+        Err(CallError::Trap(t)) => {
+            assert_eq!(t.kind, kiln_loader::TrapKind::IntegerDivisionByZero);
+            assert!(
+                t.backtrace.iter().take(3).all(|f| f.wasm_offset.is_some()),
+                "{:?}",
+                t.backtrace
+            );
+            t.backtrace
+                .iter()
+                .filter(|f| f.func_index.is_some())
+                .map(|f| f.func_name.clone())
+                .collect()
+        }
+        other => panic!("expected a trap, got {other:?}"),
+    }
+}
+
+#[test]
+fn traps_carry_a_wasm_backtrace_without_unwind_tables() {
+    let (_dir, path) = compile_to_file(NESTED, &CompileOptions::default());
+    let artifact = Artifact::open(&path).unwrap();
+    let (mut store, instance, _) = instantiate(&artifact);
+    assert_eq!(
+        trap_names(&mut store, &instance),
+        ["inner", "middle", "outer"]
+    );
+    // Calls still work normally.
+    assert_eq!(
+        instance.call(&mut store, "outer", &[Val::I32(5)]).unwrap(),
+        [Val::I32(6)]
+    );
+}
+
+#[test]
+fn stripped_artifacts_report_function_indices() {
+    let options = CompileOptions {
+        strip: true,
+        ..Default::default()
+    };
+    let (_dir, path) = compile_to_file(NESTED, &options);
+    let artifact = Artifact::open(&path).unwrap();
+    let (mut store, instance, _) = instantiate(&artifact);
+    let trap = match instance.call(&mut store, "outer", &[Val::I32(0)]) {
+        Err(CallError::Trap(t)) => t,
+        other => panic!("{other:?}"),
+    };
+    let names: Vec<_> = trap
+        .backtrace
+        .iter()
+        .filter(|f| f.func_index.is_some())
+        .map(|f| f.func_name.as_str())
+        .collect();
+    assert_eq!(names, ["func[1]", "func[2]", "func[3]"]);
+    assert!(trap.backtrace.iter().all(|f| f.wasm_offset.is_none()));
+}
+
+/// Guest function names found among native return addresses, innermost first, and whether the
+/// trace went on past the guest frames into the host.
+fn native_walk(artifact: &Artifact, ips: &[usize]) -> (Vec<String>, bool) {
+    let mut names = Vec::new();
+    let mut after_guest = false;
+    for &ip in ips {
+        match artifact.symbolize(ip.saturating_sub(1)) {
+            Some((_, name)) => names.push(name),
+            None if !names.is_empty() => after_guest = true,
+            None => {}
+        }
+    }
+    names.dedup();
+    (names, after_guest)
+}
+
+#[test]
+fn registered_unwind_tables_let_native_backtraces_cross_guest_frames() {
+    let options = CompileOptions {
+        unwind_info: true,
+        ..Default::default()
+    };
+    let (_dir, path) = compile_to_file(NESTED, &options);
+    let load = LoadOptions {
+        register_unwind_info: true,
+        ..Default::default()
+    };
+    let artifact = Artifact::open_with(&path, &load).unwrap();
+    assert!(artifact.view().header().eh_frame.size.get() > 0);
+    let (mut store, instance, ips) = instantiate(&artifact);
+    assert_eq!(
+        instance.call(&mut store, "outer", &[Val::I32(5)]).unwrap(),
+        [Val::I32(6)]
+    );
+    let (names, after_guest) = native_walk(&artifact, &ips.lock().unwrap());
+    assert_eq!(names, ["inner", "middle", "outer"]);
+    assert!(
+        after_guest,
+        "the unwinder walked through the guest frames back into the host"
+    );
+    // Traps and their wasm backtraces are unaffected.
+    assert_eq!(
+        trap_names(&mut store, &instance),
+        ["inner", "middle", "outer"]
+    );
+}
+
+#[test]
+fn registration_is_undone_when_the_artifact_is_dropped() {
+    let options = CompileOptions {
+        unwind_info: true,
+        ..Default::default()
+    };
+    let (_dir, path) = compile_to_file(NESTED, &options);
+    let load = LoadOptions {
+        register_unwind_info: true,
+        ..Default::default()
+    };
+    // Many register/deregister cycles of the same file: each is one call, and stale entries would
+    // make the unwinder read unmapped memory in the next iteration.
+    for _ in 0..50 {
+        let artifact = Artifact::open_with(&path, &load).unwrap();
+        let (mut store, instance, ips) = instantiate(&artifact);
+        assert_eq!(
+            instance.call(&mut store, "outer", &[Val::I32(1)]).unwrap(),
+            [Val::I32(22)]
+        );
+        assert_eq!(
+            native_walk(&artifact, &ips.lock().unwrap()).0,
+            ["inner", "middle", "outer"]
+        );
+    }
+}
