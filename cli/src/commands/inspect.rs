@@ -157,8 +157,8 @@ fn print_text(r: &Value) {
         );
     }
     println!(
-        "  trap table entries {}, address map entries {}",
-        r["trap_entries"], r["address_map_entries"]
+        "  trap table entries {}, address map entries {} ({} bytes)",
+        r["trap_entries"], r["address_map_entries"], r["address_map_bytes"]
     );
     println!(
         "\nimports ({}):",
