@@ -6,9 +6,16 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 fn suite(name: &str) -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/testsuite").join(name);
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/testsuite")
+        .join(name);
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e} (the shared test suite must sit beside the repo)", dir.display()))
+        .unwrap_or_else(|e| {
+            panic!(
+                "{}: {e} (the shared test suite must sit beside the repo)",
+                dir.display()
+            )
+        })
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|e| e == "wast"))
         .collect();
@@ -63,17 +70,21 @@ fn assert_all_pass(name: &str, files: &[PathBuf]) {
             ));
         }
     }
-    println!("{name}: {} files, {passed} passed, {failed} failed", reports.len());
+    println!(
+        "{name}: {} files, {passed} passed, {failed} failed",
+        reports.len()
+    );
     assert!(passed > 0, "{name}: no directive ran");
-    assert!(failed_files.is_empty(), "{name}:\n{}", failed_files.join("\n"));
+    assert!(
+        failed_files.is_empty(),
+        "{name}:\n{}",
+        failed_files.join("\n")
+    );
 }
 
 #[test]
-fn wasm_2_0_suite_without_simd() {
-    let files: Vec<_> = suite("wasm-2.0")
-        .into_iter()
-        .filter(|p| !p.file_name().unwrap().to_string_lossy().starts_with("simd"))
-        .collect();
-    assert!(files.len() >= 90, "expected the whole MVP-era suite, found {}", files.len());
-    assert_all_pass("wasm-2.0 (non-SIMD)", &files);
+fn wasm_2_0_suite() {
+    let files = suite("wasm-2.0");
+    assert!(files.len() >= 146, "expected the whole suite, found {}", files.len());
+    assert_all_pass("wasm-2.0", &files);
 }

@@ -34,6 +34,8 @@ pub struct Env<'m> {
     pub isa: &'m dyn TargetIsa,
     /// This function's VMContext (its first parameter).
     pub vmctx: Value,
+    /// Whether the target has 128-bit vector registers for `v128` values.
+    pub simd_supported: bool,
     heap_region: AliasRegion,
     table_region: AliasRegion,
     vmctx_region: AliasRegion,
@@ -45,6 +47,25 @@ pub struct Env<'m> {
 /// Converts a VMContext-relative offset to a Cranelift load/store offset.
 pub fn offset32(offset: u32) -> i32 {
     i32::try_from(offset).expect("VMContext offsets fit in i32")
+}
+
+/// Whether `isa` can hold `v128` values in vector registers: every target but riscv64 without
+/// the V extension (with vectors of at least 128 bits). Cranelift cannot compile `v128` values,
+/// even as parameters or results, for the others.
+pub fn target_has_simd(isa: &dyn TargetIsa) -> bool {
+    if !matches!(
+        isa.triple().architecture,
+        target_lexicon::Architecture::Riscv64(_)
+    ) {
+        return true;
+    }
+    let flags = isa.isa_flags();
+    let enabled = |name: &str| {
+        flags
+            .iter()
+            .any(|f| f.name == name && f.as_bool() == Some(true))
+    };
+    enabled("has_v") && enabled("has_zvl128b")
 }
 
 impl<'m> Env<'m> {
@@ -69,6 +90,7 @@ impl<'m> Env<'m> {
             layout: module.vmctx_layout(),
             isa,
             vmctx,
+            simd_supported: target_has_simd(isa),
             heap_region,
             table_region,
             vmctx_region,

@@ -11,10 +11,14 @@ mod ops_call;
 mod ops_control;
 mod ops_memory;
 mod ops_numeric;
+mod ops_simd;
+mod ops_simd_memory;
 mod ops_table;
 mod ops_variable;
 mod state;
 mod translator;
+
+pub use env::target_has_simd;
 
 use crate::error::CompileError;
 use crate::parse::ModuleInfo;
@@ -62,8 +66,8 @@ pub fn wasm_signature(ty: &FuncType) -> ir::Signature {
 /// [`wasm_signature`] of its type.
 ///
 /// `body` must have been validated (as [`ModuleInfo::parse`] does); operators outside
-/// WebAssembly 2.0, and SIMD operators other than `v128.const`, `v128.load` and `v128.store`,
-/// are reported as [`CompileError::Unsupported`].
+/// WebAssembly 2.0, and SIMD operators on riscv64 without the V extension, are reported as
+/// [`CompileError::Unsupported`].
 pub fn translate_function(
     module: &ModuleInfo,
     isa: &dyn TargetIsa,

@@ -121,7 +121,12 @@ impl FuncTranslator<'_, '_> {
 
     /// The address of an `access_size`-byte access at wasm address `index` (an i32) plus the
     /// static offset of `memarg`, as a base value and an immediate offset.
-    fn heap_address(&mut self, memarg: &MemArg, access_size: u64, index: Value) -> (Value, i32) {
+    pub(super) fn heap_address(
+        &mut self,
+        memarg: &MemArg,
+        access_size: u64,
+        index: Value,
+    ) -> (Value, i32) {
         let MemArgTarget::Memory(mem) = memarg.target else {
             panic!("validated: GC array targets are not WebAssembly 2.0");
         };

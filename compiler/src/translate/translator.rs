@@ -117,6 +117,7 @@ impl<'m, 'f> FuncTranslator<'m, 'f> {
         body: &FunctionBody,
         entry: ir::Block,
     ) -> Result<(), CompileError> {
+        self.check_v128_values(func_index, body)?;
         let params = self.env.module.func_type(func_index).params();
         for (i, ty) in params.iter().enumerate() {
             let var = self.b.declare_var(ir_type(*ty));
@@ -176,6 +177,7 @@ impl<'m, 'f> FuncTranslator<'m, 'f> {
             return Ok(());
         }
         let handled = self.translate_control(op)?
+            || self.translate_simd(op)?
             || self.translate_numeric(op)
             || self.translate_variable(op)
             || self.translate_memory(op)
