@@ -279,6 +279,7 @@ fn flipped_bytes_are_caught_by_the_checksum() {
     let view = ArtifactView::parse(&good).unwrap();
     let verify = LoadOptions {
         verify_checksum: true,
+        ..Default::default()
     };
     assert!(open_bytes(&good, &verify).is_ok());
     let h = view.header();

@@ -1,7 +1,7 @@
 //! The official WebAssembly spec test suite (`../shared/testsuite`), run through real artifact
 //! files and the loader by the same runner as `kiln wast`. Every directive of every file counts.
 
-use kiln_cli::wast::{run_file, FileReport};
+use kiln_cli::wast_runner::{run_file, FileReport};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -85,6 +85,10 @@ fn assert_all_pass(name: &str, files: &[PathBuf]) {
 #[test]
 fn wasm_2_0_suite() {
     let files = suite("wasm-2.0");
-    assert!(files.len() >= 146, "expected the whole suite, found {}", files.len());
+    assert!(
+        files.len() >= 146,
+        "expected the whole suite, found {}",
+        files.len()
+    );
     assert_all_pass("wasm-2.0", &files);
 }

@@ -2,4 +2,4 @@
 //! directly.
 
 pub mod commands;
-pub mod wast;
+pub mod wast_runner;

@@ -1,6 +1,6 @@
 //! `kiln`: compile WebAssembly ahead of time, run, inspect and test the artifacts.
 
-use kiln_cli::{commands, wast};
+use kiln_cli::{commands, wast_runner};
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -42,7 +42,7 @@ fn main() -> ExitCode {
         Command::Compile(args) => commands::compile::run(args),
         Command::Run(args) => commands::run::run(args),
         Command::Inspect(args) => commands::inspect::run(args),
-        Command::Wast { files, json } => wast::run_files(&files, json).map(|ok| {
+        Command::Wast { files, json } => wast_runner::run_files(&files, json).map(|ok| {
             if ok {
                 ExitCode::SUCCESS
             } else {

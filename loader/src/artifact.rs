@@ -182,7 +182,7 @@ enum CodeMapError {
 fn map_code(map: &Mmap, file: &File, text: std::ops::Range<usize>) -> Result<(), CodeMapError> {
     use std::os::fd::AsRawFd;
     let page = page_size();
-    if text.start % page != 0 {
+    if !text.start.is_multiple_of(page) {
         return Err(CodeMapError::Alignment(page));
     }
     let len = text

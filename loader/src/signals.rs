@@ -221,7 +221,7 @@ fn lookup(act: &Activation, pc: usize) -> Option<TrapKind> {
 /// trampoline's return into the host) before following any host frame pointer.
 fn walk_frames(act: &Activation, mut fp: usize, frames: &mut [usize; MAX_FRAMES]) -> usize {
     let mut n = 0;
-    while n < MAX_FRAMES && fp != 0 && fp % std::mem::align_of::<usize>() == 0 {
+    while n < MAX_FRAMES && fp != 0 && fp.is_multiple_of(std::mem::align_of::<usize>()) {
         // SAFETY: `fp` is the frame pointer of a guest frame (the faulting function's, or one
         // reached through guest frames), which is on this thread's stack and intact: the handler
         // runs on the alternate stack.
