@@ -84,3 +84,82 @@ fn gdb_backtrace_shows_guest_function_names() {
         "the backtrace continues into the host:\n{text}"
     );
 }
+
+#[test]
+fn perf_attributes_samples_to_guest_functions() {
+    // perf is not part of the machine image (Debian package linux-perf): run where installed.
+    if Command::new("perf").arg("--version").output().is_err() {
+        eprintln!("perf not installed: skipped");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let wat = dir.path().join("hot.wat");
+    std::fs::write(
+        &wat,
+        r#"(module
+          (func $spin (export "spin") (param i32) (result i32) (local i32)
+            (block $d (loop $l
+              (br_if $d (i32.eqz (local.get 0)))
+              (local.set 1 (i32.add (local.get 1) (i32.mul (local.get 0) (local.get 0))))
+              (local.set 0 (i32.sub (local.get 0) (i32.const 1)))
+              (br $l)))
+            (local.get 1)))"#,
+    )
+    .unwrap();
+    let art = dir.path().join("hot.kiln");
+    let kiln = env!("CARGO_BIN_EXE_kiln");
+    assert!(Command::new(kiln)
+        .args([
+            "compile",
+            wat.to_str().unwrap(),
+            "-o",
+            art.to_str().unwrap()
+        ])
+        .status()
+        .unwrap()
+        .success());
+    let data = dir.path().join("perf.data");
+    let record = Command::new("perf")
+        .args([
+            "record",
+            "-q",
+            "-e",
+            "cpu-clock",
+            "-o",
+            data.to_str().unwrap(),
+            kiln,
+            "run",
+        ])
+        .arg(&art)
+        .args(["--invoke", "spin", "300000000"])
+        .output()
+        .unwrap();
+    if !record.status.success() {
+        // Some kernels forbid sampling (perf_event_paranoid); nothing to check then.
+        eprintln!(
+            "perf record not permitted: {}",
+            String::from_utf8_lossy(&record.stderr)
+        );
+        return;
+    }
+    let report = Command::new("perf")
+        .args([
+            "report",
+            "--stdio",
+            "--sort",
+            "dso,sym",
+            "-i",
+            data.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&report.stdout);
+    let top = text
+        .lines()
+        .find(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .unwrap_or("");
+    assert!(
+        top.contains("hot.kiln") && top.contains("spin"),
+        "hottest entry is the guest function:\n{text}"
+    );
+}
