@@ -55,6 +55,8 @@ pub struct Artifact {
 struct ArtifactInner {
     map: Mmap,
     path: PathBuf,
+    /// Address range of the code, computed once: the trap handler and calls look it up often.
+    code: std::ops::Range<usize>,
     /// Address of the registered `.eh_frame`, if any.
     registered_eh_frame: Option<usize>,
 }
@@ -106,7 +108,7 @@ impl Artifact {
         }
         let text = view.text_range();
         if !text.is_empty() {
-            map_code(&map, &file, text).map_err(|e| match e {
+            map_code(&map, &file, text.clone()).map_err(|e| match e {
                 CodeMapError::Io(e) => io(e),
                 CodeMapError::Alignment(page) => format(FormatError::UnsupportedSetting(format!(
                     "code alignment smaller than this machine's {page}-byte pages"
@@ -124,6 +126,7 @@ impl Artifact {
         }
         Ok(Artifact {
             inner: Arc::new(ArtifactInner {
+                code: map.as_ptr() as usize + text.start..map.as_ptr() as usize + text.end,
                 map,
                 path: path.to_owned(),
                 registered_eh_frame,
@@ -148,9 +151,7 @@ impl Artifact {
 
     /// Address range of the executable code.
     pub fn code_range(&self) -> std::ops::Range<usize> {
-        let text = self.view().text_range();
-        let base = self.inner.map.as_ptr() as usize;
-        base + text.start..base + text.end
+        self.inner.code.clone()
     }
 
     /// The guest function containing code address `addr`, as `(index, name)`: for symbolizing

@@ -1,7 +1,7 @@
 //! Calling guest functions from the host: dynamically with [`Val`]s, or through a [`TypedFunc`].
 
 use crate::func::{Caller, Func, FuncKind};
-use crate::instance::Instance;
+use crate::instance::{Instance, InstanceInner};
 use crate::signals::{self, Activation};
 use crate::store::Store;
 use crate::trap::Trap;
@@ -62,8 +62,14 @@ impl Instance {
                 "`{name}` has type {ty}, not the requested one"
             )));
         }
+        let entry = match &f.0 {
+            FuncKind::Wasm { instance, index } => Some(WasmEntry::new(instance, *index)?),
+            FuncKind::Host(_) => None,
+        };
         Ok(TypedFunc {
+            slots: ty.params.len().max(ty.results.len()).max(1),
             func: f,
+            entry,
             _marker: PhantomData,
         })
     }
@@ -91,43 +97,12 @@ impl Func {
                 Ok(results)
             }
             FuncKind::Wasm { instance, index } => {
-                let view = instance.artifact.view();
-                let type_index = view.func_type_index(*index)?;
-                let tramp_off = view.func_type(type_index)?.entry_trampoline.get();
-                let text = instance.artifact.code_range();
-                if tramp_off as usize >= text.len() {
-                    return Err(kiln_format::FormatError::Corrupt(
-                        "entry trampoline offset".into(),
-                    )
-                    .into());
-                }
-                let trampoline = (text.start + tramp_off as usize) as *const u8;
-                let fref = instance.func_ref(*index);
-                // SAFETY: a VMFuncRef of a live instance, filled at instantiation.
-                let (code, callee_vmctx) = unsafe {
-                    (
-                        *(fref.add(FUNCREF_CODE as usize) as *const *const u8),
-                        *(fref.add(FUNCREF_VMCTX as usize) as *const *mut u8),
-                    )
-                };
+                let entry = WasmEntry::new(instance, *index)?;
                 let mut values = vec![0u128; ty.params.len().max(ty.results.len()).max(1)];
                 for (slot, a) in values.iter_mut().zip(args) {
                     *slot = a.to_raw();
                 }
-                // SAFETY: the trampoline was generated for this function's type, `values` has
-                // room for the arguments and results, and `code`/`callee_vmctx` come from the
-                // function's VMFuncRef. The caller VMContext is the instance's own.
-                unsafe {
-                    invoke(
-                        store,
-                        trampoline,
-                        callee_vmctx,
-                        instance.vmctx(),
-                        code,
-                        &mut values,
-                    )
-                }
-                .map_err(CallError::Trap)?;
+                entry.invoke(store, &mut values).map_err(CallError::Trap)?;
                 Ok(ty
                     .results
                     .iter()
@@ -135,6 +110,58 @@ impl Func {
                     .map(|(t, raw)| Val::from_raw(raw, *t))
                     .collect())
             }
+        }
+    }
+}
+
+/// Everything needed to enter one guest function from the host, resolved once.
+#[derive(Clone, Copy)]
+struct WasmEntry {
+    trampoline: *const u8,
+    code: *const u8,
+    callee_vmctx: *mut u8,
+    caller_vmctx: *mut u8,
+}
+
+impl WasmEntry {
+    fn new(instance: &InstanceInner, index: u32) -> Result<WasmEntry, CallError> {
+        let view = instance.artifact.view();
+        let type_index = view.func_type_index(index)?;
+        let tramp_off = view.func_type(type_index)?.entry_trampoline.get();
+        let text = instance.artifact.code_range();
+        if tramp_off as usize >= text.len() {
+            return Err(kiln_format::FormatError::Corrupt("entry trampoline offset".into()).into());
+        }
+        let fref = instance.func_ref(index);
+        // SAFETY: a VMFuncRef of a live instance, filled at instantiation.
+        let (code, callee_vmctx) = unsafe {
+            (
+                *(fref.add(FUNCREF_CODE as usize) as *const *const u8),
+                *(fref.add(FUNCREF_VMCTX as usize) as *const *mut u8),
+            )
+        };
+        Ok(WasmEntry {
+            trampoline: (text.start + tramp_off as usize) as *const u8,
+            code,
+            callee_vmctx,
+            caller_vmctx: instance.vmctx(),
+        })
+    }
+
+    /// Calls with `values` holding the arguments; they are replaced by the results.
+    fn invoke(&self, store: &mut Store, values: &mut [u128]) -> Result<(), Trap> {
+        // SAFETY: the trampoline was generated for this function's type, the caller sized
+        // `values` for its parameters and results, and `code`/`callee_vmctx` come from the
+        // function's VMFuncRef; the store keeps the instance alive.
+        unsafe {
+            invoke(
+                store,
+                self.trampoline,
+                self.callee_vmctx,
+                self.caller_vmctx,
+                self.code,
+                values,
+            )
         }
     }
 }
@@ -325,17 +352,41 @@ tuples!(A 0, B 1, C 2, D 3);
 tuples!(A 0, B 1, C 2, D 3, E 4);
 tuples!(A 0, B 1, C 2, D 3, E 4, F 5);
 
-/// A function whose type was checked once, called without per-call type checks.
+/// A function whose type was checked, and whose entry was resolved, once: calls need no type
+/// checks and no allocation.
 pub struct TypedFunc<P, R> {
     func: Func,
+    entry: Option<WasmEntry>,
+    slots: usize,
     _marker: PhantomData<fn(P) -> R>,
 }
+
+// SAFETY: the raw pointers in `entry` point into the function's instance, which `func` keeps
+// alive; they are used only through `&mut Store`.
+unsafe impl<P, R> Send for TypedFunc<P, R> {}
+// SAFETY: as above.
+unsafe impl<P, R> Sync for TypedFunc<P, R> {}
 
 impl<P: WasmParams, R: WasmResults> TypedFunc<P, R> {
     /// Calls the function.
     pub fn call(&self, store: &mut Store, params: P) -> Result<R, CallError> {
-        let n = P::types().len().max(R::types().len()).max(1);
-        let mut slots = vec![0u128; n];
+        if self.func.store_id() != store.id() {
+            return Err(CallError::Type("function belongs to another store".into()));
+        }
+        if let Some(entry) = &self.entry {
+            const INLINE: usize = 8;
+            if self.slots <= INLINE {
+                let mut slots = [0u128; INLINE];
+                params.store(&mut slots);
+                entry.invoke(store, &mut slots).map_err(CallError::Trap)?;
+                return Ok(R::load(&slots));
+            }
+            let mut slots = vec![0u128; self.slots];
+            params.store(&mut slots);
+            entry.invoke(store, &mut slots).map_err(CallError::Trap)?;
+            return Ok(R::load(&slots));
+        }
+        let mut slots = vec![0u128; self.slots];
         params.store(&mut slots);
         let args: Vec<Val> = P::types()
             .iter()

@@ -34,7 +34,8 @@ impl Extern {
 /// A set of named externs to instantiate with.
 #[derive(Clone, Default)]
 pub struct Imports {
-    map: HashMap<(String, String), Extern>,
+    /// Module name → field name → extern; two levels so that lookups need no allocation.
+    map: HashMap<String, HashMap<String, Extern>>,
 }
 
 impl Imports {
@@ -46,12 +47,14 @@ impl Imports {
     /// Defines `module.name`, replacing any previous definition.
     pub fn define(&mut self, module: &str, name: &str, item: Extern) -> &mut Self {
         self.map
-            .insert((module.to_string(), name.to_string()), item);
+            .entry(module.to_string())
+            .or_default()
+            .insert(name.to_string(), item);
         self
     }
 
     /// Looks `module.name` up.
     pub fn get(&self, module: &str, name: &str) -> Option<&Extern> {
-        self.map.get(&(module.to_string(), name.to_string()))
+        self.map.get(module)?.get(name)
     }
 }
