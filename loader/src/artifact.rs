@@ -166,6 +166,18 @@ impl Artifact {
         Some((index, view.func_name(index)))
     }
 
+    /// Opens the artifact's file again, if it still holds the same artifact (same ELF and Kiln
+    /// headers, which include the wasm hash and the checksum): for mapping data images into
+    /// linear memory. Nothing is kept open between loads, so loading costs no file descriptor.
+    pub(crate) fn reopen(&self) -> Option<File> {
+        use std::os::unix::fs::FileExt;
+        let file = File::open(&self.inner.path).ok()?;
+        let len = kiln_format::header::HEADER_OFFSET as usize + kiln_format::ArtifactHeader::SIZE;
+        let mut head = vec![0u8; len];
+        file.read_exact_at(&mut head, 0).ok()?;
+        (self.inner.map.get(..len) == Some(&head[..])).then_some(file)
+    }
+
     /// Whether two handles share one mapping.
     pub fn ptr_eq(&self, other: &Artifact) -> bool {
         Arc::ptr_eq(&self.inner, &other.inner)

@@ -124,6 +124,54 @@ impl Memory {
         Some(old)
     }
 
+    /// Maps `len` bytes of `file` at `file_offset` copy-on-write over `[dst, dst + len)`: the
+    /// pages share the page cache until the guest writes them. All of `dst`, `file_offset` and
+    /// `len` must be page-aligned and the range accessible and never written. Returns false (the
+    /// memory unchanged) if the kernel refuses.
+    pub(crate) fn map_image(
+        &self,
+        dst: u64,
+        file: &std::fs::File,
+        file_offset: u64,
+        len: u64,
+    ) -> bool {
+        use std::os::fd::AsRawFd;
+        debug_assert!(dst + len <= self.data_size());
+        // SAFETY: the target lies inside this memory's accessible range (callers check), so
+        // MAP_FIXED replaces only pages of our own reservation; no Rust reference to them is live.
+        let addr = unsafe {
+            libc::mmap(
+                self.base().add(dst as usize) as *mut libc::c_void,
+                len as usize,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_FIXED,
+                file.as_raw_fd(),
+                file_offset as libc::off_t,
+            )
+        };
+        if addr != libc::MAP_FAILED {
+            return true;
+        }
+        // A failed MAP_FIXED may have unmapped the range: put zeroed pages back, or stop, since
+        // a hole in the reservation could later be filled by an unrelated mapping.
+        // SAFETY: as above, anonymous pages over our own range.
+        let restored = unsafe {
+            libc::mmap(
+                self.base().add(dst as usize) as *mut libc::c_void,
+                len as usize,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED,
+                -1,
+                0,
+            )
+        };
+        if restored == libc::MAP_FAILED {
+            eprintln!("kiln: cannot restore linear memory pages after a failed mapping");
+            std::process::abort();
+        }
+        false
+    }
+
     /// The accessible bytes. The slice is valid until the memory grows or guest code runs.
     pub fn data(&self) -> &[u8] {
         // SAFETY: [base, base + length) is mapped read-write.

@@ -114,6 +114,7 @@ pub(super) fn initialize(
             _ => {}
         }
     }
+    let mut images = DataImages::new(inst, &view);
     for (i, d) in view.data().iter().enumerate() {
         if d.mode != segment_mode::ACTIVE {
             continue;
@@ -127,7 +128,16 @@ pub(super) fn initialize(
         if offset + bytes.len() as u64 > mem.data_size() {
             return Err(trap(TrapKind::MemoryOutOfBounds));
         }
-        mem.data_mut()[offset as usize..offset as usize + bytes.len()].copy_from_slice(bytes);
+        let mapped = images.try_map(
+            d.memory.get(),
+            d.image_offset.get(),
+            offset,
+            bytes.len() as u64,
+        );
+        let rest = &bytes[mapped as usize..];
+        let at = (offset + mapped) as usize;
+        mem.data_mut()[at..at + rest.len()].copy_from_slice(rest);
+        images.written(d.memory.get(), offset, bytes.len() as u64);
         inst.dropped_data[i].set(true);
     }
     let start = view.module().start_func.get();
@@ -145,4 +155,70 @@ pub(super) fn initialize(
         })?;
     }
     Ok(())
+}
+
+/// Copy-on-write initialization of linear memory from the artifact's data images.
+///
+/// A segment is mapped from the file rather than copied when its whole pages can be: the target
+/// memory is this instance's own (fresh, all zero), the destination and the image are page-aligned,
+/// and no earlier segment wrote into those pages (mapping replaces whole pages). The tail that is
+/// not a whole page is copied.
+struct DataImages<'a> {
+    inst: &'a InstanceInner,
+    page: u64,
+    data_region: u64,
+    /// Opened on first use; `None` inside once it failed.
+    file: Option<Option<std::fs::File>>,
+    /// `(memory, start, end)` written so far.
+    written: Vec<(u32, u64, u64)>,
+}
+
+impl<'a> DataImages<'a> {
+    fn new(inst: &'a InstanceInner, view: &ArtifactView<'_>) -> Self {
+        // SAFETY: sysconf has no preconditions.
+        let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) }.max(4096) as u64;
+        DataImages {
+            inst,
+            page,
+            data_region: view.data_range().start as u64,
+            file: None,
+            written: Vec::new(),
+        }
+    }
+
+    /// Maps what it can of a segment; returns how many leading bytes were mapped.
+    fn try_map(&mut self, memory: u32, image_offset: u64, dst: u64, len: u64) -> u64 {
+        let whole = len / self.page * self.page;
+        let file_offset = self.data_region + image_offset;
+        let own = memory >= self.inst.layout.counts.imported_memories;
+        if whole == 0
+            || !own
+            || !dst.is_multiple_of(self.page)
+            || !file_offset.is_multiple_of(self.page)
+        {
+            return 0;
+        }
+        let end = dst + whole;
+        if self
+            .written
+            .iter()
+            .any(|&(m, s, e)| m == memory && s < end && dst < e)
+        {
+            return 0;
+        }
+        let artifact = &self.inst.artifact;
+        let Some(file) = self.file.get_or_insert_with(|| artifact.reopen()) else {
+            return 0;
+        };
+        let mem = &self.inst.memories[memory as usize];
+        if mem.map_image(dst, file, file_offset, whole) {
+            whole
+        } else {
+            0
+        }
+    }
+
+    fn written(&mut self, memory: u32, start: u64, len: u64) {
+        self.written.push((memory, start, start + len));
+    }
 }

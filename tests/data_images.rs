@@ -1,0 +1,110 @@
+//! Data segments: large page-aligned images are mapped copy-on-write from the artifact (no copy
+//! at instantiation), everything else is copied, and the result is what the specification says.
+
+mod common;
+
+use kiln_loader::{Imports, Instance, Store, Val};
+
+/// A WAT string literal of `len` bytes of a recognizable pattern.
+fn pattern(len: usize, seed: u8) -> (Vec<u8>, String) {
+    let bytes: Vec<u8> = (0..len)
+        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
+        .collect();
+    let lit = bytes.iter().map(|b| format!("\\{b:02x}")).collect();
+    (bytes, lit)
+}
+
+/// Bytes of the memory at `addr` that are mapped from a file (smaps: the mapping's path).
+fn backing_path(addr: usize) -> String {
+    let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
+    for line in maps.lines() {
+        let mut parts = line.split_whitespace();
+        let range = parts.next().unwrap();
+        let (lo, hi) = range.split_once('-').unwrap();
+        let (lo, hi) = (
+            usize::from_str_radix(lo, 16).unwrap(),
+            usize::from_str_radix(hi, 16).unwrap(),
+        );
+        if (lo..hi).contains(&addr) {
+            return parts.nth(4).unwrap_or("").to_string();
+        }
+    }
+    String::new()
+}
+
+#[test]
+fn large_aligned_segments_are_mapped_and_copy_on_write() {
+    let (big, big_lit) = pattern(1 << 20, 7);
+    let (small, small_lit) = pattern(100, 99);
+    let wat = format!(
+        r#"(module
+          (memory (export "mem") 20)
+          (data (i32.const 65536) "{big_lit}")
+          (data (i32.const 3) "{small_lit}")
+          (func (export "poke") (param i32 i32) (i32.store8 (local.get 0) (local.get 1))))"#
+    );
+    let loaded = common::load_wat(&wat);
+    let file_before = std::fs::read(&loaded.path).unwrap();
+    let mut store = Store::new();
+    let inst = Instance::new(&mut store, &loaded.artifact, &Imports::new()).unwrap();
+    let mem = inst.get_memory("mem").unwrap();
+    assert_eq!(&mem.data()[65536..65536 + big.len()], &big[..]);
+    assert_eq!(&mem.data()[3..103], &small[..]);
+    assert!(mem.data()[..3].iter().all(|&b| b == 0));
+    assert!(mem.data()[65536 + big.len()..].iter().all(|&b| b == 0));
+    let image_addr = mem.data().as_ptr() as usize + 65536 + 4096;
+    assert_eq!(
+        std::path::Path::new(&backing_path(image_addr)),
+        loaded.path.as_path(),
+        "the big segment's pages come from the artifact file"
+    );
+    // Writes go to private copies: the guest sees them, the file does not change, and a second
+    // instance still sees the original bytes.
+    inst.call(&mut store, "poke", &[Val::I32(65536 + 10), Val::I32(0xab)])
+        .unwrap();
+    assert_eq!(mem.data()[65536 + 10], 0xab);
+    let second = Instance::new(&mut store, &loaded.artifact, &Imports::new()).unwrap();
+    assert_eq!(
+        second.get_memory("mem").unwrap().data()[65536 + 10],
+        big[10]
+    );
+    assert_eq!(std::fs::read(&loaded.path).unwrap(), file_before);
+}
+
+#[test]
+fn overlapping_segments_apply_in_order() {
+    let (a, a_lit) = pattern(3 * 4096, 1);
+    let (b, b_lit) = pattern(2 * 4096, 2);
+    // `b` starts on a page inside `a`'s range: it must not be mapped over `a`'s bytes, and where
+    // they overlap `b` wins.
+    let wat = format!(
+        r#"(module (memory (export "mem") 1)
+          (data (i32.const 0) "{a_lit}")
+          (data (i32.const 4096) "{b_lit}"))"#
+    );
+    let (_store, inst, _l) = common::instantiate(&wat);
+    let mem = inst.get_memory("mem").unwrap();
+    let data = mem.data();
+    assert_eq!(&data[..4096], &a[..4096]);
+    assert_eq!(&data[4096..3 * 4096], &b[..]);
+    assert!(data[3 * 4096..].iter().all(|&x| x == 0));
+}
+
+#[test]
+fn a_replaced_file_is_not_mapped() {
+    let (big, big_lit) = pattern(8192, 3);
+    let wat = format!(r#"(module (memory (export "mem") 1) (data (i32.const 8192) "{big_lit}"))"#);
+    let loaded = common::load_wat(&wat);
+    // Replace the file (by rename, as builds do) with another artifact: the loader must notice
+    // and copy from its own mapping.
+    let other = common::compile_wat(r#"(module (memory 1))"#);
+    let tmp = loaded.path.with_extension("tmp");
+    std::fs::write(&tmp, other).unwrap();
+    std::fs::rename(&tmp, &loaded.path).unwrap();
+    let mut store = Store::new();
+    let inst = Instance::new(&mut store, &loaded.artifact, &Imports::new()).unwrap();
+    assert_eq!(
+        &inst.get_memory("mem").unwrap().data()[8192..8192 + 8192],
+        &big[..]
+    );
+}
