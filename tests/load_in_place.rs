@@ -83,3 +83,26 @@ fn globals_and_data_are_initialized() {
     assert_eq!(&mem.data()[8..13], b"hello");
     assert_eq!(mem.size_pages(), 1);
 }
+
+#[test]
+fn one_artifact_serves_many_threads() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<kiln_loader::Artifact>();
+    assert_send_sync::<Store>();
+    let loaded = common::load_wat(
+        r#"(module (func (export "sq") (param i32) (result i32) (i32.mul (local.get 0) (local.get 0))))"#,
+    );
+    std::thread::scope(|s| {
+        for t in 0..4 {
+            let artifact = loaded.artifact.clone();
+            s.spawn(move || {
+                let mut store = Store::new();
+                let inst = Instance::new(&mut store, &artifact, &Imports::new()).unwrap();
+                let sq = inst.get_typed_func::<i32, i32>("sq").unwrap();
+                for i in 0..1000 {
+                    assert_eq!(sq.call(&mut store, i + t).unwrap(), (i + t) * (i + t));
+                }
+            });
+        }
+    });
+}
