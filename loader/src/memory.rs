@@ -38,8 +38,24 @@ pub struct Memory(pub(crate) Arc<MemoryInner>);
 pub struct MemoryError(String);
 
 impl Memory {
+    /// A host memory of `min` pages that may grow to `max` pages (at most 65536), owned by
+    /// `store`, for instances to import.
+    pub fn new(
+        store: &mut crate::Store,
+        min: u64,
+        max: Option<u64>,
+    ) -> Result<Memory, MemoryError> {
+        let mem = Memory::reserve(store.id(), min, max)?;
+        store.inner.keep_alive.push(mem.0.clone());
+        Ok(mem)
+    }
+
     /// Reserves a memory of `min` pages that may grow to `max` (at most 65536).
-    pub(crate) fn new(store_id: u64, min: u64, max: Option<u64>) -> Result<Memory, MemoryError> {
+    pub(crate) fn reserve(
+        store_id: u64,
+        min: u64,
+        max: Option<u64>,
+    ) -> Result<Memory, MemoryError> {
         if min > MAX_PAGES || max.is_some_and(|m| m > MAX_PAGES) {
             return Err(MemoryError(format!("{min} pages exceeds the 4 GiB limit")));
         }

@@ -33,8 +33,25 @@ unsafe impl Sync for TableInner {}
 pub struct Table(pub(crate) Arc<TableInner>);
 
 impl Table {
+    /// A host table of `min` null elements of type `elem_type` (a reference type), growable to
+    /// `max`, owned by `store`, for instances to import. `None` if the type is not a reference
+    /// type or the size is too large.
+    pub fn new(
+        store: &mut crate::Store,
+        elem_type: ValType,
+        min: u64,
+        max: Option<u64>,
+    ) -> Option<Table> {
+        if !matches!(elem_type, ValType::FuncRef | ValType::ExternRef) {
+            return None;
+        }
+        let table = Table::create(store.id(), elem_type, min, max, 0)?;
+        store.inner.keep_alive.push(table.0.clone());
+        Some(table)
+    }
+
     /// A table of `min` elements set to `init` (raw), growable to `max`.
-    pub(crate) fn new(
+    pub(crate) fn create(
         store_id: u64,
         elem_type: ValType,
         min: u64,

@@ -85,3 +85,36 @@ fn typed_functions() {
     assert_eq!(pair.call(&mut store, 0.5).unwrap(), (0.5, 9));
     assert!(instance.get_typed_func::<i32, i32>("add").is_err());
 }
+
+#[test]
+fn host_memories_tables_and_globals_can_be_imported() {
+    use kiln_loader::{Global, Memory, Table, ValType};
+    let loaded = crate::common::load_wat(
+        r#"(module
+          (import "host" "mem" (memory 1 4))
+          (import "host" "tab" (table 2 funcref))
+          (import "host" "g" (global i64))
+          (func $f (result i64) (global.get 0))
+          (elem declare func $f)
+          (func (export "go") (result i32)
+            (i64.store (i32.const 8) (global.get 0))
+            (table.set 0 (i32.const 1) (ref.func $f))
+            (memory.grow (i32.const 2))))"#,
+    );
+    let mut store = Store::new();
+    let mem = Memory::new(&mut store, 1, Some(4)).unwrap();
+    let tab = Table::new(&mut store, ValType::FuncRef, 2, None).unwrap();
+    let g = Global::new(&mut store, i64v(-9), false);
+    let mut imports = Imports::new();
+    imports
+        .define("host", "mem", Extern::Memory(mem.clone()))
+        .define("host", "tab", Extern::Table(tab.clone()))
+        .define("host", "g", Extern::Global(g));
+    let inst = Instance::new(&mut store, &loaded.artifact, &imports).unwrap();
+    assert_eq!(inst.call(&mut store, "go", &[]).unwrap(), [i32v(1)]);
+    assert_eq!(mem.size_pages(), 3);
+    assert_eq!(&mem.data()[8..16], &(-9i64).to_le_bytes());
+    assert_eq!(tab.size(), 2);
+    assert!(Table::new(&mut store, ValType::I32, 1, None).is_none());
+    assert!(Memory::new(&mut store, 70000, None).is_err());
+}

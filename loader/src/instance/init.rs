@@ -21,7 +21,7 @@ pub(super) fn create_memories(
 ) -> Result<Vec<Memory>, InstantiateError> {
     for m in &view.memories()[memories.len()..] {
         let max = (m.flags & LIMITS_HAS_MAX != 0).then(|| m.max_pages.get());
-        let mem = Memory::new(store.id(), m.min_pages.get(), max)
+        let mem = Memory::reserve(store.id(), m.min_pages.get(), max)
             .map_err(|e| InstantiateError::Resource(e.to_string()))?;
         memories.push(mem);
     }
@@ -38,7 +38,7 @@ pub(super) fn create_tables(
         let ty = ValType::from_code(t.elem_type)
             .ok_or_else(|| FormatError::Corrupt("table element type".into()))?;
         let max = (t.flags & LIMITS_HAS_MAX != 0).then(|| t.max.get());
-        let table = Table::new(store.id(), ty, t.min.get(), max, 0).ok_or_else(|| {
+        let table = Table::create(store.id(), ty, t.min.get(), max, 0).ok_or_else(|| {
             InstantiateError::Resource(format!("table of {} elements is too large", t.min))
         })?;
         tables.push(table);
