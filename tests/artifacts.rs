@@ -305,3 +305,49 @@ fn a_missing_file_names_the_path() {
     let e = Artifact::open(Path::new("/nonexistent/x.kiln")).unwrap_err();
     assert!(e.to_string().contains("/nonexistent/x.kiln"), "{e}");
 }
+
+#[test]
+fn every_flipped_metadata_byte_is_refused_or_harmless_before_running_code() {
+    // Without checksum verification a flipped byte may go unnoticed (the artifact is trusted
+    // code), but loading, inspecting and instantiating must never crash or read out of bounds:
+    // every offset, length and index is checked where it is used.
+    let good = artifact_bytes();
+    let view = ArtifactView::parse(&good).unwrap();
+    let meta = view.header().meta;
+    let (start, end) = (
+        meta.offset.get() as usize,
+        (meta.offset.get() + meta.size.get()) as usize,
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let (mut refused, mut accepted) = (0, 0);
+    for at in start..end {
+        for mask in [0xffu8, 0x80] {
+            let mut b = good.clone();
+            b[at] ^= mask;
+            let path = dir.path().join(format!("flip{at}_{mask}.kiln"));
+            std::fs::write(&path, &b).unwrap();
+            let Ok(artifact) = Artifact::open(&path) else {
+                refused += 1;
+                continue;
+            };
+            let view = artifact.view();
+            let _ = kiln_cli::commands::inspect::report(&view);
+            let mut store = Store::new();
+            let mut imports = Imports::new();
+            let g = kiln_loader::Global::new(&mut store, Val::I32(1), false);
+            imports.define("env", "g", kiln_loader::Extern::Global(g));
+            match Instance::new(&mut store, &artifact, &imports) {
+                Ok(_) => accepted += 1,
+                Err(e) => {
+                    assert!(!e.to_string().is_empty());
+                    refused += 1;
+                }
+            }
+            std::fs::remove_file(&path).unwrap();
+        }
+    }
+    assert!(
+        refused > 0 && accepted > 0,
+        "refused {refused}, accepted {accepted}"
+    );
+}
