@@ -147,3 +147,36 @@ fn bad_inputs_give_clear_errors() {
     std::fs::write(o, &bytes[..bytes.len() / 2]).unwrap();
     assert_clean_failure(&kiln(&["run", o, "--invoke", "fib", "1"]), "o.kiln");
 }
+
+#[test]
+fn disassembly_names_functions_and_trap_sites_for_every_target() {
+    let dir = tempfile::tempdir().unwrap();
+    for target in ["x86_64", "aarch64", "riscv64gc", "s390x"] {
+        let art = dir.path().join(format!("{target}.kiln"));
+        let art = art.to_str().unwrap();
+        let out = kiln(&["compile", &example(), "-o", art, "--target", target]);
+        assert!(out.status.success(), "{target}: {}", text(&out.stderr));
+        let out = kiln(&["disasm", art]);
+        let listing = text(&out.stdout);
+        assert!(out.status.success(), "{target}: {}", text(&out.stderr));
+        for needle in [
+            "<fib> (function 0)",
+            "<checksum>",
+            "<oops>",
+            "; trap: out of bounds memory access",
+            "; wasm 0x",
+        ] {
+            assert!(
+                listing.contains(needle),
+                "{target}: no `{needle}` in\n{listing}"
+            );
+        }
+    }
+    let art = dir.path().join("x86_64.kiln");
+    let out = kiln(&["disasm", art.to_str().unwrap(), "--function", "oops"]);
+    assert!(!text(&out.stdout).contains("<fib>"));
+    assert_clean_failure(
+        &kiln(&["disasm", art.to_str().unwrap(), "--function", "nope"]),
+        "no function matches",
+    );
+}

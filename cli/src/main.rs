@@ -25,6 +25,8 @@ enum Command {
     Run(commands::run::Args),
     /// Show an artifact's header, compatibility, sections, imports, exports and functions.
     Inspect(commands::inspect::Args),
+    /// Disassemble an artifact's functions (any target), noting trap sites and wasm offsets.
+    Disasm(commands::disasm::Args),
     /// Run WebAssembly spec-test scripts (.wast) through real artifacts and the loader.
     Wast {
         /// The .wast files.
@@ -42,6 +44,7 @@ fn main() -> ExitCode {
         Command::Compile(args) => commands::compile::run(args),
         Command::Run(args) => commands::run::run(args),
         Command::Inspect(args) => commands::inspect::run(args),
+        Command::Disasm(args) => commands::disasm::run(args),
         Command::Wast { files, json } => wast_runner::run_files(&files, json).map(|ok| {
             if ok {
                 ExitCode::SUCCESS

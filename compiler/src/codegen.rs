@@ -77,10 +77,12 @@ pub fn compile_module(
         .build()
         .map_err(|e| CompileError::Emit(format!("cannot start compile threads: {e}")))?;
     let isa_ref: &dyn TargetIsa = &*isa;
-    let uses_v128 = module
-        .types
-        .iter()
-        .any(|t| t.params().iter().chain(t.results()).any(|v| *v == wasmparser::ValType::V128));
+    let uses_v128 = module.types.iter().any(|t| {
+        t.params()
+            .iter()
+            .chain(t.results())
+            .any(|v| *v == wasmparser::ValType::V128)
+    });
     if uses_v128 && !crate::translate::target_has_simd(isa_ref) {
         return Err(CompileError::Unsupported(format!(
             "v128 values on {} without a vector extension",

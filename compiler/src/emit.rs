@@ -207,7 +207,7 @@ fn build_meta(
     }
     for (i, (code, &offset)) in compiled.funcs.iter().zip(&layout.funcs).enumerate() {
         let index = module.imported_funcs + i as u32;
-        let name = match module.func_names.get(&index) {
+        let name = match module.display_name(index) {
             Some(n) if !options.strip => m.string(n.as_bytes()),
             _ => StrRef::default(),
         };
@@ -373,8 +373,9 @@ fn symbols(module: &ModuleInfo, compiled: &CompiledModule, layout: &TextLayout) 
     let mut syms = Vec::new();
     for (i, (c, &offset)) in compiled.funcs.iter().zip(&layout.funcs).enumerate() {
         let index = module.imported_funcs + i as u32;
-        let name = match module.func_names.get(&index) {
-            Some(n) => n.to_string(),
+        let name = match module.display_name(index) {
+            // ELF symbol names end at a NUL; wasm names may contain one.
+            Some(n) => n.replace('\0', "\\0"),
             None => format!("wasm_func_{index}"),
         };
         syms.push(Symbol {

@@ -300,6 +300,17 @@ impl<'a> ModuleInfo<'a> {
         &self.types[self.funcs[func as usize] as usize]
     }
 
+    /// The name to show for function `func`: its name-section name, else the first name it is
+    /// exported under.
+    pub fn display_name(&self, func: u32) -> Option<&'a str> {
+        self.func_names.get(&func).copied().or_else(|| {
+            self.exports
+                .iter()
+                .find(|(_, kind, index)| *kind == ExternalKind::Func && *index == func)
+                .map(|(name, _, _)| *name)
+        })
+    }
+
     /// Whether function `func` is imported.
     pub fn is_imported_func(&self, func: u32) -> bool {
         func < self.imported_funcs

@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
 pub mod compile;
+pub mod disasm;
 pub mod inspect;
 pub mod run;
