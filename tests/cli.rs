@@ -180,3 +180,28 @@ fn disassembly_names_functions_and_trap_sites_for_every_target() {
         "no function matches",
     );
 }
+
+#[test]
+fn a_trap_prints_the_wasm_backtrace() {
+    let dir = tempfile::tempdir().unwrap();
+    let wat = dir.path().join("nest.wat");
+    std::fs::write(
+        &wat,
+        r#"(module
+          (func $inner (result i32) unreachable)
+          (func $middle (result i32) (i32.add (call $inner) (i32.const 1)))
+          (func (export "outer") (result i32) (i32.mul (call $middle) (i32.const 2))))"#,
+    )
+    .unwrap();
+    let out = kiln(&["run", wat.to_str().unwrap(), "--invoke", "outer"]);
+    let err = text(&out.stderr);
+    assert_clean_failure(&out, "wasm trap: unreachable in inner");
+    let frames: Vec<&str> = err
+        .lines()
+        .skip_while(|l| *l != "wasm backtrace:")
+        .skip(1)
+        .collect();
+    assert!(frames[0].contains("0: inner @ 0x"), "{err}");
+    assert!(frames[1].contains("1: middle @ 0x"), "{err}");
+    assert!(frames[2].contains("2: outer @ 0x"), "{err}");
+}

@@ -1,0 +1,35 @@
+#!/bin/sh
+# Rebuilds the WASI test programs (*.wasm next to this script) from their C sources. The .wasm
+# files are committed: tests/wasi.rs runs them and needs no C toolchain.
+#
+# Needs clang, lld, wasi-libc and the wasm32 compiler runtime (Debian: apt-get install clang lld
+# wasi-libc libclang-rt-14-dev-wasm32), and cargo to fetch zlib's sources from the libz-sys crate
+# (or set ZLIB_SRC to a zlib source directory).
+set -eu
+cd "$(dirname "$0")"
+
+CC=${CC:-clang}
+CFLAGS="--target=wasm32-wasi -O2 -Wl,--strip-debug"
+
+for p in stdio args_env exit_code files clocks_random sandbox wasi_raw; do
+    echo "building $p.wasm"
+    $CC $CFLAGS -Wall -Wextra -Werror "$p.c" -o "$p.wasm"
+done
+
+# zlib 1.3.2, as vendored by the libz-sys crate.
+LIBZ_SYS=1.1.31
+if [ -z "${ZLIB_SRC:-}" ]; then
+    scratch=$(mktemp -d)
+    trap 'rm -rf "$scratch"' EXIT
+    (
+        cd "$scratch"
+        cargo init -q --vcs none --name fetch-zlib-sources
+        cargo add -q "libz-sys@=$LIBZ_SYS" --features static
+        cargo fetch -q
+    )
+    ZLIB_SRC=$(ls -d "${CARGO_HOME:-$HOME/.cargo}"/registry/src/*/"libz-sys-$LIBZ_SYS"/src/zlib | head -n 1)
+fi
+echo "building zlib.wasm from $ZLIB_SRC"
+$CC $CFLAGS -Wall -DZ_HAVE_UNISTD_H -I"$ZLIB_SRC" "$ZLIB_SRC"/*.c zlib_driver.c -o zlib.wasm
+
+ls -l ./*.wasm
