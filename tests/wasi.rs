@@ -567,3 +567,52 @@ fn a_missing_directory_is_an_error() {
     assert_eq!(r.status, 1);
     assert!(r.stderr.contains("cannot open directory"), "{}", r.stderr);
 }
+
+/// The word-frequency report tests/programs/wordfreq.cpp prints, computed here independently.
+fn expected_wordfreq(text: &str) -> String {
+    use std::collections::HashMap;
+    let mut counts: HashMap<String, u64> = HashMap::new();
+    let mut total = 0u64;
+    for w in text
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|w| !w.is_empty())
+    {
+        *counts.entry(w.to_ascii_lowercase()).or_default() += 1;
+        total += 1;
+    }
+    let mut sorted: Vec<_> = counts.into_iter().collect();
+    sorted.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    let mut out = format!("wordfreq: {total} words, {} distinct\n", sorted.len());
+    for (w, n) in sorted.iter().take(10) {
+        out += &format!("{w} {n}\n");
+    }
+    let mut hash: u64 = 1469598103934665603;
+    for (w, n) in &sorted {
+        for b in w.bytes() {
+            hash = (hash ^ u64::from(b)).wrapping_mul(1099511628211);
+        }
+        hash = (hash ^ n).wrapping_mul(1099511628211);
+    }
+    out + &format!("checksum {hash}\n")
+}
+
+#[test]
+fn a_cpp_program_with_libcxx() {
+    let tmp = tempfile::tempdir().unwrap();
+    let art = compile("wordfreq", tmp.path());
+    let words = [
+        "Kiln", "wasm", "artifact", "mmap", "loader", "the", "a", "of", "trap", "page",
+    ];
+    let mut seed = 12345u64;
+    let mut text = String::new();
+    for i in 0..100_000 {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        text += words[(seed >> 33) as usize % words.len()];
+        text += if i % 13 == 0 { ", " } else { " " };
+    }
+    let r = run_in(tmp.path(), &[arg(&art)], text.as_bytes());
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    assert_eq!(r.stdout(), expected_wordfreq(&text));
+}

@@ -3,7 +3,7 @@
 # files are committed: tests/wasi.rs runs them and needs no C toolchain.
 #
 # Needs clang, lld, wasi-libc and the wasm32 compiler runtime (Debian: apt-get install clang lld
-# wasi-libc libclang-rt-14-dev-wasm32), and cargo to fetch zlib's sources from the libz-sys crate
+# wasi-libc libclang-rt-14-dev-wasm32 libc++-14-dev-wasm32 libc++abi-14-dev-wasm32), and cargo to fetch zlib's sources from the libz-sys crate
 # (or set ZLIB_SRC to a zlib source directory).
 set -eu
 cd "$(dirname "$0")"
@@ -15,6 +15,11 @@ for p in stdio args_env exit_code files clocks_random sandbox wasi_raw; do
     echo "building $p.wasm"
     $CC $CFLAGS -Wall -Wextra -Werror "$p.c" -o "$p.wasm"
 done
+
+# C++ with libc++ (Debian: libc++-14-dev-wasm32 libc++abi-14-dev-wasm32); WASI has no exceptions.
+CXX=${CXX:-clang++}
+echo "building wordfreq.wasm"
+$CXX $CFLAGS -fno-exceptions -std=c++17 -Wall -Wextra -Werror wordfreq.cpp -o wordfreq.wasm
 
 # zlib 1.3.2, as vendored by the libz-sys crate.
 LIBZ_SYS=1.1.31
