@@ -66,10 +66,11 @@ pub(crate) fn pop(act: &Activation) {
 
 const SIGNALS: [libc::c_int; 4] = [libc::SIGSEGV, libc::SIGBUS, libc::SIGILL, libc::SIGFPE];
 
-struct Previous([libc::sigaction; 4]);
-// SAFETY: written once inside `Once`, read-only afterwards.
-unsafe impl Sync for Previous {}
-static mut PREVIOUS: Previous = Previous([unsafe { std::mem::zeroed() }; 4]);
+/// The handlers installed before Kiln's: written once inside `INSTALL`, read-only afterwards.
+static mut PREVIOUS: [libc::sigaction; 4] = {
+    // SAFETY: an all-zero `sigaction` is a valid value (SIG_DFL, empty mask, no flags).
+    unsafe { std::mem::zeroed() }
+};
 static INSTALL: Once = Once::new();
 
 /// Installs the fault handlers, once per process.
@@ -85,7 +86,7 @@ pub(crate) fn install_handlers() {
                 // SA_ONSTACK: a guest stack overflow must not prevent the handler from running.
                 action.sa_flags = libc::SA_SIGINFO | libc::SA_NODEFER | libc::SA_ONSTACK;
                 libc::sigemptyset(&mut action.sa_mask);
-                let prev = ptr::addr_of_mut!(PREVIOUS.0[i]);
+                let prev = ptr::addr_of_mut!(PREVIOUS[i]);
                 if libc::sigaction(sig, &action, prev) != 0 {
                     panic!("cannot install the handler for signal {sig}");
                 }
@@ -268,7 +269,7 @@ extern "C" fn handler(
     let index = SIGNALS.iter().position(|&s| s == signum).unwrap_or(0);
     // SAFETY: PREVIOUS was filled before this handler was installed and is never written again.
     unsafe {
-        let prev = &*ptr::addr_of!(PREVIOUS.0[index]);
+        let prev = &*ptr::addr_of!(PREVIOUS[index]);
         match prev.sa_sigaction {
             libc::SIG_DFL | libc::SIG_IGN => {
                 // Restore the previous disposition and return: the instruction faults again
