@@ -71,8 +71,15 @@ pub struct ArtifactView<'a> {
 }
 
 impl<'a> ArtifactView<'a> {
-    /// Checks the ELF identification, the Kiln header, the regions and the table directory.
-    pub fn parse(bytes: &'a [u8]) -> Result<ArtifactView<'a>, FormatError> {
+    /// Checks everything the loader relies on before mapping: the ELF identification, that the
+    /// section headers fit in a file of `file_len` bytes, the Kiln header (magic, version, region
+    /// alignment), that every region lies inside the file, and the table directory (entry sizes,
+    /// bounds within the metadata region). `bytes` is the start of the file; the directory must
+    /// lie within it (the format puts it in the first 4 KiB).
+    pub fn check_prefix(
+        bytes: &'a [u8],
+        file_len: usize,
+    ) -> Result<&'a ArtifactHeader, FormatError> {
         if bytes.len() < 64 {
             return Err(FormatError::Truncated("shorter than an ELF header"));
         }
@@ -105,7 +112,7 @@ impl<'a> ArtifactView<'a> {
         let sh_end = (u16_at(0x3a) as u64)
             .checked_mul(u16_at(0x3c) as u64)
             .and_then(|n| n.checked_add(shoff));
-        if sh_end.is_none_or(|end| end > bytes.len() as u64) {
+        if sh_end.is_none_or(|end| end > file_len as u64) {
             return Err(FormatError::Truncated(
                 "ELF section headers past end of file",
             ));
@@ -146,98 +153,44 @@ impl<'a> ArtifactView<'a> {
             ("data region past end of file", header.data),
             ("eh_frame past end of file", header.eh_frame),
         ] {
-            range_in(bytes.len(), r).ok_or(FormatError::Truncated(what))?;
+            range_in(file_len, r).ok_or(FormatError::Truncated(what))?;
         }
         if header.text.offset.get() % align != 0 || header.data.offset.get() % align != 0 {
             return Err(corrupt("text or data region is not page-aligned"));
         }
-        let meta = &bytes[range_in(bytes.len(), header.meta).expect("checked above")];
-        let (dir, _) = MetaDirectory::ref_from_prefix(meta)
+        // The directory must be readable from the prefix: a loader validates everything it relies on
+        // from one small read, without touching the mapping.
+        let meta_start = header.meta.offset.get() as usize;
+        let dir_bytes = bytes
+            .get(meta_start..)
+            .filter(|d| {
+                d.len() >= size_of::<MetaDirectory>()
+                    && header.meta.size.get() >= size_of::<MetaDirectory>() as u64
+            })
+            .ok_or(FormatError::Truncated("metadata directory"))?;
+        let (dir, _) = MetaDirectory::ref_from_prefix(dir_bytes)
             .map_err(|_| FormatError::Truncated("metadata directory"))?;
-        let view = ArtifactView {
+        check_directory(dir, header.meta.size.get())?;
+        Ok(header)
+    }
+
+    /// Checks a whole artifact in memory (see [`ArtifactView::check_prefix`]) and gives access to
+    /// its tables.
+    pub fn parse(bytes: &'a [u8]) -> Result<ArtifactView<'a>, FormatError> {
+        let header = ArtifactView::check_prefix(bytes, bytes.len())?;
+        let meta = &bytes[range_in(bytes.len(), header.meta).expect("checked by check_prefix")];
+        let (dir, _) = MetaDirectory::ref_from_prefix(meta).expect("checked by check_prefix");
+        Ok(ArtifactView {
             bytes,
             header,
             meta,
             dir,
-        };
-        view.check_directory()?;
-        Ok(view)
+        })
     }
 
-    fn check_directory(&self) -> Result<(), FormatError> {
-        use std::mem::size_of;
-        let sizes: [usize; TABLE_COUNT] = [
-            size_of::<FuncTypeEntry>(),
-            size_of::<ImportEntry>(),
-            size_of::<FunctionEntry>(),
-            size_of::<TableEntry>(),
-            size_of::<MemoryEntry>(),
-            size_of::<GlobalEntry>(),
-            size_of::<ExportEntry>(),
-            size_of::<ElementEntry>(),
-            size_of::<DataEntry>(),
-            size_of::<TrapEntry>(),
-            1,
-            1,
-            1,
-            4,
-            size_of::<StrRef>(),
-            size_of::<AddressMapEntry>(),
-        ];
-        for (i, (t, size)) in self.dir.tables.iter().zip(sizes).enumerate() {
-            if t.entry_size.get() as usize != size {
-                return Err(corrupt(format!(
-                    "table {i} has entry size {}",
-                    t.entry_size
-                )));
-            }
-            let end = (t.offset.get() as u64) + (t.count.get() as u64) * size as u64;
-            if end > self.meta.len() as u64 {
-                return Err(corrupt(format!(
-                    "table {i} extends past the metadata region"
-                )));
-            }
-        }
-        Ok(())
-    }
-
-    /// Checks that this machine can run the artifact: architecture, OS, CPU features, page size,
-    /// and the run-time settings this loader implements.
+    /// Checks that this machine can run the artifact (see [`check_compatibility`]).
     pub fn check_compatibility(&self) -> Result<(), FormatError> {
-        let h = self.header;
-        let arch = self.arch();
-        let host = Arch::host();
-        if host != Some(arch) || h.os.get() != 1 || !cfg!(target_os = "linux") {
-            return Err(FormatError::WrongTarget {
-                found: h.triple_str().to_string(),
-                host: host_triple(),
-            });
-        }
-        let missing = h.cpu_features.get() & !host_features();
-        if missing != 0 {
-            return Err(FormatError::MissingCpuFeatures(feature_names(
-                arch, missing,
-            )));
-        }
-        if h.bounds_checks != crate::header::BOUNDS_STATIC_GUARD {
-            return Err(FormatError::UnsupportedSetting(format!(
-                "bounds-check strategy {}",
-                h.bounds_checks
-            )));
-        }
-        if h.stack_limit_scheme != crate::header::STACK_LIMIT_STORE_CONTEXT {
-            return Err(FormatError::UnsupportedSetting(format!(
-                "stack-limit scheme {}",
-                h.stack_limit_scheme
-            )));
-        }
-        if h.memory_reservation.get() != 1 << 32 {
-            return Err(FormatError::UnsupportedSetting(format!(
-                "memory reservation of {} bytes",
-                h.memory_reservation
-            )));
-        }
-        Ok(())
+        check_compatibility(self.header)
     }
 
     /// Recomputes the checksum and compares it with the header's.
@@ -501,4 +454,79 @@ fn range_in(len: usize, r: FileRange) -> Option<Range<usize>> {
 fn slice_of(blob: &[u8], r: StrRef) -> Option<&[u8]> {
     let start = r.offset.get() as usize;
     blob.get(start..start.checked_add(r.len.get() as usize)?)
+}
+
+fn check_directory(dir: &MetaDirectory, meta_len: u64) -> Result<(), FormatError> {
+    let sizes: [usize; TABLE_COUNT] = [
+        size_of::<FuncTypeEntry>(),
+        size_of::<ImportEntry>(),
+        size_of::<FunctionEntry>(),
+        size_of::<TableEntry>(),
+        size_of::<MemoryEntry>(),
+        size_of::<GlobalEntry>(),
+        size_of::<ExportEntry>(),
+        size_of::<ElementEntry>(),
+        size_of::<DataEntry>(),
+        size_of::<TrapEntry>(),
+        1,
+        1,
+        1,
+        4,
+        size_of::<StrRef>(),
+        size_of::<AddressMapEntry>(),
+    ];
+    for (i, (t, size)) in dir.tables.iter().zip(sizes).enumerate() {
+        if t.entry_size.get() as usize != size {
+            return Err(corrupt(format!(
+                "table {i} has entry size {}",
+                t.entry_size
+            )));
+        }
+        let end = (t.offset.get() as u64) + (t.count.get() as u64) * size as u64;
+        if end > meta_len {
+            return Err(corrupt(format!(
+                "table {i} extends past the metadata region"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Checks that this machine can run the artifact: architecture, OS, CPU features, page size,
+/// and the run-time settings this loader implements.
+pub fn check_compatibility(h: &ArtifactHeader) -> Result<(), FormatError> {
+    let arch = Arch::from_code(h.arch.get())
+        .ok_or_else(|| corrupt(format!("unknown architecture code {}", h.arch.get())))?;
+    let host = Arch::host();
+    if host != Some(arch) || h.os.get() != 1 || !cfg!(target_os = "linux") {
+        return Err(FormatError::WrongTarget {
+            found: h.triple_str().to_string(),
+            host: host_triple(),
+        });
+    }
+    let missing = h.cpu_features.get() & !host_features();
+    if missing != 0 {
+        return Err(FormatError::MissingCpuFeatures(feature_names(
+            arch, missing,
+        )));
+    }
+    if h.bounds_checks != crate::header::BOUNDS_STATIC_GUARD {
+        return Err(FormatError::UnsupportedSetting(format!(
+            "bounds-check strategy {}",
+            h.bounds_checks
+        )));
+    }
+    if h.stack_limit_scheme != crate::header::STACK_LIMIT_STORE_CONTEXT {
+        return Err(FormatError::UnsupportedSetting(format!(
+            "stack-limit scheme {}",
+            h.stack_limit_scheme
+        )));
+    }
+    if h.memory_reservation.get() != 1 << 32 {
+        return Err(FormatError::UnsupportedSetting(format!(
+            "memory reservation of {} bytes",
+            h.memory_reservation
+        )));
+    }
+    Ok(())
 }

@@ -97,26 +97,29 @@ impl Artifact {
             source,
         };
         let file = File::open(path).map_err(io)?;
-        // SAFETY: the mapping is private and read-only. Kiln never writes through it; if another
-        // process truncates the file, accesses beyond the new end fault (SIGBUS), as with any
-        // mapped executable. Artifacts are immutable build outputs and are replaced by rename.
-        let map = unsafe { MmapOptions::new().map_copy_read_only(&file) }.map_err(io)?;
-        let view = ArtifactView::parse(&map).map_err(format)?;
-        view.check_compatibility().map_err(format)?;
+        let len = file.metadata().map_err(io)?.len();
+        let len = usize::try_from(len)
+            .map_err(|_| io(std::io::Error::other("file too large for this machine")))?;
+        // Validate from one small read, so that loading touches no page of the mapping.
+        let mut prefix = [0u8; PREFIX_LEN];
+        let n = read_prefix(&file, &mut prefix).map_err(io)?;
+        let header = ArtifactView::check_prefix(&prefix[..n], len).map_err(format)?;
+        kiln_format::reader::check_compatibility(header).map_err(format)?;
+        // One mapping of the whole file, read-only and executable: nothing in it is ever written,
+        // and a single mapping is what makes loading cost one `mmap` and unloading one `munmap`.
+        // SAFETY: nothing is written through the mapping; if another process truncates the file,
+        // accesses beyond the new end fault (SIGBUS), as with any mapped executable. Artifacts are
+        // immutable build outputs, replaced by rename (as `kiln compile` does).
+        let map = unsafe { MmapOptions::new().len(len).map_exec(&file) }.map_err(io)?;
+        drop(file);
         if options.verify_checksum {
+            let view = ArtifactView::parse(&map).map_err(format)?;
             view.verify_checksum().map_err(format)?;
         }
-        let text = view.text_range();
-        if !text.is_empty() {
-            map_code(&map, &file, text.clone()).map_err(|e| match e {
-                CodeMapError::Io(e) => io(e),
-                CodeMapError::Alignment(page) => format(FormatError::UnsupportedSetting(format!(
-                    "code alignment smaller than this machine's {page}-byte pages"
-                ))),
-            })?;
-        }
-        drop(file);
-        let eh_frame = view.header().eh_frame;
+        // Ranges checked against the file length by `check_prefix`.
+        let text = header.text.offset.get() as usize
+            ..(header.text.offset.get() + header.text.size.get()) as usize;
+        let eh_frame = header.eh_frame;
         let registered_eh_frame = (options.register_unwind_info && eh_frame.size.get() >= 4)
             .then(|| map.as_ptr() as usize + eh_frame.offset.get() as usize);
         if let Some(eh) = registered_eh_frame {
@@ -184,45 +187,21 @@ impl Artifact {
     }
 }
 
-enum CodeMapError {
-    Io(std::io::Error),
-    Alignment(usize),
-}
+/// Bytes read to validate an artifact before mapping it: the ELF and Kiln headers, the program
+/// headers and the metadata directory all lie in the first 4 KiB (SPEC §1).
+const PREFIX_LEN: usize = 4096;
 
-/// Maps the file's code range again, executable, over the same addresses. A second `mmap` rather
-/// than an `mprotect` so that profilers, which follow executable `mmap` events, see guest code as
-/// a file-backed mapping with symbols.
-fn map_code(map: &Mmap, file: &File, text: std::ops::Range<usize>) -> Result<(), CodeMapError> {
-    use std::os::fd::AsRawFd;
-    let page = page_size();
-    if !text.start.is_multiple_of(page) {
-        return Err(CodeMapError::Alignment(page));
+/// Reads up to `buf.len()` bytes from the start of `file`.
+fn read_prefix(file: &File, buf: &mut [u8]) -> std::io::Result<usize> {
+    use std::os::unix::fs::FileExt;
+    let mut n = 0;
+    while n < buf.len() {
+        match file.read_at(&mut buf[n..], n as u64) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
     }
-    let len = text
-        .len()
-        .next_multiple_of(page)
-        .min(map.len() - text.start);
-    // SAFETY: the target range lies inside our own mapping (checked by `parse`) and starts on a
-    // page boundary; MAP_FIXED replaces those pages with a read-only, executable private mapping
-    // of the same file bytes. No Rust reference observes a change: the contents are identical.
-    let addr = unsafe {
-        libc::mmap(
-            map.as_ptr().add(text.start) as *mut libc::c_void,
-            len,
-            libc::PROT_READ | libc::PROT_EXEC,
-            libc::MAP_PRIVATE | libc::MAP_FIXED,
-            file.as_raw_fd(),
-            text.start as libc::off_t,
-        )
-    };
-    if addr == libc::MAP_FAILED {
-        return Err(CodeMapError::Io(std::io::Error::last_os_error()));
-    }
-    Ok(())
-}
-
-fn page_size() -> usize {
-    // SAFETY: sysconf has no preconditions.
-    let n = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-    usize::try_from(n).unwrap_or(4096)
+    Ok(n)
 }
