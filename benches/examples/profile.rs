@@ -1,0 +1,100 @@
+//! One Kiln operation in a loop, for `strace -c`, `perf record` or `valgrind --tool=callgrind`:
+//!
+//! ```text
+//! cargo run --release -p kiln-benches --example profile -- load FILE.kiln N REPS
+//! cargo run --release -p kiln-benches --example profile -- instantiate FILE.wasm ITERS
+//! cargo run --release -p kiln-benches --example profile -- call typed|dynamic|by-name ITERS
+//! cargo run --release -p kiln-benches --example profile -- kernel fib|sieve|lcg|copy|matmul ARG REPS
+//! ```
+//!
+//! `load` loads the artifact N times (the same file) and unloads them, REPS times; `instantiate`
+//! compiles the module and instantiates it ITERS times (imports satisfied by failing host
+//! functions); `call` calls the empty `nop` export ITERS times; `kernel` runs a kernel of
+//! `KERNELS_WAT` REPS times in each of two instances, alternately, and prints each run's time.
+
+use anyhow::{bail, Context, Result};
+use kiln_benches::modules::{Kernel, CALLS_WAT, KERNELS_WAT};
+use kiln_benches::runtime::{CallKind, Kiln, Runtime, Threads};
+use std::path::PathBuf;
+
+fn arg<T: std::str::FromStr>(args: &[String], i: usize, what: &str) -> Result<T> {
+    args.get(i)
+        .with_context(|| format!("missing {what}"))?
+        .parse()
+        .map_err(|_| anyhow::anyhow!("bad {what}"))
+}
+
+fn main() -> Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let kiln = Kiln;
+    let scratch = kiln_benches::sys::ScratchDir::new(None)?;
+    match args.first().map(String::as_str) {
+        Some("load") => {
+            let path = PathBuf::from(args.get(1).context("missing FILE")?);
+            let n: usize = arg(&args, 2, "N")?;
+            let reps: usize = arg(&args, 3, "REPS")?;
+            let paths = vec![path; n];
+            for _ in 0..reps {
+                drop(kiln.load_all(&paths)?);
+            }
+        }
+        Some("instantiate") => {
+            let wasm = std::fs::read(args.get(1).context("missing FILE.wasm")?)?;
+            let iters: usize = arg(&args, 2, "ITERS")?;
+            let path = scratch.path().join("module.kiln");
+            std::fs::write(&path, kiln.compile(&wasm, Threads::All)?)?;
+            let mut factory = kiln.instance_factory(&path, &wasm)?;
+            for _ in 0..iters {
+                drop(factory.instantiate()?);
+            }
+        }
+        Some("call") => {
+            let kind = match args.get(1).map(String::as_str) {
+                Some("typed") => CallKind::TypedNop,
+                Some("dynamic") => CallKind::DynamicFunc,
+                Some("by-name") => CallKind::DynamicByName,
+                _ => bail!("call typed|dynamic|by-name ITERS"),
+            };
+            let iters: u64 = arg(&args, 2, "ITERS")?;
+            let path = scratch.path().join("calls.kiln");
+            let wasm = wat::parse_str(CALLS_WAT)?;
+            std::fs::write(&path, kiln.compile(&wasm, Threads::All)?)?;
+            let mut runner = kiln.call_runner(&path)?;
+            let t = runner.run(kind, iters)?;
+            eprintln!("{:.1} ns per call", t.as_secs_f64() * 1e9 / iters as f64);
+        }
+        Some("kernel") => {
+            let export = match args.get(1).map(String::as_str) {
+                Some("fib") => "fib",
+                Some("sieve") => "sieve",
+                Some("lcg") => "lcg",
+                Some("copy") => "copy",
+                Some("matmul") => "matmul",
+                _ => bail!("kernel fib|sieve|lcg|copy|matmul ARG REPS"),
+            };
+            let arg0: i32 = arg(&args, 2, "ARG")?;
+            let reps: usize = arg(&args, 3, "REPS")?;
+            let kernel = Kernel {
+                export,
+                label: export,
+                args: (arg0, 100),
+                two_args: export == "copy",
+            };
+            let path = scratch.path().join("kernels.kiln");
+            let wasm = wat::parse_str(KERNELS_WAT)?;
+            std::fs::write(&path, kiln.compile(&wasm, Threads::All)?)?;
+            let mut runners = [kiln.kernel_runner(&path)?, kiln.kernel_runner(&path)?];
+            for _ in 0..reps {
+                for (i, r) in runners.iter_mut().enumerate() {
+                    let (t, result) = r.run(&kernel)?;
+                    eprintln!("instance {i}: {:.2} ms ({result})", t.as_secs_f64() * 1e3);
+                }
+            }
+        }
+        _ => bail!(
+            "usage: profile load FILE.kiln N REPS | instantiate FILE.wasm ITERS | \
+             call typed|dynamic|by-name ITERS | kernel NAME ARG REPS"
+        ),
+    }
+    Ok(())
+}
