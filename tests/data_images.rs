@@ -108,3 +108,60 @@ fn a_replaced_file_is_not_mapped() {
         &big[..]
     );
 }
+
+#[test]
+fn unaligned_segments_are_merged_into_one_mapped_image() {
+    // Where wasm-ld puts data: offset 1024, not page-aligned. The compiler merges the segments into
+    // one page-aligned image that the loader maps.
+    let (a, a_lit) = pattern(20_000, 5);
+    let (b, b_lit) = pattern(3000, 6);
+    let wat = format!(
+        r#"(module (memory (export "mem") 2)
+          (data (i32.const 1024) "{a_lit}")
+          (data (i32.const 30000) "{b_lit}"))"#
+    );
+    let loaded = common::load_wat(&wat);
+    assert_eq!(loaded.artifact.view().memory_images().len(), 1);
+    let mut store = Store::new();
+    let inst = Instance::new(&mut store, &loaded.artifact, &Imports::new()).unwrap();
+    let mem = inst.get_memory("mem").unwrap();
+    let data = mem.data();
+    assert!(data[..1024].iter().all(|&x| x == 0));
+    assert_eq!(&data[1024..21_024], &a[..]);
+    assert!(data[21_024..30_000].iter().all(|&x| x == 0));
+    assert_eq!(&data[30_000..33_000], &b[..]);
+    assert!(data[33_000..].iter().all(|&x| x == 0));
+    assert_eq!(
+        std::path::Path::new(&backing_path(data.as_ptr() as usize + 8192)),
+        loaded.path.as_path()
+    );
+}
+
+#[test]
+fn segments_that_cannot_be_merged_are_applied_one_by_one() {
+    // An imported memory, a non-constant offset and a segment past the initial size: no image; the
+    // second segment traps at instantiation after the first was written (observable through the
+    // imported memory).
+    let (a, a_lit) = pattern(100, 8);
+    let wat = format!(
+        r#"(module (import "env" "mem" (memory 1)) (import "env" "g" (global $g i32))
+          (data (global.get $g) "{a_lit}")
+          (data (i32.const 65530) "0123456789"))"#
+    );
+    let loaded = common::load_wat(&wat);
+    assert!(loaded.artifact.view().memory_images().is_empty());
+    let mut store = Store::new();
+    let mem = kiln_loader::Memory::new(&mut store, 1, None).unwrap();
+    let mut imports = Imports::new();
+    imports.define("env", "mem", kiln_loader::Extern::Memory(mem.clone()));
+    let g = kiln_loader::Global::new(&mut store, Val::I32(4096), false);
+    imports.define("env", "g", kiln_loader::Extern::Global(g));
+    let err = Instance::new(&mut store, &loaded.artifact, &imports)
+        .err()
+        .unwrap();
+    assert!(
+        err.to_string().contains("out of bounds memory access"),
+        "{err}"
+    );
+    assert_eq!(&mem.data()[4096..4196], &a[..]);
+}

@@ -42,9 +42,9 @@ pub fn write_artifact(
 ) -> Result<Vec<u8>, CompileError> {
     let layout = lay_out_text(module, compiled)?;
     let align = compiled.arch.region_align();
-    let (data_image, data_offsets) = lay_out_data(module, align);
-    let meta = build_meta(module, compiled, &layout, &data_offsets, options)?;
-    write_elf(wasm, module, compiled, &layout, &meta, &data_image, options)
+    let data = lay_out_data(module, align);
+    let meta = build_meta(module, compiled, &layout, &data, options)?;
+    write_elf(wasm, module, compiled, &layout, &meta, &data.bytes, options)
 }
 
 fn lay_out_text(
@@ -54,7 +54,8 @@ fn lay_out_text(
     let isa = &*compiled.isa;
     let mut builder = isa.text_section_builder(compiled.funcs.len());
     let mut ctrl = ControlPlane::default();
-    let min_align = isa.function_alignment().minimum;
+    // The preferred alignment (32 bytes on x86_64) keeps loop placement stable across builds.
+    let min_align = isa.function_alignment().preferred;
     let mut append = |labeled: bool, c: &CompiledCode, ctrl: &mut ControlPlane| {
         builder.append(labeled, &c.code, c.alignment.max(min_align), ctrl) as u32
     };
@@ -101,22 +102,108 @@ fn lay_out_text(
     })
 }
 
+/// The data region: segment images and merged memory images.
+struct DataLayout {
+    bytes: Vec<u8>,
+    /// Offset of each data segment's bytes.
+    segments: Vec<u64>,
+    /// `(memory, memory offset, image offset, length)` of each memory image.
+    images: Vec<(u32, u64, u64, u64)>,
+}
+
 /// Places data-segment images: a segment of at least one page starts on a page boundary, so that
-/// it can be mapped copy-on-write; smaller ones are packed 8-byte aligned.
-fn lay_out_data(module: &ModuleInfo, align: u64) -> (Vec<u8>, Vec<u64>) {
-    let mut image = Vec::new();
-    let mut offsets = Vec::with_capacity(module.data.len());
+/// it can be mapped copy-on-write; smaller ones are packed 8-byte aligned. Then, for each defined
+/// memory whose active segments can be merged, one page-aligned image of its initial contents.
+fn lay_out_data(module: &ModuleInfo, align: u64) -> DataLayout {
+    let mut bytes = Vec::new();
+    let mut segments = Vec::with_capacity(module.data.len());
     for d in &module.data {
         let a = if d.bytes.len() as u64 >= align {
             align
         } else {
             8
         };
-        image.resize(image.len().next_multiple_of(a as usize), 0);
-        offsets.push(image.len() as u64);
-        image.extend_from_slice(d.bytes);
+        bytes.resize(bytes.len().next_multiple_of(a as usize), 0);
+        segments.push(bytes.len() as u64);
+        bytes.extend_from_slice(d.bytes);
     }
-    (image, offsets)
+    let mut images = Vec::new();
+    for memory in module.imported_memories..module.memories.len() as u32 {
+        if let Some((offset, image)) = memory_image(module, memory, align) {
+            bytes.resize(bytes.len().next_multiple_of(align as usize), 0);
+            images.push((memory, offset, bytes.len() as u64, image.len() as u64));
+            bytes.extend_from_slice(&image);
+        }
+    }
+    DataLayout {
+        bytes,
+        segments,
+        images,
+    }
+}
+
+/// The offset of an `i32.const N; end` expression.
+fn const_offset(expr: &[u8]) -> Option<u64> {
+    let (&op, rest) = expr.split_first()?;
+    if op != 0x41 {
+        return None;
+    }
+    let mut value: i64 = 0;
+    let mut shift = 0;
+    for (i, &b) in rest.iter().enumerate().take(5) {
+        value |= i64::from(b & 0x7f) << shift;
+        shift += 7;
+        if b & 0x80 == 0 {
+            if b & 0x40 != 0 && shift < 64 {
+                value |= -1i64 << shift;
+            }
+            return (rest.get(i + 1..) == Some(&[0x0b][..])).then_some(value as u32 as u64);
+        }
+    }
+    None
+}
+
+/// The merged initial image of defined memory `memory`: `(memory offset, bytes)`, both aligned to
+/// `align`. Only when every active segment of the memory has a constant offset and fits in the
+/// initial size (so instantiation cannot trap on it), and the image is not much larger than the
+/// data it holds.
+fn memory_image(module: &ModuleInfo, memory: u32, align: u64) -> Option<(u64, Vec<u8>)> {
+    let initial = module.memories[memory as usize]
+        .initial
+        .checked_mul(64 * 1024)?;
+    let mut segs = Vec::new();
+    for d in &module.data {
+        let Some((m, expr)) = d.active else { continue };
+        if m != memory {
+            continue;
+        }
+        let offset = const_offset(expr)?;
+        if offset + d.bytes.len() as u64 > initial {
+            return None;
+        }
+        segs.push((offset, d.bytes));
+    }
+    let data: u64 = segs.iter().map(|(_, b)| b.len() as u64).sum();
+    if data == 0 {
+        return None;
+    }
+    let lo = segs.iter().map(|(o, _)| *o).min()? / align * align;
+    let hi = segs
+        .iter()
+        .map(|(o, b)| o + b.len() as u64)
+        .max()?
+        .next_multiple_of(align)
+        .min(initial);
+    // Sparse segments would make a large image of zeros: leave those to the loader's copying.
+    if hi - lo > (2 * data).max(1 << 20) {
+        return None;
+    }
+    let mut image = vec![0u8; (hi - lo) as usize];
+    for (offset, bytes) in segs {
+        let at = (offset - lo) as usize;
+        image[at..at + bytes.len()].copy_from_slice(bytes);
+    }
+    Some((lo, image))
 }
 
 fn val_type_code(t: ValType) -> Result<u8, CompileError> {
@@ -162,7 +249,7 @@ fn build_meta(
     module: &ModuleInfo,
     compiled: &CompiledModule,
     layout: &TextLayout,
-    data_offsets: &[u64],
+    data: &DataLayout,
     options: &CompileOptions,
 ) -> Result<Vec<u8>, CompileError> {
     let mut m = MetaBuilder::default();
@@ -333,7 +420,16 @@ fn build_meta(
             items_count: items_count.into(),
         });
     }
-    for (d, &image_offset) in module.data.iter().zip(data_offsets) {
+    for &(memory, memory_offset, image_offset, len) in &data.images {
+        m.memory_images.push(MemoryImageEntry {
+            memory: memory.into(),
+            reserved: 0.into(),
+            memory_offset: memory_offset.into(),
+            image_offset: image_offset.into(),
+            len: len.into(),
+        });
+    }
+    for (d, &image_offset) in module.data.iter().zip(&data.segments) {
         let (mode, memory, offset) = match d.active {
             Some((mem, expr)) => (segment_mode::ACTIVE, mem, m.expr(expr)),
             None => (segment_mode::PASSIVE, 0, ExprRef::default()),

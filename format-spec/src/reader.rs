@@ -75,7 +75,7 @@ impl<'a> ArtifactView<'a> {
     /// section headers fit in a file of `file_len` bytes, the Kiln header (magic, version, region
     /// alignment), that every region lies inside the file, and the table directory (entry sizes,
     /// bounds within the metadata region). `bytes` is the start of the file; the directory must
-    /// lie within it (the format puts it in the first 4 KiB).
+    /// lie within it (the format puts it in the first 1 KiB).
     pub fn check_prefix(
         bytes: &'a [u8],
         file_len: usize,
@@ -289,6 +289,22 @@ impl<'a> ArtifactView<'a> {
     pub fn traps(&self) -> &'a [TrapEntry] {
         self.table(TableId::Traps)
     }
+    /// Memory images of defined memories.
+    pub fn memory_images(&self) -> &'a [MemoryImageEntry] {
+        self.table(TableId::MemoryImages)
+    }
+
+    /// The bytes of a memory image.
+    pub fn image_bytes(&self, m: &MemoryImageEntry) -> Result<&'a [u8], FormatError> {
+        let data = &self.bytes[self.data_range()];
+        let start = usize::try_from(m.image_offset.get()).ok();
+        let len = usize::try_from(m.len.get()).ok();
+        start
+            .zip(len)
+            .and_then(|(s, l)| data.get(s..s.checked_add(l)?))
+            .ok_or_else(|| corrupt("memory image out of range"))
+    }
+
     /// Address map, sorted by code offset.
     pub fn address_map(&self) -> &'a [AddressMapEntry] {
         self.table(TableId::AddressMap)
@@ -474,6 +490,7 @@ fn check_directory(dir: &MetaDirectory, meta_len: u64) -> Result<(), FormatError
         4,
         size_of::<StrRef>(),
         size_of::<AddressMapEntry>(),
+        size_of::<MemoryImageEntry>(),
     ];
     for (i, (t, size)) in dir.tables.iter().zip(sizes).enumerate() {
         if t.entry_size.get() as usize != size {

@@ -43,10 +43,12 @@ pub enum TableId {
     ElemExprs,
     /// [`AddressMapEntry`] per instruction boundary: native offset → wasm offset, sorted.
     AddressMap,
+    /// [`MemoryImageEntry`] per defined memory whose initial contents are one page-aligned image.
+    MemoryImages,
 }
 
 /// Number of tables in the directory.
-pub const TABLE_COUNT: usize = 16;
+pub const TABLE_COUNT: usize = 17;
 
 /// A table's place in the metadata region.
 #[derive(Clone, Copy, Debug, Default, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
@@ -322,4 +324,22 @@ pub struct AddressMapEntry {
     pub code_offset: U32,
     /// Offset in the WebAssembly binary.
     pub wasm_offset: U32,
+}
+
+/// The initial contents of a defined memory as one page-aligned image: all of its active data
+/// segments (constant offsets, in bounds of the initial size) merged in order. A loader maps it
+/// copy-on-write with one `mmap` instead of applying the segments.
+#[derive(Clone, Copy, Debug, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
+#[repr(C)]
+pub struct MemoryImageEntry {
+    /// Memory index (a defined memory).
+    pub memory: U32,
+    /// Reserved, zero.
+    pub reserved: U32,
+    /// Where the image starts in linear memory; region-aligned.
+    pub memory_offset: U64,
+    /// Offset of the image in the data region; region-aligned.
+    pub image_offset: U64,
+    /// Length; a multiple of the region alignment.
+    pub len: U64,
 }

@@ -136,8 +136,14 @@ pub fn feature_names(arch: Arch, mask: u64) -> Vec<String> {
         .collect()
 }
 
-/// The mask of the features the running CPU has, for the host architecture.
+/// The mask of the features the running CPU has, for the host architecture. Detected once per
+/// process: every load checks it.
 pub fn host_features() -> u64 {
+    static MASK: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *MASK.get_or_init(detect_host_features)
+}
+
+fn detect_host_features() -> u64 {
     let mut mask = 0u64;
     #[cfg(target_arch = "x86_64")]
     for f in X86_64_FEATURES {

@@ -30,6 +30,8 @@ pub struct MetaBuilder {
     pub traps: Vec<TrapEntry>,
     /// Address map in any order; sorted by [`MetaBuilder::finish`].
     pub address_map: Vec<AddressMapEntry>,
+    /// Memory images.
+    pub memory_images: Vec<MemoryImageEntry>,
     /// Element function items.
     pub elem_funcs: Vec<U32>,
     /// Element expression items.
@@ -129,6 +131,11 @@ impl MetaBuilder {
                 self.address_map.as_bytes(),
                 self.address_map.len(),
                 size_of::<AddressMapEntry>(),
+            ),
+            (
+                self.memory_images.as_bytes(),
+                self.memory_images.len(),
+                size_of::<MemoryImageEntry>(),
             ),
         ];
         let mut out = vec![0u8; size_of::<MetaDirectory>()];

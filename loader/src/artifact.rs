@@ -59,6 +59,10 @@ struct ArtifactInner {
     code: std::ops::Range<usize>,
     /// Address of the registered `.eh_frame`, if any.
     registered_eh_frame: Option<usize>,
+    /// Canonical type ids of the module's types, computed at the first instantiation.
+    type_ids: std::sync::OnceLock<Box<[u32]>>,
+    /// The file, reopened at the first instantiation that maps a data image (see `reopen`).
+    reopened: std::sync::OnceLock<Option<File>>,
 }
 
 impl Drop for ArtifactInner {
@@ -133,6 +137,8 @@ impl Artifact {
                 map,
                 path: path.to_owned(),
                 registered_eh_frame,
+                type_ids: std::sync::OnceLock::new(),
+                reopened: std::sync::OnceLock::new(),
             }),
         })
     }
@@ -169,16 +175,40 @@ impl Artifact {
         Some((index, view.func_name(index)))
     }
 
-    /// Opens the artifact's file again, if it still holds the same artifact (same ELF and Kiln
-    /// headers, which include the wasm hash and the checksum): for mapping data images into
-    /// linear memory. Nothing is kept open between loads, so loading costs no file descriptor.
-    pub(crate) fn reopen(&self) -> Option<File> {
-        use std::os::unix::fs::FileExt;
-        let file = File::open(&self.inner.path).ok()?;
-        let len = kiln_format::header::HEADER_OFFSET as usize + kiln_format::ArtifactHeader::SIZE;
-        let mut head = vec![0u8; len];
-        file.read_exact_at(&mut head, 0).ok()?;
-        (self.inner.map.get(..len) == Some(&head[..])).then_some(file)
+    /// The artifact's file, opened again at the first instantiation that needs it, if it still
+    /// holds the same artifact (same ELF and Kiln headers, which include the wasm hash and the
+    /// checksum): for mapping data images into linear memory. Loading keeps no file descriptor;
+    /// an artifact that has been instantiated with a mapped image keeps one, as Wasmtime does.
+    pub(crate) fn reopened(&self) -> Option<&File> {
+        self.inner
+            .reopened
+            .get_or_init(|| {
+                use std::os::unix::fs::FileExt;
+                let file = File::open(&self.inner.path).ok()?;
+                let len =
+                    kiln_format::header::HEADER_OFFSET as usize + kiln_format::ArtifactHeader::SIZE;
+                let mut head = vec![0u8; len];
+                file.read_exact_at(&mut head, 0).ok()?;
+                (self.inner.map.get(..len) == Some(&head[..])).then_some(file)
+            })
+            .as_ref()
+    }
+
+    /// Canonical type ids of the module's types (see `type_registry`), computed once.
+    pub(crate) fn type_ids(&self) -> Result<&[u32], kiln_format::FormatError> {
+        if let Some(ids) = self.inner.type_ids.get() {
+            return Ok(ids);
+        }
+        let view = self.view();
+        let ids = view
+            .types()
+            .iter()
+            .map(|t| {
+                let (p, r) = view.signature(t)?;
+                Ok(crate::type_registry::canonical_id(p, r))
+            })
+            .collect::<Result<Box<[u32]>, kiln_format::FormatError>>()?;
+        Ok(self.inner.type_ids.get_or_init(|| ids))
     }
 
     /// Whether two handles share one mapping.
@@ -188,8 +218,8 @@ impl Artifact {
 }
 
 /// Bytes read to validate an artifact before mapping it: the ELF and Kiln headers, the program
-/// headers and the metadata directory all lie in the first 4 KiB (SPEC §1).
-const PREFIX_LEN: usize = 4096;
+/// headers and the metadata directory all lie in the first 1 KiB (SPEC §1).
+const PREFIX_LEN: usize = 1024;
 
 /// Reads up to `buf.len()` bytes from the start of `file`.
 fn read_prefix(file: &File, buf: &mut [u8]) -> std::io::Result<usize> {

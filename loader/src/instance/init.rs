@@ -58,18 +58,22 @@ pub(crate) fn elem_item(
     i: usize,
 ) -> Result<u64, FormatError> {
     if e.items_kind == ELEM_ITEMS_FUNCS {
-        let f = view.elem_funcs(e)?[i].get();
-        if f == NULL_FUNC {
-            return Ok(0);
-        }
-        if f >= inst.layout.counts.funcs {
-            return Err(FormatError::Corrupt(format!("element function index {f}")));
-        }
-        Ok(inst.func_ref(f) as u64)
+        func_item(inst, view.elem_funcs(e)?[i].get())
     } else {
         let expr = view.expr(view.elem_exprs(e)?[i])?;
         Ok(eval(expr, inst)? as u64)
     }
+}
+
+/// The table value of function-index item `f`: its `VMFuncRef` address, or 0 for null.
+fn func_item(inst: &InstanceInner, f: u32) -> Result<u64, FormatError> {
+    if f == NULL_FUNC {
+        return Ok(0);
+    }
+    if f >= inst.layout.counts.funcs {
+        return Err(FormatError::Corrupt(format!("element function index {f}")));
+    }
+    Ok(inst.func_ref(f) as u64)
 }
 
 /// Globals, table initializers, active segments, start function.
@@ -104,9 +108,15 @@ pub(super) fn initialize(
                 if offset + n > table.size() {
                     return Err(trap(TrapKind::TableOutOfBounds));
                 }
-                for k in 0..n as usize {
-                    let v = elem_item(inst, &view, e, k)?;
-                    table.elems()[offset as usize + k] = v;
+                let dst = &mut table.elems()[offset as usize..(offset + n) as usize];
+                if e.items_kind == ELEM_ITEMS_FUNCS {
+                    for (slot, f) in dst.iter_mut().zip(view.elem_funcs(e)?) {
+                        *slot = func_item(inst, f.get())?;
+                    }
+                } else {
+                    for (k, slot) in dst.iter_mut().enumerate() {
+                        *slot = elem_item(inst, &view, e, k)?;
+                    }
                 }
                 inst.dropped_elems[i].set(true);
             }
@@ -115,8 +125,37 @@ pub(super) fn initialize(
         }
     }
     let mut images = DataImages::new(inst, &view);
+    // A memory with a merged image gets it with one mapping; its active segments are already in
+    // it (the compiler made the image only when they all fit the initial size).
+    let mut imaged = Vec::new();
+    for img in view.memory_images() {
+        let memory = img.memory.get();
+        let mem = inst
+            .memories
+            .get(memory as usize)
+            .filter(|_| memory >= inst.layout.counts.imported_memories)
+            .ok_or_else(|| FormatError::Corrupt("memory image of an unknown memory".into()))?;
+        let bytes = view.image_bytes(img)?;
+        let dst = img.memory_offset.get();
+        if dst
+            .checked_add(bytes.len() as u64)
+            .is_none_or(|end| end > mem.data_size())
+        {
+            return Err(FormatError::Corrupt("memory image larger than its memory".into()).into());
+        }
+        let mapped = images.try_map(memory, img.image_offset.get(), dst, bytes.len() as u64);
+        let rest = &bytes[mapped as usize..];
+        let at = (dst + mapped) as usize;
+        mem.data_mut()[at..at + rest.len()].copy_from_slice(rest);
+        images.written(memory, dst, bytes.len() as u64);
+        imaged.push(memory);
+    }
     for (i, d) in view.data().iter().enumerate() {
         if d.mode != segment_mode::ACTIVE {
+            continue;
+        }
+        if imaged.contains(&d.memory.get()) {
+            inst.dropped_data[i].set(true);
             continue;
         }
         let mem = inst
@@ -167,8 +206,6 @@ struct DataImages<'a> {
     inst: &'a InstanceInner,
     page: u64,
     data_region: u64,
-    /// Opened on first use; `None` inside once it failed.
-    file: Option<Option<std::fs::File>>,
     /// `(memory, start, end)` written so far.
     written: Vec<(u32, u64, u64)>,
 }
@@ -181,7 +218,6 @@ impl<'a> DataImages<'a> {
             inst,
             page,
             data_region: view.data_range().start as u64,
-            file: None,
             written: Vec::new(),
         }
     }
@@ -206,8 +242,7 @@ impl<'a> DataImages<'a> {
         {
             return 0;
         }
-        let artifact = &self.inst.artifact;
-        let Some(file) = self.file.get_or_insert_with(|| artifact.reopen()) else {
+        let Some(file) = self.inst.artifact.reopened() else {
             return 0;
         };
         let mem = &self.inst.memories[memory as usize];

@@ -79,7 +79,6 @@ pub(crate) struct InstanceInner {
     imported_globals: Vec<Global>,
     /// Keeps imported functions' owners alive.
     _imported_funcs: Vec<Func>,
-    _type_ids: Box<[u32]>,
     pub dropped_data: Vec<Cell<bool>>,
     pub dropped_elems: Vec<Cell<bool>>,
 }
@@ -110,14 +109,7 @@ impl Instance {
                 FormatError::Corrupt("VMContext size does not match the module".into()).into(),
             );
         }
-        let type_ids = view
-            .types()
-            .iter()
-            .map(|t| {
-                let (p, r) = view.signature(t)?;
-                Ok(crate::type_registry::canonical_id(p, r))
-            })
-            .collect::<Result<Box<[u32]>, FormatError>>()?;
+        artifact.type_ids()?;
         let linked = link::resolve(store, &view, imports)?;
         let memories = init::create_memories(store, &view, linked.memories)?;
         let tables = init::create_tables(store, &view, linked.tables)?;
@@ -132,7 +124,6 @@ impl Instance {
             tables,
             imported_globals: linked.globals,
             _imported_funcs: linked.funcs.clone(),
-            _type_ids: type_ids,
             dropped_data: (0..view.data().len()).map(|_| Cell::new(false)).collect(),
             dropped_elems: (0..view.elements().len())
                 .map(|_| Cell::new(false))
@@ -221,7 +212,9 @@ impl InstanceInner {
         let l = self.layout;
         self.write_ptr(VMCTX_STORE, &store.inner.ctx as *const _ as usize);
         self.write_ptr(VMCTX_BUILTINS, crate::builtins::table() as usize);
-        self.write_ptr(VMCTX_TYPE_IDS, self._type_ids.as_ptr() as usize);
+        let type_ids = self.artifact.type_ids()?;
+        // The ids live in the artifact, which this instance keeps alive.
+        self.write_ptr(VMCTX_TYPE_IDS, type_ids.as_ptr() as usize);
         self.write_ptr(VMCTX_INSTANCE, Arc::as_ptr(self) as usize);
         for (i, m) in self.memories.iter().enumerate() {
             self.write_ptr(l.memory(i as u32) + MEMREF_BASE, m.base() as usize);
@@ -246,7 +239,7 @@ impl InstanceInner {
             }
         };
         let type_id = |ti: u32| -> Result<u32, FormatError> {
-            self._type_ids
+            type_ids
                 .get(ti as usize)
                 .copied()
                 .ok_or_else(|| FormatError::Corrupt(format!("type index {ti} out of range")))
