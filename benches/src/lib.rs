@@ -18,6 +18,7 @@ pub mod modules;
 pub mod report;
 pub mod runtime;
 pub mod sys;
+pub mod unwind;
 #[cfg(feature = "wasmtime")]
 pub mod wasmtime_rt;
 
@@ -78,6 +79,8 @@ pub enum Section {
     Compile,
     /// Compute kernels.
     Execute,
+    /// Unwind-table registration.
+    Unwind,
 }
 
 impl std::str::FromStr for Section {
@@ -90,8 +93,11 @@ impl std::str::FromStr for Section {
             "calls" => Section::Calls,
             "compile" => Section::Compile,
             "execute" => Section::Execute,
+            "unwind" => Section::Unwind,
             other => {
-                bail!("unknown section `{other}` (load, instantiate, calls, compile or execute)")
+                bail!(
+                    "unknown section `{other}` (load, instantiate, calls, compile, execute or unwind)"
+                )
             }
         })
     }
@@ -198,7 +204,7 @@ fn ns(d: Duration) -> f64 {
     d.as_secs_f64() * 1e9
 }
 
-fn progress(msg: impl AsRef<str>) {
+pub(crate) fn progress(msg: impl AsRef<str>) {
     eprintln!("[kiln-bench] {}", msg.as_ref());
 }
 
@@ -253,7 +259,11 @@ pub fn run(config: &Config) -> Result<Report> {
 
     let wants = |s: Section| config.only.is_none_or(|o| o == s);
     let mut synth = Vec::new();
-    if wants(Section::Load) || wants(Section::Instantiate) || wants(Section::Compile) {
+    if wants(Section::Load)
+        || wants(Section::Instantiate)
+        || wants(Section::Compile)
+        || wants(Section::Unwind)
+    {
         progress("compiling the synthetic modules");
         for spec in &config.sizes {
             let wasm = modules::synthetic(spec, 0);
@@ -309,6 +319,19 @@ pub fn run(config: &Config) -> Result<Report> {
     }
     if wants(Section::Execute) {
         report.rows.extend(bench_kernels(config, &rts, dir)?);
+    }
+    if wants(Section::Unwind) {
+        let ends: Vec<(&str, &[u8])> = [synth.first(), synth.last()]
+            .into_iter()
+            .flatten()
+            .map(|(spec, c)| (spec.name, &c.wasm[..]))
+            .collect();
+        let ends = if synth.len() > 1 {
+            &ends[..]
+        } else {
+            &ends[..1]
+        };
+        report.rows.extend(unwind::bench_unwind(config, dir, ends)?);
     }
 
     report.notes.push(format!(
@@ -382,7 +405,7 @@ fn file_len(path: &Path) -> u64 {
 }
 
 /// N copies of `src` named `{stem}-{i}.{ext}` in `dir`.
-fn make_copies(src: &Path, dir: &Path, n: usize) -> Result<Vec<PathBuf>> {
+pub(crate) fn make_copies(src: &Path, dir: &Path, n: usize) -> Result<Vec<PathBuf>> {
     std::fs::create_dir_all(dir)?;
     let ext = src.extension().and_then(|e| e.to_str()).unwrap_or("bin");
     (0..n)

@@ -32,7 +32,7 @@ struct Args {
     /// tests/programs).
     #[arg(long, value_name = "DIR")]
     programs: Option<PathBuf>,
-    /// Run only one section: load, instantiate, calls, compile or execute (for profiling).
+    /// Run only one section: load, instantiate, calls, compile, execute or unwind (for profiling).
     #[arg(long, value_name = "SECTION")]
     only: Option<kiln_benches::Section>,
     /// Write the benchmark's modules as .wasm files into DIR and exit (for profiling).

@@ -1,7 +1,7 @@
-//! Loading an artifact: one `mmap` of the file, the code range made executable, nothing copied.
+//! Loading an artifact: one `mmap` of the whole file, read-only and executable, nothing copied.
 
+use crate::file_map::FileMap;
 use kiln_format::{ArtifactView, FormatError};
-use memmap2::{Mmap, MmapOptions};
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -53,7 +53,7 @@ pub struct Artifact {
 }
 
 struct ArtifactInner {
-    map: Mmap,
+    map: FileMap,
     path: PathBuf,
     /// Address range of the code, computed once: the trap handler and calls look it up often.
     code: std::ops::Range<usize>,
@@ -78,7 +78,7 @@ impl std::fmt::Debug for Artifact {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Artifact")
             .field("path", &self.inner.path)
-            .field("len", &self.inner.map.len())
+            .field("len", &self.inner.map.bytes().len())
             .finish()
     }
 }
@@ -111,13 +111,13 @@ impl Artifact {
         kiln_format::reader::check_compatibility(header).map_err(format)?;
         // One mapping of the whole file, read-only and executable: nothing in it is ever written,
         // and a single mapping is what makes loading cost one `mmap` and unloading one `munmap`.
-        // SAFETY: nothing is written through the mapping; if another process truncates the file,
-        // accesses beyond the new end fault (SIGBUS), as with any mapped executable. Artifacts are
+        // Nothing is written through the mapping; if another process truncates the file, accesses
+        // beyond the new end fault (SIGBUS), as with any mapped executable. Artifacts are
         // immutable build outputs, replaced by rename (as `kiln compile` does).
-        let map = unsafe { MmapOptions::new().len(len).map_exec(&file) }.map_err(io)?;
+        let map = FileMap::new(&file, len).map_err(io)?;
         drop(file);
         if options.verify_checksum {
-            let view = ArtifactView::parse(&map).map_err(format)?;
+            let view = ArtifactView::parse(map.bytes()).map_err(format)?;
             view.verify_checksum().map_err(format)?;
         }
         // Ranges checked against the file length by `check_prefix`.
@@ -125,7 +125,7 @@ impl Artifact {
             ..(header.text.offset.get() + header.text.size.get()) as usize;
         let eh_frame = header.eh_frame;
         let registered_eh_frame = (options.register_unwind_info && eh_frame.size.get() >= 4)
-            .then(|| map.as_ptr() as usize + eh_frame.offset.get() as usize);
+            .then(|| map.bytes().as_ptr() as usize + eh_frame.offset.get() as usize);
         if let Some(eh) = registered_eh_frame {
             // SAFETY: the section lies inside the mapping (checked by `parse`), ends with the zero
             // terminator the compiler writes, and stays mapped until `Drop` deregisters it.
@@ -133,7 +133,8 @@ impl Artifact {
         }
         Ok(Artifact {
             inner: Arc::new(ArtifactInner {
-                code: map.as_ptr() as usize + text.start..map.as_ptr() as usize + text.end,
+                code: map.bytes().as_ptr() as usize + text.start
+                    ..map.bytes().as_ptr() as usize + text.end,
                 map,
                 path: path.to_owned(),
                 registered_eh_frame,
@@ -145,7 +146,7 @@ impl Artifact {
 
     /// The checked view of the artifact's bytes.
     pub fn view(&self) -> ArtifactView<'_> {
-        ArtifactView::parse(&self.inner.map).expect("checked when loaded")
+        ArtifactView::parse(self.inner.map.bytes()).expect("checked when loaded")
     }
 
     /// The file it was loaded from.
@@ -155,7 +156,7 @@ impl Artifact {
 
     /// The whole mapping.
     pub fn bytes(&self) -> &[u8] {
-        &self.inner.map
+        self.inner.map.bytes()
     }
 
     /// Address range of the executable code.
@@ -189,7 +190,7 @@ impl Artifact {
                     kiln_format::header::HEADER_OFFSET as usize + kiln_format::ArtifactHeader::SIZE;
                 let mut head = vec![0u8; len];
                 file.read_exact_at(&mut head, 0).ok()?;
-                (self.inner.map.get(..len) == Some(&head[..])).then_some(file)
+                (self.inner.map.bytes().get(..len) == Some(&head[..])).then_some(file)
             })
             .as_ref()
     }

@@ -31,6 +31,7 @@ mod artifact;
 mod builtins;
 mod call;
 mod constexpr;
+mod file_map;
 mod func;
 mod global;
 mod imports;
