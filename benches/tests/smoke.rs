@@ -9,7 +9,7 @@ fn quick_mode_measurement_code_runs() {
     let report = run(&Config::smoke()).expect("the smoke benchmark runs");
     let sections: std::collections::BTreeSet<&str> =
         report.rows.iter().map(|r| r.section).collect();
-    assert_eq!(sections.len(), 7, "every section has rows: {sections:?}");
+    assert_eq!(sections.len(), 8, "every section has rows: {sections:?}");
     for row in &report.rows {
         assert!(row.kiln.is_finite(), "{}: {}", row.name, row.kiln);
         if let Some((_, b)) = &row.baseline {
