@@ -57,32 +57,17 @@ fn header_mut(bytes: &mut [u8]) -> &mut ArtifactHeader {
 
 #[test]
 fn output_is_byte_identical_whatever_the_thread_count() {
-    let one = compile(
-        &wasm(),
-        &CompileOptions {
-            threads: Some(1),
+    let with_threads = |n| {
+        let options = CompileOptions {
+            threads: Some(n),
             ..Default::default()
-        },
-    )
-    .unwrap();
-    let four = compile(
-        &wasm(),
-        &CompileOptions {
-            threads: Some(4),
-            ..Default::default()
-        },
-    )
-    .unwrap();
-    let again = compile(
-        &wasm(),
-        &CompileOptions {
-            threads: Some(4),
-            ..Default::default()
-        },
-    )
-    .unwrap();
+        };
+        compile(&wasm(), &options).unwrap()
+    };
+    let one = with_threads(1);
+    let four = with_threads(4);
     assert_eq!(one, four);
-    assert_eq!(four, again);
+    assert_eq!(four, with_threads(4));
 }
 
 #[test]

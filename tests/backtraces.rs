@@ -122,17 +122,23 @@ fn native_walk(artifact: &Artifact, ips: &[usize]) -> (Vec<String>, bool) {
     (names, after_guest)
 }
 
-#[test]
-fn registered_unwind_tables_let_native_backtraces_cross_guest_frames() {
+/// NESTED compiled with unwind tables; the path and the options that register them at load.
+fn with_unwind_tables() -> (tempfile::TempDir, std::path::PathBuf, LoadOptions) {
     let options = CompileOptions {
         unwind_info: true,
         ..Default::default()
     };
-    let (_dir, path) = compile_to_file(NESTED, &options);
+    let (dir, path) = compile_to_file(NESTED, &options);
     let load = LoadOptions {
         register_unwind_info: true,
         ..Default::default()
     };
+    (dir, path, load)
+}
+
+#[test]
+fn registered_unwind_tables_let_native_backtraces_cross_guest_frames() {
+    let (_dir, path, load) = with_unwind_tables();
     let artifact = Artifact::open_with(&path, &load).unwrap();
     assert!(artifact.view().header().eh_frame.size.get() > 0);
     let (mut store, instance, ips) = instantiate(&artifact);
@@ -155,15 +161,7 @@ fn registered_unwind_tables_let_native_backtraces_cross_guest_frames() {
 
 #[test]
 fn registration_is_undone_when_the_artifact_is_dropped() {
-    let options = CompileOptions {
-        unwind_info: true,
-        ..Default::default()
-    };
-    let (_dir, path) = compile_to_file(NESTED, &options);
-    let load = LoadOptions {
-        register_unwind_info: true,
-        ..Default::default()
-    };
+    let (_dir, path, load) = with_unwind_tables();
     // Many register/deregister cycles of the same file: each is one call, and stale entries would
     // make the unwinder read unmapped memory in the next iteration.
     for _ in 0..50 {

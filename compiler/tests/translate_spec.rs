@@ -19,47 +19,7 @@ fn translate_spec_testsuite() {
     files.sort();
     assert!(!files.is_empty(), "no .wast files in {}", dir.display());
 
-    let results: Vec<(String, usize, usize, Vec<String>)> = files
-        .par_iter()
-        .map(|path| {
-            let name = path.file_name().unwrap().to_str().unwrap().to_string();
-            let modules = wast_modules(path);
-            let mut funcs = 0;
-            let mut failures = Vec::new();
-            for (m, wasm) in modules.iter().enumerate() {
-                match compile_module(&isas, wasm) {
-                    Ok(n) => funcs += n,
-                    Err(f) => failures.extend(f.into_iter().map(|f| format!("module {m}: {f}"))),
-                }
-            }
-            (name, modules.len(), funcs, failures)
-        })
-        .collect();
-
-    let mut total_modules = 0;
-    let mut total_funcs = 0;
-    let mut failed = 0;
-    for (name, modules, funcs, failures) in &results {
-        total_modules += modules;
-        total_funcs += funcs;
-        let status = if failures.is_empty() { "ok" } else { "FAILED" };
-        println!("{name:32} {modules:4} modules {funcs:6} functions  {status}");
-        for f in failures.iter().take(5) {
-            println!("    {f}");
-        }
-        if failures.len() > 5 {
-            println!("    ... {} more", failures.len() - 5);
-        }
-        failed += failures.len();
-    }
-    let targets: Vec<&str> = isas.iter().map(|(name, _)| *name).collect();
-    println!(
-        "total: {} files, {total_modules} modules, {total_funcs} functions, each compiled for {}; \
-         {failed} failures",
-        results.len(),
-        targets.join(", ")
-    );
-    assert_eq!(failed, 0, "some functions failed to translate or compile");
+    compile_files_and_report(&isas, &files);
 }
 
 /// Edge cases the spec suite covers thinly: many results, offsets beyond the guard region (explicit

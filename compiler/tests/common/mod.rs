@@ -171,3 +171,46 @@ pub fn compile_for(
         }
     }
 }
+
+/// Compiles every module of every file for every ISA (files in parallel), prints a line per file
+/// and a total, and fails if any function failed to translate or compile.
+pub fn compile_files_and_report(isas: &[(&'static str, OwnedTargetIsa)], files: &[PathBuf]) {
+    let results: Vec<(String, usize, usize, Vec<String>)> = files
+        .par_iter()
+        .map(|path| {
+            let name = path.file_name().unwrap().to_str().unwrap().to_string();
+            let modules = wast_modules(path);
+            let mut funcs = 0;
+            let mut failures = Vec::new();
+            for (m, wasm) in modules.iter().enumerate() {
+                match compile_module(isas, wasm) {
+                    Ok(n) => funcs += n,
+                    Err(f) => failures.extend(f.into_iter().map(|f| format!("module {m}: {f}"))),
+                }
+            }
+            (name, modules.len(), funcs, failures)
+        })
+        .collect();
+    let (mut total_modules, mut total_funcs, mut failed) = (0, 0, 0);
+    for (name, modules, funcs, failures) in &results {
+        total_modules += modules;
+        total_funcs += funcs;
+        let status = if failures.is_empty() { "ok" } else { "FAILED" };
+        println!("{name:40} {modules:4} modules {funcs:6} functions  {status}");
+        for f in failures.iter().take(5) {
+            println!("    {f}");
+        }
+        if failures.len() > 5 {
+            println!("    ... {} more", failures.len() - 5);
+        }
+        failed += failures.len();
+    }
+    let targets: Vec<&str> = isas.iter().map(|(name, _)| *name).collect();
+    println!(
+        "total: {} files, {total_modules} modules, {total_funcs} functions, each compiled for {}; \
+         {failed} failures",
+        results.len(),
+        targets.join(", ")
+    );
+    assert_eq!(failed, 0, "some functions failed to translate or compile");
+}
