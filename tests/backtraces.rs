@@ -177,3 +177,39 @@ fn registration_is_undone_when_the_artifact_is_dropped() {
         );
     }
 }
+
+#[test]
+fn eh_frame_hdr_indexes_every_function() {
+    let (_dir, path, _) = with_unwind_tables();
+    let bytes = std::fs::read(&path).unwrap();
+    let artifact = Artifact::open(&path).unwrap();
+    let view = artifact.view();
+    // Find .eh_frame_hdr through the PT_GNU_EH_FRAME program header, as debuggers do.
+    let u16_at = |o: usize| u16::from_le_bytes(bytes[o..o + 2].try_into().unwrap()) as usize;
+    let u32_at = |o: usize| u32::from_le_bytes(bytes[o..o + 4].try_into().unwrap());
+    let u64_at = |o: usize| u64::from_le_bytes(bytes[o..o + 8].try_into().unwrap()) as usize;
+    let (phoff, phnum) = (u64_at(0x20), u16_at(0x38));
+    let hdr = (0..phnum)
+        .map(|i| phoff + i * 56)
+        .find(|&ph| u32_at(ph) == 0x6474_e550)
+        .map(|ph| u64_at(ph + 8))
+        .expect("a PT_GNU_EH_FRAME program header");
+    assert_eq!(
+        &bytes[hdr..hdr + 4],
+        &[1, 0x1b, 0x03, 0x3b],
+        "version and encodings"
+    );
+    let eh_frame = (hdr as i64 + 4 + u32_at(hdr + 4) as i32 as i64) as u64;
+    assert_eq!(eh_frame, view.header().eh_frame.offset.get());
+    let count = u32_at(hdr + 8) as usize;
+    let text = view.header().text.offset.get() as i64;
+    let starts: Vec<i64> = (0..count)
+        .map(|i| hdr as i64 + u32_at(hdr + 12 + 8 * i) as i32 as i64)
+        .collect();
+    assert!(starts.windows(2).all(|w| w[0] < w[1]), "sorted");
+    // Every defined function starts an entry (trampolines have entries too).
+    for f in view.functions() {
+        assert!(starts.contains(&(text + f.code_offset.get() as i64)));
+    }
+    assert!(count > view.functions().len());
+}

@@ -531,7 +531,8 @@ fn write_elf(
     w.reserve_file_header();
     let header_off = w.reserve(ArtifactHeader::SIZE as u64, 8);
     debug_assert_eq!(header_off, HEADER_OFFSET);
-    w.reserve_program_headers(4);
+    // The fifth, PT_GNU_EH_FRAME, only with unwind tables.
+    w.reserve_program_headers(if options.unwind_info { 5 } else { 4 });
     let meta_off = w.reserve(meta.len() as u64, 8);
     let text_off = w.reserve(layout.text.len() as u64, align);
     let eh_frame = if options.unwind_info {
@@ -559,6 +560,13 @@ fn write_elf(
         Vec::new()
     };
     let eh_off = w.reserve(eh_frame.len() as u64, 8);
+    let eh_hdr = if eh_frame.is_empty() {
+        Vec::new()
+    } else {
+        let hdr_off = (eh_off + eh_frame.len() as u64).next_multiple_of(4);
+        crate::unwind::build_eh_frame_hdr(&eh_frame, eh_off, hdr_off, arch.big_endian())?
+    };
+    let eh_hdr_off = w.reserve(eh_hdr.len() as u64, 4);
     debug_assert!(
         eh_frame.is_empty() || eh_off == (text_off + layout.text.len() as u64).next_multiple_of(8)
     );
@@ -577,9 +585,10 @@ fn write_elf(
         w.add_section_name(b".text"),
         w.add_section_name(b".kiln.data"),
         w.add_section_name(b".eh_frame"),
+        w.add_section_name(b".eh_frame_hdr"),
     ];
-    // .kiln.header, .kiln.meta, .text, .kiln.data, .eh_frame, in that order.
-    let indices: Vec<_> = (0..5).map(|_| w.reserve_section_index()).collect();
+    // .kiln.header, .kiln.meta, .text, .kiln.data, .eh_frame, .eh_frame_hdr, in that order.
+    let indices: Vec<_> = (0..6).map(|_| w.reserve_section_index()).collect();
     let text_idx = indices[2];
     w.reserve_null_symbol_index();
     let sym_names: Vec<_> = syms.iter().map(|s| w.add_string(&s.name)).collect();
@@ -631,12 +640,21 @@ fn write_elf(
     ));
     w.write_program_header(&load(elf::PF_R, data_off, data.len() as u64));
     w.write_program_header(&load(elf::PF_R, eh_off, eh_frame.len() as u64));
+    if options.unwind_info {
+        w.write_program_header(&ProgramHeader {
+            p_type: elf::PT_GNU_EH_FRAME,
+            p_align: 4,
+            ..load(elf::PF_R, eh_hdr_off, eh_hdr.len() as u64)
+        });
+    }
     w.pad_until(meta_off);
     w.write(meta);
     w.pad_until(text_off);
     w.write(&layout.text);
     w.pad_until(eh_off);
     w.write(&eh_frame);
+    w.pad_until(eh_hdr_off);
+    w.write(&eh_hdr);
     w.pad_until(data_off);
     w.write(data);
 
@@ -673,6 +691,7 @@ fn write_elf(
         ),
         (names[3], elf::SHF_ALLOC, data_off, data.len() as u64, align),
         (names[4], elf::SHF_ALLOC, eh_off, eh_frame.len() as u64, 8),
+        (names[5], elf::SHF_ALLOC, eh_hdr_off, eh_hdr.len() as u64, 4),
     ];
     for (name, flags, off, size, a) in sections {
         w.write_section_header(&SectionHeader {
