@@ -61,6 +61,8 @@ struct ArtifactInner {
     registered_eh_frame: Option<usize>,
     /// Canonical type ids of the module's types, computed at the first instantiation.
     type_ids: std::sync::OnceLock<Box<[u32]>>,
+    /// `(code address, canonical type id)` of each defined function, checked once.
+    defined_funcs: std::sync::OnceLock<Box<[(usize, u32)]>>,
     /// The file, reopened at the first instantiation that maps a data image (see `reopen`).
     reopened: std::sync::OnceLock<Option<File>>,
 }
@@ -139,6 +141,7 @@ impl Artifact {
                 path: path.to_owned(),
                 registered_eh_frame,
                 type_ids: std::sync::OnceLock::new(),
+                defined_funcs: std::sync::OnceLock::new(),
                 reopened: std::sync::OnceLock::new(),
             }),
         })
@@ -193,6 +196,34 @@ impl Artifact {
                 (self.inner.map.bytes().get(..len) == Some(&head[..])).then_some(file)
             })
             .as_ref()
+    }
+
+    /// `(code address, canonical type id)` of every defined function, with code offsets and type
+    /// indices checked, computed once: what each instantiation copies into its function references.
+    pub(crate) fn defined_funcs(&self) -> Result<&[(usize, u32)], kiln_format::FormatError> {
+        if let Some(funcs) = self.inner.defined_funcs.get() {
+            return Ok(funcs);
+        }
+        let corrupt = |what: String| kiln_format::FormatError::Corrupt(what);
+        let view = self.view();
+        let ids = self.type_ids()?;
+        let code = self.code_range();
+        let funcs = view
+            .functions()
+            .iter()
+            .map(|f| {
+                let (off, len) = (f.code_offset.get() as usize, f.code_len.get() as usize);
+                if off.checked_add(len).is_none_or(|end| end > code.len()) {
+                    return Err(corrupt(format!("code offset {off} outside the text")));
+                }
+                let ti = f.type_index.get();
+                let id = ids
+                    .get(ti as usize)
+                    .ok_or_else(|| corrupt(format!("type index {ti} out of range")))?;
+                Ok((code.start + off, *id))
+            })
+            .collect::<Result<Box<[(usize, u32)]>, _>>()?;
+        Ok(self.inner.defined_funcs.get_or_init(|| funcs))
     }
 
     /// Canonical type ids of the module's types (see `type_registry`), computed once.

@@ -43,6 +43,21 @@ pub enum InstantiateError {
 #[derive(Clone)]
 pub struct Instance(pub(crate) Arc<InstanceInner>);
 
+/// `VMFuncRef` as generated code sees it (`FUNCREF_*` offsets).
+#[repr(C)]
+struct VMFuncRef {
+    code: usize,
+    type_id: u32,
+    _pad: u32,
+    vmctx: usize,
+}
+
+const _: () = assert!(
+    std::mem::size_of::<VMFuncRef>() == FUNCREF_SIZE as usize
+        && std::mem::offset_of!(VMFuncRef, type_id) == FUNCREF_TYPE_ID as usize
+        && std::mem::offset_of!(VMFuncRef, vmctx) == FUNCREF_VMCTX as usize
+);
+
 /// A zeroed, 16-byte aligned allocation for the VMContext. Generated code and the loader access it
 /// only through raw pointers.
 struct VmctxAlloc {
@@ -270,14 +285,26 @@ impl InstanceInner {
             self.write_u32(at + FUNCREF_TYPE_ID, type_id(ti)?);
         }
         let imported = view.module().imported_funcs.get();
-        for (i, f) in view.functions().iter().enumerate() {
-            let at = l.func_ref(imported + i as u32);
-            self.write_ptr(
-                at + FUNCREF_CODE,
-                code_at(f.code_offset.get(), f.code_len.get())?,
-            );
-            self.write_ptr(at + FUNCREF_VMCTX, self.vmctx() as usize);
-            self.write_u32(at + FUNCREF_TYPE_ID, type_id(f.type_index.get())?);
+        let defined = self.artifact.defined_funcs()?;
+        if imported as usize + defined.len() != l.counts.funcs as usize {
+            return Err(FormatError::Corrupt("function count".into()));
+        }
+        // SAFETY: `func_refs` holds one 24-byte, 8-aligned VMFuncRef per function inside the
+        // VMContext allocation (the layout was computed from these counts).
+        let refs = unsafe {
+            std::slice::from_raw_parts_mut(
+                self.vmctx().add(l.func_ref(imported) as usize) as *mut VMFuncRef,
+                defined.len(),
+            )
+        };
+        let vmctx = self.vmctx() as usize;
+        for (slot, &(code, type_id)) in refs.iter_mut().zip(defined) {
+            *slot = VMFuncRef {
+                code,
+                type_id,
+                _pad: 0,
+                vmctx,
+            };
         }
         Ok(())
     }
