@@ -191,3 +191,34 @@ fn faults_outside_guest_code_reach_the_previous_handler() {
 fn libc_sigsegv() -> i32 {
     11
 }
+
+#[test]
+fn store_independent_host_functions_serve_many_stores_and_threads() {
+    let loaded = common::load_wat(HOST);
+    let double = Func::host(
+        FuncType::new([ValType::I32], [ValType::I32]),
+        |_caller, args| match args {
+            [Val::I32(x)] => Ok(vec![Val::I32(x * 2)]),
+            _ => Err(HostError::new("bad arguments")),
+        },
+    );
+    let mut imports = Imports::new();
+    imports.define("host", "f", kiln_loader::Extern::Func(double));
+    // Linked once, instantiated in a fresh store per "request", on several threads.
+    std::thread::scope(|s| {
+        for t in 0..3 {
+            let (imports, artifact) = (&imports, &loaded.artifact);
+            s.spawn(move || {
+                for i in 0..20 {
+                    let mut store = Store::new();
+                    let inst = Instance::new(&mut store, artifact, imports).unwrap();
+                    let x = t * 100 + i;
+                    assert_eq!(
+                        inst.call(&mut store, "call", &[Val::I32(x)]).unwrap(),
+                        vec![Val::I32(2 * x + 1)]
+                    );
+                }
+            });
+        }
+    });
+}

@@ -192,18 +192,21 @@ impl Runtime for Kiln {
     }
 
     fn instance_factory(&self, path: &Path, wasm: &[u8]) -> Result<Box<dyn InstanceFactory>> {
-        let imports = func_imports(wasm)?
-            .into_iter()
-            .map(|i| {
-                let params = i.params.into_iter().map(kiln_type);
-                let results = i.results.into_iter().map(kiln_type);
-                let ty = FuncType::new(
-                    params.collect::<Result<Vec<_>>>()?,
-                    results.collect::<Result<Vec<_>>>()?,
-                );
-                Ok((i.module, i.name, ty))
-            })
-            .collect::<Result<Vec<_>>>()?;
+        // Host functions that belong to no store, linked once: Kiln's counterpart of Wasmtime's
+        // `InstancePre` (each instantiation then only creates a store and an instance).
+        let mut imports = Imports::new();
+        for i in func_imports(wasm)? {
+            let params = i.params.into_iter().map(kiln_type);
+            let results = i.results.into_iter().map(kiln_type);
+            let ty = FuncType::new(
+                params.collect::<Result<Vec<_>>>()?,
+                results.collect::<Result<Vec<_>>>()?,
+            );
+            let f = Func::host(ty, |_, _| {
+                Err(HostError::new("not provided by the benchmark"))
+            });
+            imports.define(&i.module, &i.name, Extern::Func(f));
+        }
         Ok(Box::new(KilnFactory {
             artifact: Artifact::open(path)?,
             imports,
@@ -233,20 +236,13 @@ impl Runtime for Kiln {
 
 struct KilnFactory {
     artifact: Artifact,
-    imports: Vec<(String, String, FuncType)>,
+    imports: Imports,
 }
 
 impl InstanceFactory for KilnFactory {
     fn instantiate(&mut self) -> Result<Held> {
         let mut store = Store::new();
-        let mut imports = Imports::new();
-        for (module, name, ty) in &self.imports {
-            let f = Func::new(&mut store, ty.clone(), |_, _| {
-                Err(HostError::new("not provided by the benchmark"))
-            });
-            imports.define(module, name, Extern::Func(f));
-        }
-        let instance = Instance::new(&mut store, &self.artifact, &imports)?;
+        let instance = Instance::new(&mut store, &self.artifact, &self.imports)?;
         Ok(Box::new((store, instance)))
     }
 }

@@ -78,7 +78,7 @@ impl Instance {
 impl Func {
     /// Calls the function with `args`, returning its results.
     pub fn call(&self, store: &mut Store, args: &[Val]) -> Result<Vec<Val>, CallError> {
-        if self.store_id() != store.id() {
+        if self.store_id().is_some_and(|id| id != store.id()) {
             return Err(CallError::Type("function belongs to another store".into()));
         }
         let ty = self.ty();
@@ -370,7 +370,7 @@ unsafe impl<P, R> Sync for TypedFunc<P, R> {}
 impl<P: WasmParams, R: WasmResults> TypedFunc<P, R> {
     /// Calls the function.
     pub fn call(&self, store: &mut Store, params: P) -> Result<R, CallError> {
-        if self.func.store_id() != store.id() {
+        if self.func.store_id().is_some_and(|id| id != store.id()) {
             return Err(CallError::Type("function belongs to another store".into()));
         }
         if let Some(entry) = &self.entry {

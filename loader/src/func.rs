@@ -75,7 +75,8 @@ pub(crate) struct HostFunc {
     dispatch: unsafe extern "C" fn(*const HostFunc, *mut u8, *mut u128) -> u32,
     pub ty: FuncType,
     func: Box<HostFn>,
-    pub store_id: u64,
+    /// The store it was created for, or `None` for a function usable in every store.
+    pub store_id: Option<u64>,
 }
 
 impl HostFunc {
@@ -110,10 +111,27 @@ impl Func {
             dispatch: host_dispatch,
             ty,
             func: Box::new(func),
-            store_id: store.id(),
+            store_id: Some(store.id()),
         });
         store.inner.keep_alive.push(host.clone());
         Func(FuncKind::Host(host))
+    }
+
+    /// A host function that belongs to no store: define it once, put it in an [`Imports`] once,
+    /// and instantiate with those imports in any number of stores (what hosts that create a store
+    /// per request want: no per-store setup). It lives as long as a handle or an instance uses it.
+    ///
+    /// [`Imports`]: crate::Imports
+    pub fn host(
+        ty: FuncType,
+        func: impl Fn(&mut Caller<'_>, &[Val]) -> Result<Vec<Val>, HostError> + Send + Sync + 'static,
+    ) -> Func {
+        Func(FuncKind::Host(Arc::new(HostFunc {
+            dispatch: host_dispatch,
+            ty,
+            func: Box::new(func),
+            store_id: None,
+        })))
     }
 
     /// The function's type.
@@ -126,10 +144,11 @@ impl Func {
         }
     }
 
-    pub(crate) fn store_id(&self) -> u64 {
+    /// The store the function belongs to; `None` if it can be used in any store.
+    pub(crate) fn store_id(&self) -> Option<u64> {
         match &self.0 {
             FuncKind::Host(h) => h.store_id,
-            FuncKind::Wasm { instance, .. } => instance.store_id,
+            FuncKind::Wasm { instance, .. } => Some(instance.store_id),
         }
     }
 }

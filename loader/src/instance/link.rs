@@ -84,12 +84,13 @@ pub(super) fn resolve(
             )));
         };
         let index = imp.index.get() as usize;
-        let foreign_store = match ext {
+        let owner = match ext {
             Extern::Func(f) => f.store_id(),
-            Extern::Table(t) => t.0.store_id,
-            Extern::Memory(m) => m.0.store_id,
-            Extern::Global(g) => g.store_id,
-        } != store.id();
+            Extern::Table(t) => Some(t.0.store_id),
+            Extern::Memory(m) => Some(m.0.store_id),
+            Extern::Global(g) => Some(g.store_id),
+        };
+        let foreign_store = owner.is_some_and(|id| id != store.id());
         if foreign_store {
             return Err(incompatible(
                 &module,
