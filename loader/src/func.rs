@@ -144,6 +144,24 @@ impl Func {
         }
     }
 
+    /// Whether the function's type has exactly these parameter and result value-type codes.
+    pub(crate) fn signature_is(&self, params: &[u8], results: &[u8]) -> bool {
+        let same = |types: &[crate::ValType], codes: &[u8]| {
+            types.len() == codes.len() && types.iter().zip(codes).all(|(t, c)| t.code() == *c)
+        };
+        match &self.0 {
+            FuncKind::Host(h) => same(&h.ty.params, params) && same(&h.ty.results, results),
+            FuncKind::Wasm { instance, index } => {
+                let view = instance.artifact.view();
+                let sig = view
+                    .func_type_index(*index)
+                    .and_then(|t| view.func_type(t))
+                    .and_then(|t| view.signature(t));
+                sig.is_ok_and(|(p, r)| p == params && r == results)
+            }
+        }
+    }
+
     /// The store the function belongs to; `None` if it can be used in any store.
     pub(crate) fn store_id(&self) -> Option<u64> {
         match &self.0 {

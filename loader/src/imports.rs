@@ -4,7 +4,7 @@ use crate::func::Func;
 use crate::global::Global;
 use crate::memory::Memory;
 use crate::table::Table;
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 
 /// Something an instance can import or export.
 #[derive(Clone)]
@@ -32,10 +32,12 @@ impl Extern {
 }
 
 /// A set of named externs to instantiate with.
+///
+/// Keyed by the names' bytes (the artifact's names need no UTF-8 check to be looked up) with
+/// FxHash: instantiation looks every import up, and names are not attacker-chosen keys here.
 #[derive(Clone, Default)]
 pub struct Imports {
-    /// Module name → field name → extern; two levels so that lookups need no allocation.
-    map: HashMap<String, HashMap<String, Extern>>,
+    map: FxHashMap<Box<[u8]>, FxHashMap<Box<[u8]>, Extern>>,
 }
 
 impl Imports {
@@ -47,14 +49,19 @@ impl Imports {
     /// Defines `module.name`, replacing any previous definition.
     pub fn define(&mut self, module: &str, name: &str, item: Extern) -> &mut Self {
         self.map
-            .entry(module.to_string())
+            .entry(module.as_bytes().into())
             .or_default()
-            .insert(name.to_string(), item);
+            .insert(name.as_bytes().into(), item);
         self
     }
 
     /// Looks `module.name` up.
     pub fn get(&self, module: &str, name: &str) -> Option<&Extern> {
+        self.get_bytes(module.as_bytes(), name.as_bytes())
+    }
+
+    /// Looks `module.name` up by the names' bytes.
+    pub(crate) fn get_bytes(&self, module: &[u8], name: &[u8]) -> Option<&Extern> {
         self.map.get(module)?.get(name)
     }
 }

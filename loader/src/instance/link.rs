@@ -76,13 +76,17 @@ pub(super) fn resolve(
         globals: Vec::new(),
     };
     for imp in view.imports() {
-        let module = String::from_utf8_lossy(view.str_bytes(imp.module)?);
-        let name = String::from_utf8_lossy(view.str_bytes(imp.name)?);
-        let Some(ext) = imports.get(&module, &name) else {
+        let (module_bytes, name_bytes) = (view.str_bytes(imp.module)?, view.str_bytes(imp.name)?);
+        let Some(ext) = imports.get_bytes(module_bytes, name_bytes) else {
             return Err(InstantiateError::Link(format!(
-                "unknown import: {module}.{name}"
+                "unknown import: {}.{}",
+                String::from_utf8_lossy(module_bytes),
+                String::from_utf8_lossy(name_bytes)
             )));
         };
+        // Names for messages, decoded only when one is needed.
+        let module = || String::from_utf8_lossy(module_bytes);
+        let name = || String::from_utf8_lossy(name_bytes);
         let index = imp.index.get() as usize;
         let owner = match ext {
             Extern::Func(f) => f.store_id(),
@@ -93,8 +97,8 @@ pub(super) fn resolve(
         let foreign_store = owner.is_some_and(|id| id != store.id());
         if foreign_store {
             return Err(incompatible(
-                &module,
-                &name,
+                &module(),
+                &name(),
                 "it belongs to another store".into(),
             ));
         }
@@ -102,14 +106,14 @@ pub(super) fn resolve(
             (extern_kind::FUNC, Extern::Func(f)) => {
                 let ty = view.func_type(imp.type_index.get())?;
                 let (p, r) = view.signature(ty)?;
-                let want = FuncType::from_codes(p, r)
-                    .ok_or_else(|| FormatError::Corrupt("unknown value type".into()))?;
-                let have = f.ty();
-                if have != want {
+                // Compared as value-type codes: no allocation on the instantiation path.
+                if !f.signature_is(p, r) {
+                    let want = FuncType::from_codes(p, r)
+                        .ok_or_else(|| FormatError::Corrupt("unknown value type".into()))?;
                     return Err(incompatible(
-                        &module,
-                        &name,
-                        format!("expected {want}, found {have}"),
+                        &module(),
+                        &name(),
+                        format!("expected {want}, found {}", f.ty()),
                     ));
                 }
                 linked.funcs.push(f.clone());
@@ -123,7 +127,11 @@ pub(super) fn resolve(
                 if ValType::from_code(entry.elem_type) != Some(t.elem_type())
                     || !limits_match(t.size(), t.max(), entry.min.get(), want_max)
                 {
-                    return Err(incompatible(&module, &name, "table type or limits".into()));
+                    return Err(incompatible(
+                        &module(),
+                        &name(),
+                        "table type or limits".into(),
+                    ));
                 }
                 linked.tables.push(t.clone());
             }
@@ -139,7 +147,7 @@ pub(super) fn resolve(
                     entry.min_pages.get(),
                     want_max,
                 ) {
-                    return Err(incompatible(&module, &name, "memory limits".into()));
+                    return Err(incompatible(&module(), &name(), "memory limits".into()));
                 }
                 linked.memories.push(m.clone());
             }
@@ -152,8 +160,8 @@ pub(super) fn resolve(
                     || (entry.mutable != 0) != g.is_mutable()
                 {
                     return Err(incompatible(
-                        &module,
-                        &name,
+                        &module(),
+                        &name(),
                         "global type or mutability".into(),
                     ));
                 }
@@ -161,8 +169,8 @@ pub(super) fn resolve(
             }
             (_, ext) => {
                 return Err(incompatible(
-                    &module,
-                    &name,
+                    &module(),
+                    &name(),
                     format!("a {} was provided", ext.kind_name()),
                 ))
             }
