@@ -37,8 +37,11 @@ impl Extern {
 /// FxHash: instantiation looks every import up, and names are not attacker-chosen keys here.
 #[derive(Clone, Default)]
 pub struct Imports {
-    map: FxHashMap<Box<[u8]>, FxHashMap<Box<[u8]>, Extern>>,
+    map: FxHashMap<Box<[u8]>, Fields>,
 }
+
+/// The externs of one module name, by field name.
+type Fields = FxHashMap<Box<[u8]>, Extern>;
 
 impl Imports {
     /// An empty set.
