@@ -48,6 +48,25 @@ fn format_error(bytes: &[u8], options: &LoadOptions) -> FormatError {
     }
 }
 
+/// A store and the imports MODULE needs (`env.g`).
+fn store_with_env() -> (Store, Imports) {
+    let mut store = Store::new();
+    let mut imports = Imports::new();
+    let g = kiln_loader::Global::new(&mut store, Val::I32(1), false);
+    imports.define("env", "g", kiln_loader::Extern::Global(g));
+    (store, imports)
+}
+
+/// File offset of the metadata region.
+fn meta_offset(artifact: &[u8]) -> usize {
+    ArtifactView::parse(artifact)
+        .unwrap()
+        .header()
+        .meta
+        .offset
+        .get() as usize
+}
+
 fn header_mut(bytes: &mut [u8]) -> &mut ArtifactHeader {
     use zerocopy::FromBytes;
     ArtifactHeader::mut_from_prefix(&mut bytes[HEADER_OFFSET as usize..])
@@ -73,10 +92,7 @@ fn output_is_byte_identical_whatever_the_thread_count() {
 #[test]
 fn the_artifact_works_end_to_end() {
     let loaded = common::load_bytes(&artifact_bytes());
-    let mut store = Store::new();
-    let mut imports = Imports::new();
-    let g = kiln_loader::Global::new(&mut store, Val::I32(1), false);
-    imports.define("env", "g", kiln_loader::Extern::Global(g));
+    let (mut store, imports) = store_with_env();
     let inst = Instance::new(&mut store, &loaded.artifact, &imports).unwrap();
     assert_eq!(
         inst.call(&mut store, "add", &[Val::I32(2), Val::I32(3)])
@@ -185,12 +201,7 @@ fn out_of_range_tables_are_refused() {
     use kiln_format::tables::{MetaDirectory, TABLE_COUNT};
     use zerocopy::FromBytes;
     let good = artifact_bytes();
-    let meta = ArtifactView::parse(&good)
-        .unwrap()
-        .header()
-        .meta
-        .offset
-        .get() as usize;
+    let meta = meta_offset(&good);
     for table in 0..TABLE_COUNT {
         for field in 0..3 {
             let mut b = good.clone();
@@ -229,12 +240,7 @@ fn corrupt_references_inside_tables_fail_at_instantiation_not_crash() {
     use kiln_format::tables::{FunctionEntry, MetaDirectory, TableId};
     use zerocopy::FromBytes;
     let good = artifact_bytes();
-    let meta = ArtifactView::parse(&good)
-        .unwrap()
-        .header()
-        .meta
-        .offset
-        .get() as usize;
+    let meta = meta_offset(&good);
     let dir = MetaDirectory::ref_from_prefix(&good[meta..]).unwrap().0;
     let funcs_at = meta + dir.tables[TableId::Functions as usize].offset.get() as usize;
     for field in ["type", "code"] {
@@ -247,10 +253,7 @@ fn corrupt_references_inside_tables_fail_at_instantiation_not_crash() {
             _ => f.code_offset = 0x7fff_0000.into(),
         }
         let artifact = open_bytes(&b, &Default::default()).unwrap();
-        let mut store = Store::new();
-        let mut imports = Imports::new();
-        let g = kiln_loader::Global::new(&mut store, Val::I32(1), false);
-        imports.define("env", "g", kiln_loader::Extern::Global(g));
+        let (mut store, imports) = store_with_env();
         let e = Instance::new(&mut store, &artifact, &imports)
             .err()
             .expect("refused");
@@ -317,10 +320,7 @@ fn every_flipped_metadata_byte_is_refused_or_harmless_before_running_code() {
             };
             let view = artifact.view();
             let _ = kiln_cli::commands::inspect::report(&view);
-            let mut store = Store::new();
-            let mut imports = Imports::new();
-            let g = kiln_loader::Global::new(&mut store, Val::I32(1), false);
-            imports.define("env", "g", kiln_loader::Extern::Global(g));
+            let (mut store, imports) = store_with_env();
             match Instance::new(&mut store, &artifact, &imports) {
                 Ok(_) => accepted += 1,
                 Err(e) => {

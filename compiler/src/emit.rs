@@ -2,8 +2,9 @@
 //! tables, and writes the ELF container with the Kiln header.
 //!
 //! File layout (see `format-spec/SPEC.md`): ELF header, Kiln header at offset 64, program headers,
-//! metadata, then the text and data regions each aligned to the target's largest page size, then
-//! the symbol table and section headers. Section addresses equal file offsets.
+//! metadata, the text region (page-aligned), `.eh_frame` and `.eh_frame_hdr` (with unwind info),
+//! the data region (page-aligned: segment images, then merged memory images), then the symbol
+//! table and section headers. Section addresses equal file offsets.
 
 use crate::codegen::{CompiledCode, CompiledModule};
 use crate::error::CompileError;

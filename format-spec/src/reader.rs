@@ -296,13 +296,15 @@ impl<'a> ArtifactView<'a> {
 
     /// The bytes of a memory image.
     pub fn image_bytes(&self, m: &MemoryImageEntry) -> Result<&'a [u8], FormatError> {
-        let data = &self.bytes[self.data_range()];
-        let start = usize::try_from(m.image_offset.get()).ok();
-        let len = usize::try_from(m.len.get()).ok();
-        start
-            .zip(len)
-            .and_then(|(s, l)| data.get(s..s.checked_add(l)?))
+        self.data_slice(m.image_offset.get(), m.len.get())
             .ok_or_else(|| corrupt("memory image out of range"))
+    }
+
+    /// `len` bytes at `offset` of the data region, if they lie inside it.
+    fn data_slice(&self, offset: u64, len: u64) -> Option<&'a [u8]> {
+        let data = &self.bytes[self.data_range()];
+        let start = usize::try_from(offset).ok()?;
+        data.get(start..start.checked_add(usize::try_from(len).ok()?)?)
     }
 
     /// Address map, sorted by code offset.
@@ -388,12 +390,7 @@ impl<'a> ArtifactView<'a> {
 
     /// The bytes of a data segment.
     pub fn data_bytes(&self, d: &DataEntry) -> Result<&'a [u8], FormatError> {
-        let data = &self.bytes[self.data_range()];
-        let start = usize::try_from(d.image_offset.get()).ok();
-        let len = usize::try_from(d.len.get()).ok();
-        start
-            .zip(len)
-            .and_then(|(s, l)| data.get(s..s.checked_add(l)?))
+        self.data_slice(d.image_offset.get(), d.len.get())
             .ok_or_else(|| corrupt("data segment out of range"))
     }
 

@@ -23,7 +23,13 @@ pub(super) struct Linked {
 /// The VMContext counts of an artifact, checked for consistency.
 pub(super) fn counts(view: &ArtifactView<'_>) -> Result<VmctxCounts, FormatError> {
     let m = view.module();
-    let count_kind = |k: u8| view.imports().iter().filter(|i| i.kind == k).count() as u32;
+    // Imports per kind, in one pass: functions, tables, memories, globals.
+    let mut by_kind = [0u32; 4];
+    for i in view.imports() {
+        if let Some(n) = by_kind.get_mut(i.kind as usize) {
+            *n += 1;
+        }
+    }
     let counts = VmctxCounts {
         funcs: view.num_funcs(),
         memories: view.memories().len() as u32,
@@ -33,10 +39,11 @@ pub(super) fn counts(view: &ArtifactView<'_>) -> Result<VmctxCounts, FormatError
         globals: view.globals().len() as u32,
         imported_globals: m.imported_globals.get(),
     };
-    let consistent = count_kind(extern_kind::FUNC) == m.imported_funcs.get()
-        && count_kind(extern_kind::MEMORY) == counts.imported_memories
-        && count_kind(extern_kind::TABLE) == counts.imported_tables
-        && count_kind(extern_kind::GLOBAL) == counts.imported_globals
+    let consistent = by_kind[extern_kind::FUNC as usize] == m.imported_funcs.get()
+        && by_kind[extern_kind::MEMORY as usize] == counts.imported_memories
+        && by_kind[extern_kind::TABLE as usize] == counts.imported_tables
+        && by_kind[extern_kind::GLOBAL as usize] == counts.imported_globals
+        && view.imports().len() == by_kind.iter().sum::<u32>() as usize
         && counts.imported_memories <= counts.memories
         && counts.imported_tables <= counts.tables
         && counts.imported_globals <= counts.globals;
