@@ -48,6 +48,9 @@ pub fn write_artifact(
     write_elf(wasm, module, compiled, &layout, &meta, &data.bytes, options)
 }
 
+/// The minimum alignment of every function in `.text`: a cache line.
+const FUNCTION_ALIGN: u32 = 64;
+
 fn lay_out_text(
     module: &ModuleInfo,
     compiled: &CompiledModule,
@@ -55,8 +58,11 @@ fn lay_out_text(
     let isa = &*compiled.isa;
     let mut builder = isa.text_section_builder(compiled.funcs.len());
     let mut ctrl = ControlPlane::default();
-    // The preferred alignment (32 bytes on x86_64) keeps loop placement stable across builds.
-    let min_align = isa.function_alignment().preferred;
+    // Functions start on a cache line, so where a function's loops fall relative to fetch
+    // blocks depends on that function alone, not on the sizes of the functions before it.
+    // Cranelift does not align loop headers, and on x86_64 the same inner loop measured 11 to
+    // 18 ms depending on its offset modulo 64 (benches/README.md, "Code placement").
+    let min_align = isa.function_alignment().preferred.max(FUNCTION_ALIGN);
     let mut append = |labeled: bool, c: &CompiledCode, ctrl: &mut ControlPlane| {
         builder.append(labeled, &c.code, c.alignment.max(min_align), ctrl) as u32
     };
