@@ -33,11 +33,30 @@ fn artifact_bytes() -> Vec<u8> {
     compile(&wasm(), &CompileOptions::default()).unwrap()
 }
 
+/// Writes `bytes` to a file and loads it twice: validated at load (`check_now`, from a `pread`)
+/// and validated at first use (`check`, through the mapping). Both must agree.
 fn open_bytes(bytes: &[u8], options: &LoadOptions) -> Result<Artifact, LoadError> {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("a.kiln");
     std::fs::write(&path, bytes).unwrap();
-    Artifact::open_with(&path, options)
+    let eager = Artifact::open_with(
+        &path,
+        &LoadOptions {
+            check_now: true,
+            ..options.clone()
+        },
+    );
+    let lazy = Artifact::open_with(&path, options).and_then(|a| a.check().map(|()| a));
+    match (&eager, &lazy) {
+        (Ok(_), Ok(_)) => {}
+        (Err(e), Err(l)) => assert_eq!(e.to_string(), l.to_string()),
+        _ => panic!(
+            "validation at load and at first use disagree: {:?} vs {:?}",
+            eager.as_ref().err().map(ToString::to_string),
+            lazy.as_ref().err().map(ToString::to_string)
+        ),
+    }
+    lazy
 }
 
 fn format_error(bytes: &[u8], options: &LoadOptions) -> FormatError {
@@ -171,6 +190,32 @@ fn wrong_magic_and_versions_are_refused() {
 }
 
 #[test]
+fn an_artifact_validated_at_first_use_is_refused_by_instantiation() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.kiln");
+    let mut b = artifact_bytes();
+    header_mut(&mut b).format_major = 2.into();
+    std::fs::write(&path, &b).unwrap();
+    // Loading reads nothing; the first use validates, and every later use gives the same answer.
+    let artifact = Artifact::open(&path).unwrap();
+    let (mut store, imports) = store_with_env();
+    for _ in 0..2 {
+        let Err(e) = Instance::new(&mut store, &artifact, &imports) else {
+            panic!("instantiated an artifact of format 2.0");
+        };
+        let msg = e.to_string();
+        assert!(
+            msg.contains("old.kiln") && msg.contains("format version 2.0"),
+            "{msg}"
+        );
+        assert!(artifact.view().is_err() && artifact.code_range().is_err());
+    }
+    assert!(artifact
+        .symbolize(artifact.bytes().as_ptr() as usize + 4096)
+        .is_none());
+}
+
+#[test]
 fn truncation_anywhere_is_refused() {
     let good = artifact_bytes();
     let view = ArtifactView::parse(&good).unwrap();
@@ -295,6 +340,25 @@ fn a_missing_file_names_the_path() {
 }
 
 #[test]
+fn what_is_not_a_regular_file_is_refused_with_its_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("pipe.kiln");
+    let c = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: mkfifo on a NUL-terminated path in a fresh directory.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    // A writer, so that opening the pipe for reading does not block.
+    let _writer = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&fifo)
+        .unwrap();
+    for path in [dir.path(), fifo.as_path(), Path::new("/dev/null")] {
+        let e = Artifact::open(path).expect_err("loaded");
+        assert!(e.to_string().contains(&*path.to_string_lossy()), "{e}");
+    }
+}
+
+#[test]
 fn every_flipped_metadata_byte_is_refused_or_harmless_before_running_code() {
     // Without checksum verification a flipped byte may go unnoticed (the artifact is trusted
     // code), but loading, inspecting and instantiating must never crash or read out of bounds:
@@ -314,11 +378,21 @@ fn every_flipped_metadata_byte_is_refused_or_harmless_before_running_code() {
             b[at] ^= mask;
             let path = dir.path().join(format!("flip{at}_{mask}.kiln"));
             std::fs::write(&path, &b).unwrap();
-            let Ok(artifact) = Artifact::open(&path) else {
+            let artifact = Artifact::open(&path).expect("loading reads nothing of the file");
+            let eager = LoadOptions {
+                check_now: true,
+                ..LoadOptions::default()
+            };
+            let checked_at_load = Artifact::open_with(&path, &eager).is_ok();
+            let Ok(view) = artifact.view() else {
+                assert!(
+                    !checked_at_load,
+                    "byte {at} ^ {mask}: refused only at first use"
+                );
                 refused += 1;
                 continue;
             };
-            let view = artifact.view();
+            assert!(checked_at_load, "byte {at} ^ {mask}: refused only at load");
             let _ = kiln_cli::commands::inspect::report(&view);
             let (mut store, imports) = store_with_env();
             match Instance::new(&mut store, &artifact, &imports) {

@@ -140,7 +140,7 @@ fn with_unwind_tables() -> (tempfile::TempDir, std::path::PathBuf, LoadOptions) 
 fn registered_unwind_tables_let_native_backtraces_cross_guest_frames() {
     let (_dir, path, load) = with_unwind_tables();
     let artifact = Artifact::open_with(&path, &load).unwrap();
-    assert!(artifact.view().header().eh_frame.size.get() > 0);
+    assert!(artifact.view().unwrap().header().eh_frame.size.get() > 0);
     let (mut store, instance, ips) = instantiate(&artifact);
     assert_eq!(
         instance.call(&mut store, "outer", &[Val::I32(5)]).unwrap(),
@@ -183,7 +183,7 @@ fn eh_frame_hdr_indexes_every_function() {
     let (_dir, path, _) = with_unwind_tables();
     let bytes = std::fs::read(&path).unwrap();
     let artifact = Artifact::open(&path).unwrap();
-    let view = artifact.view();
+    let view = artifact.view().unwrap();
     // Find .eh_frame_hdr through the PT_GNU_EH_FRAME program header, as debuggers do.
     let u16_at = |o: usize| u16::from_le_bytes(bytes[o..o + 2].try_into().unwrap()) as usize;
     let u32_at = |o: usize| u32::from_le_bytes(bytes[o..o + 4].try_into().unwrap());

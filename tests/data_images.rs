@@ -121,7 +121,7 @@ fn unaligned_segments_are_merged_into_one_mapped_image() {
           (data (i32.const 30000) "{b_lit}"))"#
     );
     let loaded = common::load_wat(&wat);
-    assert_eq!(loaded.artifact.view().memory_images().len(), 1);
+    assert_eq!(loaded.artifact.view().unwrap().memory_images().len(), 1);
     let mut store = Store::new();
     let inst = Instance::new(&mut store, &loaded.artifact, &Imports::new()).unwrap();
     let mem = inst.get_memory("mem").unwrap();
@@ -149,7 +149,7 @@ fn segments_that_cannot_be_merged_are_applied_one_by_one() {
           (data (i32.const 65530) "0123456789"))"#
     );
     let loaded = common::load_wat(&wat);
-    assert!(loaded.artifact.view().memory_images().is_empty());
+    assert!(loaded.artifact.view().unwrap().memory_images().is_empty());
     let mut store = Store::new();
     let mem = kiln_loader::Memory::new(&mut store, 1, None).unwrap();
     let mut imports = Imports::new();

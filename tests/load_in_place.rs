@@ -48,7 +48,7 @@ fn exported_code_runs_from_the_clean_file_mapping() {
         instance.call(&mut store, "answer", &[]).unwrap(),
         vec![Val::I32(42)]
     );
-    let code = loaded.artifact.code_range();
+    let code = loaded.artifact.code_range().unwrap();
     let map = loaded.artifact.bytes().as_ptr_range();
     assert!(map.start as usize <= code.start && code.end <= map.end as usize);
     let (path, private_dirty, anon) = smaps_entry(code.start).expect("code is mapped");

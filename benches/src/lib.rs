@@ -28,7 +28,7 @@ use report::{Report, Row, Target, Unit};
 use runtime::{CallKind, Kiln, Runtime, Threads};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
-use sys::{CodeProt, FloorExtras, FloorFile, HeaderRead, MemSnapshot};
+use sys::{CodeProt, FloorExtras, FloorFile, HeaderRead, MemSnapshot, SizeQuery};
 
 /// What a run measures, and how often.
 #[derive(Clone, Debug, PartialEq)]
@@ -458,12 +458,14 @@ fn bench_load(
         .map(|p| FloorFile::new(p))
         .collect::<Result<Vec<_>>>()?;
 
-    // What Kiln does besides open + mmap + close: fstat (memmap2 learns the length), the header
-    // page's fault, mprotect of the code range.
+    // What a loader may add to open + mmap + close: learning the length (fstat, lseek), reading
+    // the header (pread, or a page fault through the mapping), a second mapping or mprotect of the
+    // code range. One variant is what Kiln does; the others are the alternatives it was chosen
+    // from.
     let text = {
         let a = kiln_loader::Artifact::open(&compiled.paths[0])?;
         let base = a.bytes().as_ptr() as usize;
-        let code = a.code_range();
+        let code = a.code_range()?;
         let page = sys::page_size();
         let len = code
             .len()
@@ -471,57 +473,74 @@ fn bench_load(
             .min(a.bytes().len() - (code.start - base));
         (code.start - base, len)
     };
-    let base = FloorExtras {
-        fstat: true,
-        ..FloorExtras::default()
-    };
-    let pread = |n, exec_whole| FloorExtras {
-        header: HeaderRead::Pread(n),
+    let with = |size, header, exec_whole| FloorExtras {
+        size,
+        header,
         exec_whole,
-        ..base
+        code: None,
     };
-    let touch = |code| FloorExtras {
-        header: HeaderRead::Touch,
-        code,
-        ..base
+    let remap = |how| FloorExtras {
+        code: Some((text.0, text.1, how)),
+        ..with(SizeQuery::Fstat, HeaderRead::Touch, false)
     };
-    // The floor, then the floor plus system calls a loader may add (one variant is what Kiln
-    // does; the others are alternatives), to split Kiln's time.
+    let kb = HeaderRead::Pread(1024);
     let floors = [
         ("floor", FloorExtras::default()),
-        ("floor + fstat", base),
-        ("floor + fstat + pread(4 KiB header)", pread(4096, false)),
         (
-            "floor + fstat + pread(4 KiB header), mapped r-x",
-            pread(4096, true),
+            "floor + fstat",
+            with(SizeQuery::Fstat, HeaderRead::None, false),
+        ),
+        (
+            "floor + lseek(SEEK_END)",
+            with(SizeQuery::Lseek, HeaderRead::None, false),
         ),
         (
             "floor + fstat + pread(1 KiB header), mapped r-x",
-            pread(1024, true),
+            with(SizeQuery::Fstat, kb, true),
+        ),
+        (
+            "floor + lseek + pread(1 KiB header), mapped r-x",
+            with(SizeQuery::Lseek, kb, true),
+        ),
+        (
+            "floor + pread(1 KiB header), mapped r-x",
+            with(SizeQuery::Known, kb, true),
         ),
         (
             "floor + fstat + header read through the mapping (page fault)",
-            touch(None),
+            with(SizeQuery::Fstat, HeaderRead::Touch, false),
         ),
         (
             "floor + fstat + header read + mprotect(code, r-x)",
-            touch(Some((text.0, text.1, CodeProt::Mprotect))),
+            remap(CodeProt::Mprotect),
         ),
         (
             "floor + fstat + header read + mmap(code, r-x, MAP_FIXED)",
-            touch(Some((text.0, text.1, CodeProt::RemapFixed))),
-        ),
-        (
-            "floor + fstat + pread(4 KiB header) + mmap(code, r-x, MAP_FIXED)",
-            FloorExtras {
-                code: Some((text.0, text.1, CodeProt::RemapFixed)),
-                ..pread(4096, false)
-            },
+            remap(CodeProt::RemapFixed),
         ),
     ];
-    let nf = floors.len();
+    // Kiln's own alternatives: validated by the load (a `pread`), or at first use through the
+    // mapping (what the first instantiation pays).
+    let eager = kiln_loader::LoadOptions {
+        check_now: true,
+        ..Default::default()
+    };
+    let kiln_variants: [(&str, kiln_loader::LoadOptions, bool); 2] = [
+        (
+            "Kiln, validated at load (LoadOptions::check_now)",
+            eager,
+            false,
+        ),
+        (
+            "Kiln, load + Artifact::check (validation at first use)",
+            Default::default(),
+            true,
+        ),
+    ];
+    let nk = kiln_variants.len();
+    let nf = floors.len() + nk;
 
-    // Per variant: [floors..., runtimes...] x (load, unload) samples.
+    // Per variant: [floors..., Kiln variants..., runtimes...] x (load, unload) samples.
     let variants = nf + rts.len();
     let mut sep = vec![(Vec::new(), Vec::new()); variants];
     let mut same_s = vec![(Vec::new(), Vec::new()); variants];
@@ -540,6 +559,11 @@ fn bench_load(
                 let (l, u) = sys::floor_load_unload(files, *extras)?;
                 samples[f].0.push(per(l));
                 samples[f].1.push(per(u));
+            }
+            for (k, (_, options, check)) in kiln_variants.iter().enumerate() {
+                let (l, u) = kiln_load_unload(&paths[0], options, *check)?;
+                samples[floors.len() + k].0.push(per(l));
+                samples[floors.len() + k].1.push(per(u));
             }
             for i in rotation(rts.len(), rep) {
                 let (rt, paths) = (&rts[i], &paths[i]);
@@ -579,7 +603,11 @@ fn bench_load(
     }
     if breakdown {
         for (what, unload) in [("load", false), ("unload", true)] {
-            for (f, (name, _)) in floors.iter().enumerate().skip(1) {
+            let names = floors
+                .iter()
+                .map(|f| f.0)
+                .chain(kiln_variants.iter().map(|k| k.0));
+            for (f, name) in names.enumerate().skip(1) {
                 breakdown_rows.push(
                     Row::new(
                         LOAD_BREAKDOWN,
@@ -605,6 +633,28 @@ fn bench_load(
         load_times,
         floor_load,
     })
+}
+
+/// Loads every artifact of `paths` with `options` (then validates each if `check`), then drops
+/// them all: (load time, unload time).
+fn kiln_load_unload(
+    paths: &[PathBuf],
+    options: &kiln_loader::LoadOptions,
+    check: bool,
+) -> Result<(Duration, Duration)> {
+    let mut loaded = Vec::with_capacity(paths.len());
+    let start = Instant::now();
+    for p in paths {
+        let a = kiln_loader::Artifact::open_with(p, options)?;
+        if check {
+            a.check()?;
+        }
+        loaded.push(a);
+    }
+    let load = start.elapsed();
+    let start = Instant::now();
+    drop(loaded);
+    Ok((load, start.elapsed()))
 }
 
 /// Memory per loaded artifact, and after unloading, for each runtime and the floor.
@@ -720,7 +770,7 @@ fn bench_instantiation(
         let floor_file = FloorFile::new(&compiled.paths[0])?;
         let image = {
             let a = kiln_loader::Artifact::open(&compiled.paths[0])?;
-            (a.view().data_range().start, 1 << 20)
+            (a.view()?.data_range().start, 1 << 20)
         };
         for f in factories.iter_mut() {
             drop(f.instantiate()?);

@@ -136,14 +136,27 @@ impl FloorFile {
 /// system calls, and to measure alternatives.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct FloorExtras {
-    /// `fstat` the descriptor (to learn the length, as `memmap2` does).
-    pub fstat: bool,
+    /// How the length of the file is learnt.
+    pub size: SizeQuery,
     /// How the header is read, if at all.
     pub header: HeaderRead,
     /// Map the whole file read + execute (one mapping, nothing split) instead of read-only.
     pub exec_whole: bool,
     /// Make this byte range of the mapping (the code range) executable, and how.
     pub code: Option<(usize, usize, CodeProt)>,
+}
+
+/// How the floor learns the length of the file to map.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SizeQuery {
+    /// It is known already (read before the timing): the bare floor, or a loader that takes the
+    /// length from the header it reads anyway.
+    #[default]
+    Known,
+    /// `fstat` the descriptor (as `memmap2` and Rust's `File::metadata` do).
+    Fstat,
+    /// `lseek(fd, 0, SEEK_END)`: the length alone, without filling a `struct stat`.
+    Lseek,
 }
 
 /// How the floor reads the artifact header.
@@ -184,10 +197,14 @@ pub fn floor_load_unload(files: &[FloorFile], extras: FloorExtras) -> Result<(Du
                 bail!("open: {}", std::io::Error::last_os_error());
             }
             let mut len = f.len;
-            if extras.fstat {
-                let mut st: libc::stat = std::mem::zeroed();
-                libc::fstat(fd, &mut st);
-                len = st.st_size as usize;
+            match extras.size {
+                SizeQuery::Known => {}
+                SizeQuery::Fstat => {
+                    let mut st: libc::stat = std::mem::zeroed();
+                    libc::fstat(fd, &mut st);
+                    len = st.st_size as usize;
+                }
+                SizeQuery::Lseek => len = libc::lseek(fd, 0, libc::SEEK_END) as usize,
             }
             if let HeaderRead::Pread(n) = extras.header {
                 let mut buf = [0u8; 4096];

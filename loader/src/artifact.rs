@@ -3,8 +3,9 @@
 use crate::file_map::FileMap;
 use kiln_format::{ArtifactView, FormatError};
 use std::fs::File;
+use std::io::{Seek, SeekFrom};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// Why an artifact could not be loaded.
 #[derive(Debug, thiserror::Error)]
@@ -30,12 +31,18 @@ pub enum LoadError {
 /// How to load an artifact.
 #[derive(Clone, Debug, Default)]
 pub struct LoadOptions {
+    /// Validate the artifact while loading it (one 1 KiB `pread`, see [`Artifact::check`]), so
+    /// that a damaged, foreign or incompatible file fails here rather than at its first use.
+    /// This costs about a fifth of the floor (`open` + `mmap` + `close`) here; without it,
+    /// loading reads nothing of the file.
+    pub check_now: bool,
     /// Recompute the checksum of the whole file and refuse it on a mismatch. This reads every byte,
-    /// so it costs time proportional to the file; without it, loading touches only the header.
+    /// so it costs time proportional to the file. Implies `check_now`.
     pub verify_checksum: bool,
     /// Register the artifact's `.eh_frame` with the system unwinder (one call for the whole
     /// section, undone by one call at unload), so that native backtraces and debuggers can walk
-    /// through guest frames. Ignored for artifacts compiled without `--unwind-info`.
+    /// through guest frames. Ignored for artifacts compiled without `--unwind-info`. Implies
+    /// `check_now`.
     pub register_unwind_info: bool,
 }
 
@@ -45,8 +52,13 @@ unsafe extern "C" {
     fn __deregister_frame(begin: *const u8);
 }
 
-/// A loaded artifact: the file mapped read-only, with its code range executable. Cheap to clone and
-/// shareable between threads; the mapping goes away when the last clone is dropped.
+/// A loaded artifact: the file mapped read-only and executable. Cheap to clone and shareable
+/// between threads; the mapping goes away when the last clone is dropped.
+///
+/// Loading maps the file and reads nothing of it. The artifact is validated (ELF and Kiln
+/// headers, format version, target, CPU features, every region and table bound) once, at its first
+/// use: [`Artifact::check`], [`Artifact::view`], or instantiation; or at load with
+/// [`LoadOptions::check_now`]. Nothing in the mapping is used before it has been validated.
 #[derive(Clone)]
 pub struct Artifact {
     inner: Arc<ArtifactInner>,
@@ -55,16 +67,17 @@ pub struct Artifact {
 struct ArtifactInner {
     map: FileMap,
     path: PathBuf,
-    /// Address range of the code, computed once: the trap handler and calls look it up often.
-    code: std::ops::Range<usize>,
+    /// Set once the artifact has been validated: the address range of its code, which the trap
+    /// handler and calls look up often.
+    checked: OnceLock<std::ops::Range<usize>>,
     /// Address of the registered `.eh_frame`, if any.
     registered_eh_frame: Option<usize>,
     /// Canonical type ids of the module's types, computed at the first instantiation.
-    type_ids: std::sync::OnceLock<Box<[u32]>>,
+    type_ids: OnceLock<Box<[u32]>>,
     /// `(code address, canonical type id)` of each defined function, checked once.
-    defined_funcs: std::sync::OnceLock<Box<[(usize, u32)]>>,
+    defined_funcs: OnceLock<Box<[(usize, u32)]>>,
     /// The file, reopened at the first instantiation that maps a data image (see `reopen`).
-    reopened: std::sync::OnceLock<Option<File>>,
+    reopened: OnceLock<Option<File>>,
 }
 
 impl Drop for ArtifactInner {
@@ -86,7 +99,8 @@ impl std::fmt::Debug for Artifact {
 }
 
 impl Artifact {
-    /// Opens and maps `path` with default options.
+    /// Opens and maps `path` with default options: `open` + `lseek` + `mmap` + `close`, nothing
+    /// read. See [`Artifact::check`] for when it is validated.
     pub fn open(path: impl AsRef<Path>) -> Result<Artifact, LoadError> {
         Artifact::open_with(path, &LoadOptions::default())
     }
@@ -103,53 +117,108 @@ impl Artifact {
             source,
         };
         let file = File::open(path).map_err(io)?;
-        let len = file.metadata().map_err(io)?.len();
+        // The length by `lseek`, not `fstat`: it costs a tenth as much (benches/README.md, "Load
+        // breakdown"). What is not a regular file fails anyway: a directory or a pipe cannot be
+        // read or sought, a device reports length 0 and cannot be mapped.
+        let len = (&file).seek(SeekFrom::End(0)).map_err(io)?;
         let len = usize::try_from(len)
             .map_err(|_| io(std::io::Error::other("file too large for this machine")))?;
-        // Validate from one small read, so that loading touches no page of the mapping.
-        let mut prefix = [0u8; PREFIX_LEN];
-        let n = read_prefix(&file, &mut prefix).map_err(io)?;
-        let header = ArtifactView::check_prefix(&prefix[..n], len).map_err(format)?;
-        kiln_format::reader::check_compatibility(header).map_err(format)?;
+        if len < ELF_HEADER_LEN {
+            // Also keeps an empty file from being mapped (which fails) or a shorter one from being
+            // validated through a mapping with nothing behind it.
+            return Err(format(FormatError::Truncated("shorter than an ELF header")));
+        }
+        let check_now =
+            options.check_now || options.verify_checksum || options.register_unwind_info;
+        // Validated from one small read, so that even a checked load touches no page of the
+        // mapping (a page fault costs more than the read, and more again at unload).
+        let regions = if check_now {
+            let mut prefix = [0u8; PREFIX_LEN];
+            let n = read_prefix(&file, &mut prefix).map_err(io)?;
+            let header = ArtifactView::check_prefix(&prefix[..n], len).map_err(format)?;
+            kiln_format::reader::check_compatibility(header).map_err(format)?;
+            let range = |r: kiln_format::header::FileRange| {
+                // Checked against the file length by `check_prefix`.
+                r.offset.get() as usize..(r.offset.get() + r.size.get()) as usize
+            };
+            Some((range(header.text), range(header.eh_frame)))
+        } else {
+            None
+        };
         // One mapping of the whole file, read-only and executable: nothing in it is ever written,
         // and a single mapping is what makes loading cost one `mmap` and unloading one `munmap`.
-        // Nothing is written through the mapping; if another process truncates the file, accesses
-        // beyond the new end fault (SIGBUS), as with any mapped executable. Artifacts are
-        // immutable build outputs, replaced by rename (as `kiln compile` does).
+        // If another process truncates the file, accesses beyond the new end fault (SIGBUS), as
+        // with any mapped executable. Artifacts are immutable build outputs, replaced by rename
+        // (as `kiln compile` does).
         let map = FileMap::new(&file, len).map_err(io)?;
         drop(file);
-        if options.verify_checksum {
-            let view = ArtifactView::parse(map.bytes()).map_err(format)?;
-            view.verify_checksum().map_err(format)?;
-        }
-        // Ranges checked against the file length by `check_prefix`.
-        let text = header.text.offset.get() as usize
-            ..(header.text.offset.get() + header.text.size.get()) as usize;
-        let eh_frame = header.eh_frame;
-        let registered_eh_frame = (options.register_unwind_info && eh_frame.size.get() >= 4)
-            .then(|| map.bytes().as_ptr() as usize + eh_frame.offset.get() as usize);
-        if let Some(eh) = registered_eh_frame {
-            // SAFETY: the section lies inside the mapping (checked by `parse`), ends with the zero
-            // terminator the compiler writes, and stays mapped until `Drop` deregisters it.
-            unsafe { __register_frame(eh as *const u8) };
+        let base = map.bytes().as_ptr() as usize;
+        let checked = OnceLock::new();
+        let mut registered_eh_frame = None;
+        if let Some((text, eh_frame)) = regions {
+            if options.verify_checksum {
+                let view = ArtifactView::parse(map.bytes()).map_err(format)?;
+                view.verify_checksum().map_err(format)?;
+            }
+            if options.register_unwind_info && eh_frame.len() >= 4 {
+                let eh = base + eh_frame.start;
+                // SAFETY: the section lies inside the mapping (checked by `check_prefix`), ends
+                // with the zero terminator the compiler writes, and stays mapped until `Drop`
+                // deregisters it.
+                unsafe { __register_frame(eh as *const u8) };
+                registered_eh_frame = Some(eh);
+            }
+            let _ = checked.set(base + text.start..base + text.end);
         }
         Ok(Artifact {
             inner: Arc::new(ArtifactInner {
-                code: map.bytes().as_ptr() as usize + text.start
-                    ..map.bytes().as_ptr() as usize + text.end,
                 map,
                 path: path.to_owned(),
+                checked,
                 registered_eh_frame,
-                type_ids: std::sync::OnceLock::new(),
-                defined_funcs: std::sync::OnceLock::new(),
-                reopened: std::sync::OnceLock::new(),
+                type_ids: OnceLock::new(),
+                defined_funcs: OnceLock::new(),
+                reopened: OnceLock::new(),
             }),
         })
     }
 
-    /// The checked view of the artifact's bytes.
-    pub fn view(&self) -> ArtifactView<'_> {
-        ArtifactView::parse(self.inner.map.bytes()).expect("checked when loaded")
+    /// Validates the artifact, once: the ELF identification, the Kiln header (magic, format
+    /// version), that this machine can run it (target, CPU features, settings), that every
+    /// region lies inside the file and the table directory is well formed. Instantiation and
+    /// [`Artifact::view`] call it; call it directly to learn of a bad artifact before its first
+    /// use. The first call reads the header page through the mapping.
+    pub fn check(&self) -> Result<(), LoadError> {
+        if self.inner.checked.get().is_some() {
+            return Ok(());
+        }
+        let format = |source| LoadError::Format {
+            path: self.inner.path.clone(),
+            source,
+        };
+        let bytes = self.inner.map.bytes();
+        // Reads only the first 1 KiB, and nothing past the file's length; page 0 is backed, since
+        // the file is at least an ELF header long (checked when it was mapped).
+        let view = ArtifactView::parse(bytes).map_err(format)?;
+        view.check_compatibility().map_err(format)?;
+        let text = view.text_range();
+        let base = bytes.as_ptr() as usize;
+        self.inner
+            .checked
+            .get_or_init(|| base + text.start..base + text.end);
+        Ok(())
+    }
+
+    /// The validated view of the artifact's bytes (validating it first if needed).
+    pub fn view(&self) -> Result<ArtifactView<'_>, LoadError> {
+        self.check()?;
+        Ok(self.checked_view())
+    }
+
+    /// The view of an artifact known to be valid: one that has been instantiated.
+    pub(crate) fn checked_view(&self) -> ArtifactView<'_> {
+        debug_assert!(self.inner.checked.get().is_some());
+        ArtifactView::parse(self.inner.map.bytes()).expect("checked before instantiation")
     }
 
     /// The file it was loaded from.
@@ -157,24 +226,30 @@ impl Artifact {
         &self.inner.path
     }
 
-    /// The whole mapping.
+    /// The whole mapping, unvalidated (see [`Artifact::check`]).
     pub fn bytes(&self) -> &[u8] {
         self.inner.map.bytes()
     }
 
-    /// Address range of the executable code.
-    pub fn code_range(&self) -> std::ops::Range<usize> {
-        self.inner.code.clone()
+    /// Address range of the executable code (validating the artifact first if needed).
+    pub fn code_range(&self) -> Result<std::ops::Range<usize>, LoadError> {
+        self.check()?;
+        Ok(self.code())
+    }
+
+    /// Address range of the code; empty until the artifact has been validated.
+    pub(crate) fn code(&self) -> std::ops::Range<usize> {
+        self.inner.checked.get().cloned().unwrap_or(0..0)
     }
 
     /// The guest function containing code address `addr`, as `(index, name)`: for symbolizing
-    /// native backtraces and profiles.
+    /// native backtraces and profiles. `None` also for an artifact not yet validated.
     pub fn symbolize(&self, addr: usize) -> Option<(u32, String)> {
-        let code = self.code_range();
+        let code = self.code();
         if !code.contains(&addr) {
             return None;
         }
-        let view = self.view();
+        let view = self.checked_view();
         let (index, _) = view.function_at((addr - code.start) as u32)?;
         Some((index, view.func_name(index)))
     }
@@ -205,9 +280,9 @@ impl Artifact {
             return Ok(funcs);
         }
         let corrupt = |what: String| kiln_format::FormatError::Corrupt(what);
-        let view = self.view();
+        let view = self.checked_view();
         let ids = self.type_ids()?;
-        let code = self.code_range();
+        let code = self.code();
         let funcs = view
             .functions()
             .iter()
@@ -231,7 +306,7 @@ impl Artifact {
         if let Some(ids) = self.inner.type_ids.get() {
             return Ok(ids);
         }
-        let view = self.view();
+        let view = self.checked_view();
         let ids = view
             .types()
             .iter()
@@ -248,6 +323,9 @@ impl Artifact {
         Arc::ptr_eq(&self.inner, &other.inner)
     }
 }
+
+/// Length of an ELF64 file header: nothing shorter can be an artifact.
+const ELF_HEADER_LEN: usize = 64;
 
 /// Bytes read to validate an artifact before mapping it: the ELF and Kiln headers, the program
 /// headers and the metadata directory all lie in the first 1 KiB (SPEC §1).

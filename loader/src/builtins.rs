@@ -73,7 +73,7 @@ unsafe extern "C" fn memory_init(
 ) -> u32 {
     // SAFETY: as above.
     let inst = unsafe { instance(vmctx) };
-    let view = inst.artifact.view();
+    let view = inst.artifact.checked_view();
     let bytes: &[u8] = if inst.dropped_data[data as usize].get() {
         &[]
     } else {
@@ -155,7 +155,7 @@ unsafe extern "C" fn table_init(
 ) -> u32 {
     // SAFETY: as above.
     let inst = unsafe { instance(vmctx) };
-    let view = inst.artifact.view();
+    let view = inst.artifact.checked_view();
     let Some(e) = view.elements().get(elem as usize) else {
         return 1;
     };

@@ -125,10 +125,10 @@ struct WasmEntry {
 
 impl WasmEntry {
     fn new(instance: &InstanceInner, index: u32) -> Result<WasmEntry, CallError> {
-        let view = instance.artifact.view();
+        let view = instance.artifact.checked_view();
         let type_index = view.func_type_index(index)?;
         let tramp_off = view.func_type(type_index)?.entry_trampoline.get();
-        let text = instance.artifact.code_range();
+        let text = instance.artifact.code();
         if tramp_off as usize >= text.len() {
             return Err(kiln_format::FormatError::Corrupt("entry trampoline offset".into()).into());
         }
@@ -234,9 +234,9 @@ pub(crate) unsafe fn invoke(
 
 /// Describes the guest code at `pc`.
 fn frame_at(artifacts: &[crate::Artifact], pc: usize) -> Option<crate::trap::Frame> {
-    let a = artifacts.iter().find(|a| a.code_range().contains(&pc))?;
-    let view = a.view();
-    let offset = (pc - a.code_range().start) as u32;
+    let a = artifacts.iter().find(|a| a.code().contains(&pc))?;
+    let view = a.checked_view();
+    let offset = (pc - a.code().start) as u32;
     Some(match view.function_at(offset) {
         Some((index, _)) => crate::trap::Frame {
             func_index: Some(index),

@@ -152,7 +152,7 @@ impl Func {
         match &self.0 {
             FuncKind::Host(h) => same(&h.ty.params, params) && same(&h.ty.results, results),
             FuncKind::Wasm { instance, index } => {
-                let view = instance.artifact.view();
+                let view = instance.artifact.checked_view();
                 let sig = view
                     .func_type_index(*index)
                     .and_then(|t| view.func_type(t))

@@ -7,7 +7,7 @@
 //! ```no_run
 //! use kiln_loader::{Artifact, Extern, Func, FuncType, Imports, Instance, Store, Val, ValType};
 //!
-//! let artifact = Artifact::open("app.kiln")?; // one mmap; share it between threads
+//! let artifact = Artifact::open("app.kiln")?; // one mmap, nothing read; share it between threads
 //! let mut store = Store::new();
 //! let mut imports = Imports::new();
 //! let log = Func::new(&mut store, FuncType::new([ValType::I32], []), |_caller, args| {

@@ -201,18 +201,18 @@ fn artifacts(act: &Activation) -> &[Artifact] {
 
 /// Whether `pc` lies in the code of one of `act`'s artifacts.
 fn in_guest_code(act: &Activation, pc: usize) -> bool {
-    artifacts(act).iter().any(|a| a.code_range().contains(&pc))
+    artifacts(act).iter().any(|a| a.code().contains(&pc))
 }
 
 /// Finds the trap at `pc` in `act`'s artifacts.
 fn lookup(act: &Activation, pc: usize) -> Option<TrapKind> {
     artifacts(act).iter().find_map(|a| {
-        let code = a.code_range();
+        let code = a.code();
         if !code.contains(&pc) {
             return None;
         }
         let offset = u32::try_from(pc - code.start).ok()?;
-        TrapKind::from_code(a.view().trap_at(offset)?)
+        TrapKind::from_code(a.checked_view().trap_at(offset)?)
     })
 }
 

@@ -48,10 +48,12 @@ pub struct Args {
     args: Vec<String>,
 }
 
-/// How `kiln run` loads: it verifies the checksum (a command-line run can afford reading the file
-/// once) and registers unwind tables when the artifact has them, for debuggers and profilers.
+/// How `kiln run` loads: it validates at once and verifies the checksum (a command-line run can
+/// afford reading the file once), and registers unwind tables when the artifact has them, for
+/// debuggers and profilers.
 fn load_options() -> LoadOptions {
     LoadOptions {
+        check_now: true,
         verify_checksum: true,
         register_unwind_info: true,
     }
@@ -148,7 +150,7 @@ fn define_unknown_imports(
     artifact: &Artifact,
     trap: bool,
 ) -> Result<()> {
-    let view = artifact.view();
+    let view = artifact.view()?;
     for imp in view.imports() {
         if imp.kind != extern_kind::FUNC {
             continue;

@@ -81,7 +81,7 @@ pub(super) fn initialize(
     store: &mut Store,
     inst: &Arc<InstanceInner>,
 ) -> Result<(), InstantiateError> {
-    let view = inst.artifact.view();
+    let view = inst.artifact.checked_view();
     let imported_globals = view.module().imported_globals.get() as usize;
     for (i, g) in view.globals().iter().enumerate().skip(imported_globals) {
         let value = eval(view.expr(g.init)?, &**inst)?;

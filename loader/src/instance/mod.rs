@@ -28,6 +28,10 @@ pub enum InstantiateError {
     /// An import is missing or has the wrong type.
     #[error("{0}")]
     Link(String),
+    /// The artifact is damaged, foreign or incompatible with this machine (found when it was
+    /// validated, at its first use).
+    #[error(transparent)]
+    Load(#[from] crate::LoadError),
     /// The artifact's metadata is inconsistent.
     #[error(transparent)]
     Format(#[from] FormatError),
@@ -121,7 +125,7 @@ impl Instance {
         artifact: &Artifact,
         imports: &Imports,
     ) -> Result<Instance, InstantiateError> {
-        let view = artifact.view();
+        let view = artifact.view()?;
         let counts = link::counts(&view)?;
         let layout = VmctxLayout::new(counts);
         if layout.size != view.header().vmctx_size.get() {
@@ -187,7 +191,7 @@ impl Instance {
 
     /// The names and kinds of all exports, in name order.
     pub fn exports(&self) -> Vec<(String, &'static str)> {
-        let view = self.0.artifact.view();
+        let view = self.0.artifact.checked_view();
         view.exports()
             .iter()
             .map(|e| {
@@ -228,7 +232,7 @@ impl InstanceInner {
         store: &Store,
         imported_funcs: &[Func],
     ) -> Result<(), FormatError> {
-        let view = self.artifact.view();
+        let view = self.artifact.checked_view();
         let l = self.layout;
         self.write_ptr(VMCTX_STORE, &store.inner.ctx as *const _ as usize);
         self.write_ptr(VMCTX_BUILTINS, crate::builtins::table() as usize);
@@ -246,7 +250,7 @@ impl InstanceInner {
         for (i, g) in self.imported_globals.iter().enumerate() {
             self.write_ptr(l.imported_global(i as u32), g.ptr as usize);
         }
-        let text = self.artifact.code_range();
+        let text = self.artifact.code();
         let code_at = |offset: u32, len: u32| -> Result<usize, FormatError> {
             let end = (offset as usize).checked_add(len as usize);
             match end {
@@ -344,7 +348,7 @@ impl InstanceInner {
 
     /// The type of function `index`.
     pub(crate) fn func_type(&self, index: u32) -> Result<FuncType, FormatError> {
-        let view = self.artifact.view();
+        let view = self.artifact.checked_view();
         let ty = view.func_type(view.func_type_index(index)?)?;
         let (p, r) = view.signature(ty)?;
         FuncType::from_codes(p, r).ok_or_else(|| FormatError::Corrupt("unknown value type".into()))
@@ -376,7 +380,7 @@ impl InstanceInner {
 
     /// An export by name.
     pub(crate) fn export(&self, name: &str) -> Option<Extern> {
-        let view = self.artifact.view();
+        let view = self.artifact.checked_view();
         let e = view.find_export(name)?;
         let index = e.index.get();
         Some(match e.kind {
