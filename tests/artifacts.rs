@@ -5,7 +5,7 @@ mod common;
 
 use kiln_compiler::{compile, CompileOptions};
 use kiln_format::header::HEADER_OFFSET;
-use kiln_format::{Arch, ArtifactHeader, ArtifactView, FormatError};
+use kiln_format::{Arch, ArtifactHeader, ArtifactView, FormatError, FORMAT_MAJOR, FORMAT_MINOR};
 use kiln_loader::{Artifact, Imports, Instance, LoadError, LoadOptions, Store, Val};
 use std::path::Path;
 
@@ -126,6 +126,63 @@ fn the_artifact_works_end_to_end() {
 }
 
 #[test]
+fn only_functions_that_can_be_referenced_get_a_function_reference() {
+    // 40 functions: one imported, 39 defined; of those, one exported, two in an element segment
+    // (one of them also exported), one named by a global's `ref.func`.
+    let mut wat = String::from(
+        r#"(module
+          (import "env" "twice" (func $twice (param i32) (result i32)))
+          (type $t (func (param i32) (result i32)))
+          (table 2 funcref)
+          (elem (i32.const 0) $f1 $f2)
+          (global $g funcref (ref.func $f3))
+          (func (export "via_table") (param i32 i32) (result i32)
+            (call_indirect (type $t) (local.get 1) (local.get 0)))
+          (func (export "via_global") (param i32) (result i32)
+            (table.set (i32.const 1) (global.get $g))
+            (call_indirect (type $t) (local.get 0) (i32.const 1)))
+          (func $f1 (export "f1") (param i32) (result i32) (call $twice (local.get 0)))
+          (func $f2 (param i32) (result i32) (i32.add (local.get 0) (i32.const 2)))
+          (func $f3 (param i32) (result i32) (i32.add (local.get 0) (i32.const 3)))"#,
+    );
+    for i in 0..34 {
+        wat.push_str(&format!("(func $unref{i} (result i32) (i32.const {i}))"));
+    }
+    wat.push(')');
+    let bytes = compile(&wat::parse_str(&wat).unwrap(), &CompileOptions::default()).unwrap();
+    let view = ArtifactView::parse(&bytes).unwrap();
+    // Slots: the import (0), then via_table, via_global (exported), f1, f2, f3.
+    assert_eq!(view.module().func_refs.get(), 6);
+    let slots: Vec<u32> = view.functions().iter().map(|f| f.func_ref.get()).collect();
+    assert_eq!(slots[..5], [1, 2, 3, 4, 5]);
+    assert!(slots[5..]
+        .iter()
+        .all(|&s| s == kiln_format::tables::NO_FUNC_REF));
+
+    let loaded = common::load_bytes(&bytes);
+    let mut store = Store::new();
+    let mut imports = Imports::new();
+    let ty = kiln_loader::FuncType::new([kiln_loader::ValType::I32], [kiln_loader::ValType::I32]);
+    let twice = kiln_loader::Func::host(ty, |_, args| match args {
+        [Val::I32(x)] => Ok(vec![Val::I32(x * 2)]),
+        _ => Err(kiln_loader::HostError::new("bad arguments")),
+    });
+    imports.define("env", "twice", kiln_loader::Extern::Func(twice));
+    let inst = Instance::new(&mut store, &loaded.artifact, &imports).unwrap();
+    let mut call = |name: &str, args: &[Val]| inst.call(&mut store, name, args).unwrap();
+    assert_eq!(
+        call("via_table", &[Val::I32(0), Val::I32(5)]),
+        [Val::I32(10)]
+    );
+    assert_eq!(
+        call("via_table", &[Val::I32(1), Val::I32(5)]),
+        [Val::I32(7)]
+    );
+    assert_eq!(call("via_global", &[Val::I32(5)]), [Val::I32(8)]);
+    assert_eq!(call("f1", &[Val::I32(21)]), [Val::I32(42)]);
+}
+
+#[test]
 fn foreign_targets_compile_are_inspectable_and_refused() {
     let host = Arch::host().unwrap();
     for arch in Arch::ALL {
@@ -172,7 +229,14 @@ fn wrong_magic_and_versions_are_refused() {
     let mut b = good.clone();
     b[HEADER_OFFSET as usize] = b'X';
     assert_eq!(format_error(&b, &Default::default()), FormatError::BadMagic);
-    for (major, minor) in [(2u16, 0u16), (0, 0), (1, 1)] {
+    // The next major version, the previous one (artifacts of an older Kiln), none, and a newer
+    // minor version.
+    for (major, minor) in [
+        (FORMAT_MAJOR + 1, 0u16),
+        (FORMAT_MAJOR - 1, 0),
+        (0, 0),
+        (FORMAT_MAJOR, FORMAT_MINOR + 1),
+    ] {
         let mut b = good.clone();
         let h = header_mut(&mut b);
         h.format_major = major.into();
@@ -194,18 +258,19 @@ fn an_artifact_validated_at_first_use_is_refused_by_instantiation() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("old.kiln");
     let mut b = artifact_bytes();
-    header_mut(&mut b).format_major = 2.into();
+    header_mut(&mut b).format_major = (FORMAT_MAJOR + 1).into();
     std::fs::write(&path, &b).unwrap();
     // Loading reads nothing; the first use validates, and every later use gives the same answer.
     let artifact = Artifact::open(&path).unwrap();
     let (mut store, imports) = store_with_env();
     for _ in 0..2 {
         let Err(e) = Instance::new(&mut store, &artifact, &imports) else {
-            panic!("instantiated an artifact of format 2.0");
+            panic!("instantiated an artifact of a future format");
         };
         let msg = e.to_string();
         assert!(
-            msg.contains("old.kiln") && msg.contains("format version 2.0"),
+            msg.contains("old.kiln")
+                && msg.contains(&format!("format version {}.0", FORMAT_MAJOR + 1)),
             "{msg}"
         );
         assert!(artifact.view().is_err() && artifact.code_range().is_err());

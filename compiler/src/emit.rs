@@ -311,6 +311,7 @@ fn build_meta(
             code_len: (code.code.len() as u32).into(),
             name,
             wasm_offset: (module.bodies[i].range().start as u32).into(),
+            func_ref: module.func_ref_slots[index as usize].into(),
         });
         for (at, kind) in &code.traps {
             m.traps.push(TrapEntry {
@@ -460,6 +461,7 @@ fn build_meta(
         imported_memories: module.imported_memories.into(),
         imported_globals: module.imported_globals.into(),
         start_func: module.start.unwrap_or(NULL_FUNC).into(),
+        func_refs: module.func_refs.into(),
         name: module_name,
     });
     Ok(m.finish())

@@ -2,6 +2,7 @@
 //! that translation, code generation and emission need.
 
 use crate::error::{unsupported, CompileError};
+use kiln_format::tables::NO_FUNC_REF;
 use kiln_format::vmctx::{VmctxCounts, VmctxLayout};
 use std::collections::BTreeMap;
 use wasmparser::{
@@ -113,6 +114,16 @@ pub struct ModuleInfo<'a> {
     pub func_names: BTreeMap<u32, &'a str>,
     /// Module name from the name section.
     pub module_name: Option<&'a str>,
+    /// Functions named by `ref.func` in a constant expression (globals, element expressions,
+    /// table initializers).
+    pub const_ref_funcs: Vec<u32>,
+    /// `VMFuncRef` slot of every function, or [`NO_FUNC_REF`] (see [`ModuleInfo::func_refs`]).
+    pub func_ref_slots: Vec<u32>,
+    /// `VMFuncRef` slots: imported functions first (slot = index), then, in index order, each
+    /// defined function that can be referenced: exported, in an element segment, or named in a
+    /// constant expression. Validation restricts `ref.func` in code to exactly these functions
+    /// (the spec's C.refs); all others are only called directly and need no `VMFuncRef`.
+    pub func_refs: u32,
 }
 
 impl<'a> ModuleInfo<'a> {
@@ -123,7 +134,43 @@ impl<'a> ModuleInfo<'a> {
         for payload in Parser::new(0).parse_all(wasm) {
             m.add(payload?)?;
         }
+        m.assign_func_ref_slots();
         Ok(m)
+    }
+
+    fn assign_func_ref_slots(&mut self) {
+        let mut referenced = vec![false; self.funcs.len()];
+        referenced[..self.imported_funcs as usize].fill(true);
+        let exported = self
+            .exports
+            .iter()
+            .filter(|(_, kind, _)| *kind == ExternalKind::Func)
+            .map(|(_, _, index)| *index);
+        let in_segments = self.elements.iter().flat_map(|e| match &e.items {
+            ElemItems::Funcs(funcs) => funcs.as_slice(),
+            ElemItems::Exprs(_) => &[],
+        });
+        for f in exported
+            .chain(in_segments.copied())
+            .chain(self.const_ref_funcs.iter().copied())
+        {
+            if let Some(r) = referenced.get_mut(f as usize) {
+                *r = true;
+            }
+        }
+        let mut next = 0;
+        self.func_ref_slots = referenced
+            .iter()
+            .map(|&r| {
+                if r {
+                    next += 1;
+                    next - 1
+                } else {
+                    NO_FUNC_REF
+                }
+            })
+            .collect();
+        self.func_refs = next;
     }
 
     fn add(&mut self, payload: Payload<'a>) -> Result<(), CompileError> {
@@ -177,7 +224,10 @@ impl<'a> ModuleInfo<'a> {
                     let t = t?;
                     let init = match t.init {
                         wasmparser::TableInit::RefNull => None,
-                        wasmparser::TableInit::Expr(e) => Some(expr_bytes(&e)),
+                        wasmparser::TableInit::Expr(e) => {
+                            self.note_ref_funcs(&e)?;
+                            Some(expr_bytes(&e))
+                        }
                     };
                     self.tables.push(TableInfo { ty: t.ty, init });
                 }
@@ -190,6 +240,7 @@ impl<'a> ModuleInfo<'a> {
             Payload::GlobalSection(r) => {
                 for g in r {
                     let g = g?;
+                    self.note_ref_funcs(&g.init_expr)?;
                     self.globals.push(GlobalInfo {
                         ty: g.ty,
                         init: Some(expr_bytes(&g.init_expr)),
@@ -223,10 +274,12 @@ impl<'a> ModuleInfo<'a> {
                             ElemItems::Funcs(r.into_iter().collect::<Result<_, _>>()?),
                         ),
                         ElementItems::Expressions(ty, r) => {
-                            let exprs = r
-                                .into_iter()
-                                .map(|e| e.map(|e| expr_bytes(&e)))
-                                .collect::<Result<_, _>>()?;
+                            let mut exprs = Vec::new();
+                            for e in r {
+                                let e = e?;
+                                self.note_ref_funcs(&e)?;
+                                exprs.push(expr_bytes(&e));
+                            }
                             (ty, ElemItems::Exprs(exprs))
                         }
                     };
@@ -277,10 +330,21 @@ impl<'a> ModuleInfo<'a> {
         Ok(())
     }
 
+    /// Records the functions `expr` names with `ref.func`.
+    fn note_ref_funcs(&mut self, expr: &wasmparser::ConstExpr<'a>) -> Result<(), CompileError> {
+        let mut ops = expr.get_operators_reader();
+        while !ops.eof() {
+            if let wasmparser::Operator::RefFunc { function_index } = ops.read()? {
+                self.const_ref_funcs.push(function_index);
+            }
+        }
+        Ok(())
+    }
+
     /// Counts that determine the VMContext layout.
     pub fn vmctx_counts(&self) -> VmctxCounts {
         VmctxCounts {
-            funcs: self.funcs.len() as u32,
+            func_refs: self.func_refs,
             memories: self.memories.len() as u32,
             imported_memories: self.imported_memories,
             tables: self.tables.len() as u32,

@@ -314,7 +314,8 @@ impl<'a> ArtifactView<'a> {
 
     /// Total number of functions, imported and defined.
     pub fn num_funcs(&self) -> u32 {
-        self.module().imported_funcs.get() + self.functions().len() as u32
+        let defined = self.functions().len() as u32;
+        self.module().imported_funcs.get().saturating_add(defined)
     }
 
     /// A string's bytes.

@@ -91,6 +91,11 @@ pub struct ModuleEntry {
     pub imported_globals: U32,
     /// Start function index or [`NULL_FUNC`].
     pub start_func: U32,
+    /// `VMFuncRef` slots in the VMContext: one per imported function (slot = function index),
+    /// then one per defined function that can be referenced (exported, in an element segment, or
+    /// named by `ref.func` in a constant expression), in function index order. Other functions
+    /// are only ever called directly, and get none.
+    pub func_refs: U32,
     /// Module name from the name section (a string), empty if none.
     pub name: StrRef,
 }
@@ -170,7 +175,13 @@ pub struct FunctionEntry {
     pub name: StrRef,
     /// Offset of the function body in the wasm binary (for the address map).
     pub wasm_offset: U32,
+    /// Slot of its `VMFuncRef` in the VMContext, or [`NO_FUNC_REF`] for a function that cannot
+    /// be referenced (see [`ModuleEntry::func_refs`]).
+    pub func_ref: U32,
 }
+
+/// [`FunctionEntry::func_ref`] of a function that has no `VMFuncRef`.
+pub const NO_FUNC_REF: u32 = u32::MAX;
 
 /// Reference-type codes used by tables.
 pub mod ref_type {

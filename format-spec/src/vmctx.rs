@@ -135,8 +135,9 @@ pub mod val_type {
 /// Counts that determine a module's VMContext layout.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct VmctxCounts {
-    /// All functions, imported and defined.
-    pub funcs: u32,
+    /// `VMFuncRef` slots: every imported function, then the defined functions that can be
+    /// referenced (`ModuleEntry::func_refs`).
+    pub func_refs: u32,
     /// All memories.
     pub memories: u32,
     /// Imported memories.
@@ -159,7 +160,7 @@ pub struct VmctxCounts {
 /// tables            [*mut VMTableDef; tables]
 /// imported_globals  [*mut [u8; 16]; imported globals]
 /// global_defs       [[u8; 16]; defined globals]   (16-byte aligned)
-/// func_refs         [VMFuncRef; funcs]            { code, type_id, vmctx }
+/// func_refs         [VMFuncRef; func_refs]        { code, type_id, vmctx }
 /// ```
 ///
 /// Memory and table definitions live outside the VMContext, at stable addresses owned by the
@@ -191,7 +192,7 @@ impl VmctxLayout {
         let imported_globals = tables + PTR * counts.tables;
         let global_defs = align16(imported_globals + PTR * counts.imported_globals);
         let func_refs = global_defs + GLOBAL_SIZE * defined_globals;
-        let size = align16(func_refs + FUNCREF_SIZE * counts.funcs);
+        let size = align16(func_refs + FUNCREF_SIZE * counts.func_refs);
         VmctxLayout {
             counts,
             memories,
@@ -223,9 +224,9 @@ impl VmctxLayout {
         self.global_defs + GLOBAL_SIZE * defined_index
     }
 
-    /// Offset of function `index`'s `VMFuncRef`.
-    pub fn func_ref(&self, index: u32) -> u32 {
-        self.func_refs + FUNCREF_SIZE * index
+    /// Offset of the `VMFuncRef` in slot `slot` (an imported function's slot is its index).
+    pub fn func_ref(&self, slot: u32) -> u32 {
+        self.func_refs + FUNCREF_SIZE * slot
     }
 }
 

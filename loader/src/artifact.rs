@@ -1,6 +1,7 @@
 //! Loading an artifact: one `mmap` of the whole file, read-only and executable, nothing copied.
 
 use crate::file_map::FileMap;
+use kiln_format::tables::NO_FUNC_REF;
 use kiln_format::{ArtifactView, FormatError};
 use std::fs::File;
 use std::io::{Seek, SeekFrom};
@@ -74,8 +75,8 @@ struct ArtifactInner {
     registered_eh_frame: Option<usize>,
     /// Canonical type ids of the module's types, computed at the first instantiation.
     type_ids: OnceLock<Box<[u32]>>,
-    /// `(code address, canonical type id)` of each defined function, checked once.
-    defined_funcs: OnceLock<Box<[(usize, u32)]>>,
+    /// The defined functions, checked once.
+    defined_funcs: OnceLock<DefinedFuncs>,
     /// The file, reopened at the first instantiation that maps a data image (see `reopen`).
     reopened: OnceLock<Option<File>>,
 }
@@ -273,9 +274,9 @@ impl Artifact {
             .as_ref()
     }
 
-    /// `(code address, canonical type id)` of every defined function, with code offsets and type
-    /// indices checked, computed once: what each instantiation copies into its function references.
-    pub(crate) fn defined_funcs(&self) -> Result<&[(usize, u32)], kiln_format::FormatError> {
+    /// The defined functions, with code offsets, type indices and `VMFuncRef` slots checked,
+    /// computed once: what instantiation and calls need of them.
+    pub(crate) fn defined_funcs(&self) -> Result<&DefinedFuncs, kiln_format::FormatError> {
         if let Some(funcs) = self.inner.defined_funcs.get() {
             return Ok(funcs);
         }
@@ -283,7 +284,12 @@ impl Artifact {
         let view = self.checked_view();
         let ids = self.type_ids()?;
         let code = self.code();
-        let funcs = view
+        let module = view.module();
+        // Slots are assigned in function order after the imported functions' (SPEC §3): checking
+        // that exact assignment guarantees every slot the code may read gets initialized.
+        let mut next_slot = module.imported_funcs.get();
+        let mut referenceable = Vec::new();
+        let all = view
             .functions()
             .iter()
             .map(|f| {
@@ -292,12 +298,30 @@ impl Artifact {
                     return Err(corrupt(format!("code offset {off} outside the text")));
                 }
                 let ti = f.type_index.get();
-                let id = ids
+                let id = *ids
                     .get(ti as usize)
                     .ok_or_else(|| corrupt(format!("type index {ti} out of range")))?;
-                Ok((code.start + off, *id))
+                let slot = f.func_ref.get();
+                if slot != NO_FUNC_REF {
+                    if slot != next_slot {
+                        return Err(corrupt(format!("function reference slot {slot}")));
+                    }
+                    next_slot += 1;
+                    referenceable.push((code.start + off, id));
+                }
+                Ok(DefinedFunc {
+                    code: code.start + off,
+                    slot,
+                })
             })
-            .collect::<Result<Box<[(usize, u32)]>, _>>()?;
+            .collect::<Result<Box<[DefinedFunc]>, _>>()?;
+        if next_slot != module.func_refs.get() {
+            return Err(corrupt("function reference count".into()));
+        }
+        let funcs = DefinedFuncs {
+            all,
+            referenceable: referenceable.into(),
+        };
         Ok(self.inner.defined_funcs.get_or_init(|| funcs))
     }
 
@@ -322,6 +346,24 @@ impl Artifact {
     pub fn ptr_eq(&self, other: &Artifact) -> bool {
         Arc::ptr_eq(&self.inner, &other.inner)
     }
+}
+
+/// A defined function, as instantiation and calls need it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct DefinedFunc {
+    /// Address of its code.
+    pub code: usize,
+    /// Its `VMFuncRef` slot, or `NO_FUNC_REF`.
+    pub slot: u32,
+}
+
+/// The defined functions of an artifact.
+pub(crate) struct DefinedFuncs {
+    /// In index order.
+    pub all: Box<[DefinedFunc]>,
+    /// `(code, canonical type id)` of those with a `VMFuncRef`, in slot order: what each
+    /// instantiation writes into its VMContext.
+    pub referenceable: Box<[(usize, u32)]>,
 }
 
 /// Length of an ELF64 file header: nothing shorter can be an artifact.

@@ -6,7 +6,6 @@ use crate::signals::{self, Activation};
 use crate::store::Store;
 use crate::trap::Trap;
 use crate::values::{Val, ValType};
-use kiln_format::vmctx::{FUNCREF_CODE, FUNCREF_VMCTX};
 use kiln_format::TrapKind;
 use std::cell::{Cell, RefCell};
 use std::marker::PhantomData;
@@ -132,14 +131,8 @@ impl WasmEntry {
         if tramp_off as usize >= text.len() {
             return Err(kiln_format::FormatError::Corrupt("entry trampoline offset".into()).into());
         }
-        let fref = instance.func_ref(index);
-        // SAFETY: a VMFuncRef of a live instance, filled at instantiation.
-        let (code, callee_vmctx) = unsafe {
-            (
-                *(fref.add(FUNCREF_CODE as usize) as *const *const u8),
-                *(fref.add(FUNCREF_VMCTX as usize) as *const *mut u8),
-            )
-        };
+        let (code, callee_vmctx) = instance.code_and_vmctx(index)?;
+        let (code, callee_vmctx) = (code as *const u8, callee_vmctx as *mut u8);
         Ok(WasmEntry {
             trampoline: (text.start + tramp_off as usize) as *const u8,
             code,

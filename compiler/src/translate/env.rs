@@ -190,8 +190,10 @@ impl<'m> Env<'m> {
         b.ins().load(types::I32, flags, ids, offset)
     }
 
-    /// The `(code, vmctx)` of function `func`'s `VMFuncRef` in this VMContext.
+    /// The `(code, vmctx)` of imported function `func`'s `VMFuncRef` in this VMContext (an
+    /// imported function's slot is its index).
     pub fn func_ref_code_and_vmctx(&self, b: &mut FunctionBuilder, func: u32) -> (Value, Value) {
+        debug_assert!(self.module.is_imported_func(func));
         let base = self.layout.func_ref(func);
         let code = self.load_vmctx_ptr(b, base + FUNCREF_CODE);
         let vmctx = self.load_vmctx_ptr(b, base + FUNCREF_VMCTX);

@@ -103,8 +103,14 @@ impl FuncTranslator<'_, '_> {
             }
             Operator::RefFunc { function_index } => {
                 // Why no load: a function's reference is the address of its `VMFuncRef` in our
-                // VMContext.
-                let offset = self.env.layout.func_ref(*function_index);
+                // VMContext. Validation allows `ref.func` only on functions that have one (see
+                // `ModuleInfo::func_refs`); were one missing, the operator is reported
+                // unsupported rather than miscompiled.
+                let slot = self.env.module.func_ref_slots[*function_index as usize];
+                if slot == kiln_format::tables::NO_FUNC_REF {
+                    return false;
+                }
+                let offset = self.env.layout.func_ref(slot);
                 let v = self.b.ins().iadd_imm_u(self.env.vmctx, i64::from(offset));
                 self.state.push(v);
             }

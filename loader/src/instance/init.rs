@@ -70,10 +70,10 @@ fn func_item(inst: &InstanceInner, f: u32) -> Result<u64, FormatError> {
     if f == NULL_FUNC {
         return Ok(0);
     }
-    if f >= inst.layout.counts.funcs {
-        return Err(FormatError::Corrupt(format!("element function index {f}")));
+    match inst.func_ref(f) {
+        Some(p) => Ok(p as u64),
+        None => Err(FormatError::Corrupt(format!("element function index {f}"))),
     }
-    Ok(inst.func_ref(f) as u64)
 }
 
 /// Globals, table initializers, active segments, start function.
@@ -181,7 +181,7 @@ pub(super) fn initialize(
     }
     let start = view.module().start_func.get();
     if start != NULL_FUNC {
-        if start >= inst.layout.counts.funcs {
+        if start >= view.num_funcs() {
             return Err(FormatError::Corrupt("start function index".into()).into());
         }
         let f = Func(FuncKind::Wasm {

@@ -31,7 +31,7 @@ pub(super) fn counts(view: &ArtifactView<'_>) -> Result<VmctxCounts, FormatError
         }
     }
     let counts = VmctxCounts {
-        funcs: view.num_funcs(),
+        func_refs: m.func_refs.get(),
         memories: view.memories().len() as u32,
         imported_memories: m.imported_memories.get(),
         tables: view.tables().len() as u32,
@@ -44,6 +44,8 @@ pub(super) fn counts(view: &ArtifactView<'_>) -> Result<VmctxCounts, FormatError
         && by_kind[extern_kind::TABLE as usize] == counts.imported_tables
         && by_kind[extern_kind::GLOBAL as usize] == counts.imported_globals
         && view.imports().len() == by_kind.iter().sum::<u32>() as usize
+        && m.imported_funcs.get() <= counts.func_refs
+        && counts.func_refs <= view.num_funcs()
         && counts.imported_memories <= counts.memories
         && counts.imported_tables <= counts.tables
         && counts.imported_globals <= counts.globals;

@@ -15,7 +15,7 @@ use crate::store::Store;
 use crate::table::Table;
 use crate::trap::Trap;
 use crate::values::{FuncType, ValType};
-use kiln_format::tables::extern_kind;
+use kiln_format::tables::{extern_kind, NO_FUNC_REF};
 use kiln_format::vmctx::*;
 use kiln_format::FormatError;
 use std::alloc::Layout;
@@ -102,7 +102,7 @@ pub(crate) struct InstanceInner {
     pub tables: Vec<Table>,
     imported_globals: Vec<Global>,
     /// Keeps imported functions' owners alive.
-    _imported_funcs: Vec<Func>,
+    imported_funcs: Vec<Func>,
     pub dropped_data: Vec<Cell<bool>>,
     pub dropped_elems: Vec<Cell<bool>>,
 }
@@ -147,7 +147,7 @@ impl Instance {
             memories,
             tables,
             imported_globals: linked.globals,
-            _imported_funcs: linked.funcs.clone(),
+            imported_funcs: linked.funcs.clone(),
             dropped_data: (0..view.data().len()).map(|_| Cell::new(false)).collect(),
             dropped_elems: (0..view.elements().len())
                 .map(|_| Cell::new(false))
@@ -278,15 +278,7 @@ impl InstanceInner {
                     self.write_ptr(at + FUNCREF_VMCTX, Arc::as_ptr(host) as usize);
                 }
                 FuncKind::Wasm { instance, index } => {
-                    let src = instance.func_ref(*index);
-                    // SAFETY: `src` is a VMFuncRef inside the source instance's VMContext,
-                    // which the store keeps alive.
-                    let (code, vmctx) = unsafe {
-                        (
-                            *(src.add(FUNCREF_CODE as usize) as *const usize),
-                            *(src.add(FUNCREF_VMCTX as usize) as *const usize),
-                        )
-                    };
+                    let (code, vmctx) = instance.code_and_vmctx(*index)?;
                     self.write_ptr(at + FUNCREF_CODE, code);
                     self.write_ptr(at + FUNCREF_VMCTX, vmctx);
                 }
@@ -296,20 +288,21 @@ impl InstanceInner {
             self.write_u32(at + FUNCREF_TYPE_ID + 4, 0);
         }
         let imported = view.module().imported_funcs.get();
-        let defined = self.artifact.defined_funcs()?;
-        if imported as usize + defined.len() != l.counts.funcs as usize {
-            return Err(FormatError::Corrupt("function count".into()));
+        let referenceable = &self.artifact.defined_funcs()?.referenceable;
+        if imported as usize + referenceable.len() != l.counts.func_refs as usize {
+            return Err(FormatError::Corrupt("function reference count".into()));
         }
-        // SAFETY: `func_refs` holds one 24-byte, 8-aligned VMFuncRef per function inside the
-        // VMContext allocation (the layout was computed from these counts).
+        // SAFETY: `func_refs` holds one 24-byte, 8-aligned VMFuncRef per slot inside the
+        // VMContext allocation (the layout was computed from these counts); the slots after the
+        // imported functions' belong to the referenceable defined functions, in order.
         let refs = unsafe {
             std::slice::from_raw_parts_mut(
                 self.vmctx().add(l.func_ref(imported) as usize) as *mut VMFuncRef,
-                defined.len(),
+                referenceable.len(),
             )
         };
         let vmctx = self.vmctx() as usize;
-        for (slot, &(code, type_id)) in refs.iter_mut().zip(defined) {
+        for (slot, &(code, type_id)) in refs.iter_mut().zip(referenceable.iter()) {
             *slot = VMFuncRef {
                 code,
                 type_id,
@@ -325,11 +318,54 @@ impl InstanceInner {
         unsafe { (self.vmctx().add(offset as usize) as *mut u32).write(value) };
     }
 
-    /// The address of function `index`'s `VMFuncRef`.
-    pub(crate) fn func_ref(&self, index: u32) -> *mut u8 {
-        debug_assert!(index < self.layout.counts.funcs);
-        // SAFETY: inside the VMContext allocation for any valid function index.
-        unsafe { self.vmctx().add(self.layout.func_ref(index) as usize) }
+    /// The address of function `index`'s `VMFuncRef`; `None` for a function that has none (one
+    /// that can only be called directly) or does not exist.
+    pub(crate) fn func_ref(&self, index: u32) -> Option<*mut u8> {
+        let imported = self.num_imported_funcs();
+        let slot = if index < imported {
+            index
+        } else {
+            let f = self
+                .artifact
+                .defined_funcs()
+                .ok()?
+                .all
+                .get((index - imported) as usize)?;
+            (f.slot != NO_FUNC_REF).then_some(f.slot)?
+        };
+        // Slots were checked against the count the layout was made for (`defined_funcs`).
+        debug_assert!(slot < self.layout.counts.func_refs);
+        // SAFETY: inside the VMContext allocation: `slot < func_refs`.
+        Some(unsafe { self.vmctx().add(self.layout.func_ref(slot) as usize) })
+    }
+
+    /// The code address and callee VMContext of function `index`, for calling it.
+    pub(crate) fn code_and_vmctx(&self, index: u32) -> Result<(usize, usize), FormatError> {
+        let imported = self.num_imported_funcs();
+        if index < imported {
+            let fref = self
+                .func_ref(index)
+                .expect("imported functions have a slot");
+            // SAFETY: an imported function's VMFuncRef, written by `fill_vmctx`.
+            return Ok(unsafe {
+                (
+                    *(fref.add(FUNCREF_CODE as usize) as *const usize),
+                    *(fref.add(FUNCREF_VMCTX as usize) as *const usize),
+                )
+            });
+        }
+        let f = self
+            .artifact
+            .defined_funcs()?
+            .all
+            .get((index - imported) as usize);
+        let f = f.ok_or_else(|| FormatError::Corrupt(format!("function index {index}")))?;
+        Ok((f.code, self.vmctx() as usize))
+    }
+
+    /// Number of imported functions (they take the first function indices and slots).
+    fn num_imported_funcs(&self) -> u32 {
+        self.imported_funcs.len() as u32
     }
 
     /// The address of global `index`'s storage.
@@ -384,12 +420,10 @@ impl InstanceInner {
         let e = view.find_export(name)?;
         let index = e.index.get();
         Some(match e.kind {
-            extern_kind::FUNC if index < self.layout.counts.funcs => {
-                Extern::Func(Func(FuncKind::Wasm {
-                    instance: self.arc(),
-                    index,
-                }))
-            }
+            extern_kind::FUNC if index < view.num_funcs() => Extern::Func(Func(FuncKind::Wasm {
+                instance: self.arc(),
+                index,
+            })),
             extern_kind::TABLE => Extern::Table(self.tables.get(index as usize)?.clone()),
             extern_kind::MEMORY => Extern::Memory(self.memories.get(index as usize)?.clone()),
             extern_kind::GLOBAL => {
@@ -420,6 +454,6 @@ impl ConstEnv for InstanceInner {
     }
 
     fn func_ref(&self, index: u32) -> Option<u64> {
-        (index < self.layout.counts.funcs).then(|| InstanceInner::func_ref(self, index) as u64)
+        InstanceInner::func_ref(self, index).map(|p| p as u64)
     }
 }
