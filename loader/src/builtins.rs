@@ -169,8 +169,11 @@ unsafe extern "C" fn table_init(
     if !in_bounds(src, len, count) || !in_bounds(dst, len, t.size()) {
         return 1;
     }
+    let Ok(refs) = inst.func_refs() else {
+        return 1;
+    };
     for k in 0..len as usize {
-        match crate::instance::elem_item(inst, &view, e, src as usize + k) {
+        match crate::instance::elem_item(inst, &refs, &view, e, src as usize + k) {
             Ok(v) => t.elems()[dst as usize + k] = v,
             Err(_) => return 1,
         }

@@ -1,7 +1,7 @@
 //! Creating an instance's own memories and tables, and initializing it: globals, active element
 //! and data segments, and the start function, in the order the specification gives.
 
-use super::{InstanceInner, InstantiateError};
+use super::{FuncRefs, InstanceInner, InstantiateError};
 use crate::constexpr::eval;
 use crate::func::{Func, FuncKind};
 use crate::memory::Memory;
@@ -53,12 +53,13 @@ fn trap(kind: TrapKind) -> InstantiateError {
 /// The raw value of element item `i` of segment `e`.
 pub(crate) fn elem_item(
     inst: &InstanceInner,
+    refs: &FuncRefs<'_>,
     view: &ArtifactView<'_>,
     e: &ElementEntry,
     i: usize,
 ) -> Result<u64, FormatError> {
     if e.items_kind == ELEM_ITEMS_FUNCS {
-        func_item(inst, view.elem_funcs(e)?[i].get())
+        func_item(refs, view.elem_funcs(e)?[i].get())
     } else {
         let expr = view.expr(view.elem_exprs(e)?[i])?;
         Ok(eval(expr, inst)? as u64)
@@ -66,11 +67,11 @@ pub(crate) fn elem_item(
 }
 
 /// The table value of function-index item `f`: its `VMFuncRef` address, or 0 for null.
-fn func_item(inst: &InstanceInner, f: u32) -> Result<u64, FormatError> {
+fn func_item(refs: &FuncRefs<'_>, f: u32) -> Result<u64, FormatError> {
     if f == NULL_FUNC {
         return Ok(0);
     }
-    match inst.func_ref(f) {
+    match refs.get(f) {
         Some(p) => Ok(p as u64),
         None => Err(FormatError::Corrupt(format!("element function index {f}"))),
     }
@@ -110,12 +111,14 @@ pub(super) fn initialize(
                 }
                 let dst = &mut table.elems()[offset as usize..(offset + n) as usize];
                 if e.items_kind == ELEM_ITEMS_FUNCS {
+                    let refs = inst.func_refs()?;
                     for (slot, f) in dst.iter_mut().zip(view.elem_funcs(e)?) {
-                        *slot = func_item(inst, f.get())?;
+                        *slot = func_item(&refs, f.get())?;
                     }
                 } else {
+                    let refs = inst.func_refs()?;
                     for (k, slot) in dst.iter_mut().enumerate() {
-                        *slot = elem_item(inst, &view, e, k)?;
+                        *slot = elem_item(inst, &refs, &view, e, k)?;
                     }
                 }
                 inst.dropped_elems[i].set(true);

@@ -15,7 +15,7 @@ use crate::store::Store;
 use crate::table::Table;
 use crate::trap::Trap;
 use crate::values::{FuncType, ValType};
-use kiln_format::tables::{extern_kind, NO_FUNC_REF};
+use kiln_format::tables::extern_kind;
 use kiln_format::vmctx::*;
 use kiln_format::FormatError;
 use std::alloc::Layout;
@@ -46,6 +46,32 @@ pub enum InstantiateError {
 /// An instance of an artifact in a store.
 #[derive(Clone)]
 pub struct Instance(pub(crate) Arc<InstanceInner>);
+
+/// Function index → `VMFuncRef` address, for one instance.
+pub(crate) struct FuncRefs<'a> {
+    imported: u32,
+    defined: &'a [crate::artifact::DefinedFunc],
+    count: u32,
+    base: *mut u8,
+}
+
+impl FuncRefs<'_> {
+    /// The address of function `index`'s `VMFuncRef`; `None` for a function that has none or
+    /// does not exist.
+    #[inline]
+    pub(crate) fn get(&self, index: u32) -> Option<*mut u8> {
+        let slot = if index < self.imported {
+            index
+        } else {
+            self.defined.get((index - self.imported) as usize)?.slot
+        };
+        // `NO_FUNC_REF` is out of range; slots were checked against the count (`defined_funcs`).
+        (slot < self.count).then(|| {
+            // SAFETY: `slot < func_refs`: inside the VMContext's `func_refs` array.
+            unsafe { self.base.add((slot * FUNCREF_SIZE) as usize) }
+        })
+    }
+}
 
 /// `VMFuncRef` as generated code sees it (`FUNCREF_*` offsets).
 #[repr(C)]
@@ -321,22 +347,18 @@ impl InstanceInner {
     /// The address of function `index`'s `VMFuncRef`; `None` for a function that has none (one
     /// that can only be called directly) or does not exist.
     pub(crate) fn func_ref(&self, index: u32) -> Option<*mut u8> {
-        let imported = self.num_imported_funcs();
-        let slot = if index < imported {
-            index
-        } else {
-            let f = self
-                .artifact
-                .defined_funcs()
-                .ok()?
-                .all
-                .get((index - imported) as usize)?;
-            (f.slot != NO_FUNC_REF).then_some(f.slot)?
-        };
-        // Slots were checked against the count the layout was made for (`defined_funcs`).
-        debug_assert!(slot < self.layout.counts.func_refs);
-        // SAFETY: inside the VMContext allocation: `slot < func_refs`.
-        Some(unsafe { self.vmctx().add(self.layout.func_ref(slot) as usize) })
+        self.func_refs().ok()?.get(index)
+    }
+
+    /// Resolves function indices to `VMFuncRef` addresses (for many lookups in a row).
+    pub(crate) fn func_refs(&self) -> Result<FuncRefs<'_>, FormatError> {
+        Ok(FuncRefs {
+            imported: self.num_imported_funcs(),
+            defined: &self.artifact.defined_funcs()?.all,
+            count: self.layout.counts.func_refs,
+            // SAFETY: the `func_refs` array lies inside the VMContext allocation.
+            base: unsafe { self.vmctx().add(self.layout.func_refs as usize) },
+        })
     }
 
     /// The code address and callee VMContext of function `index`, for calling it.
