@@ -108,7 +108,7 @@ impl Config {
     pub fn full() -> Config {
         Config {
             copies: 1000,
-            reps: 7,
+            reps: 11,
             sizes: vec![
                 SynthSpec::TINY,
                 SynthSpec::SMALL,
@@ -550,31 +550,30 @@ fn bench_load(
     for (rt, paths) in rts.iter().zip(&separate) {
         drop(rt.load_all(paths)?);
     }
+    // Every variant in a rotating order, so that none always runs right after the same one (each
+    // leaves the kernel's caches and address-space trees in a different state).
     for rep in 0..config.reps {
         for (files, samples, paths) in [
             (&floor_sep, &mut sep, &separate),
             (&floor_same, &mut same_s, &same),
         ] {
-            for (f, (_, extras)) in floors.iter().enumerate() {
-                let (l, u) = sys::floor_load_unload(files, *extras)?;
-                samples[f].0.push(per(l));
-                samples[f].1.push(per(u));
-            }
-            for (k, (_, options, check)) in kiln_variants.iter().enumerate() {
-                let (l, u) = kiln_load_unload(&paths[0], options, *check)?;
-                samples[floors.len() + k].0.push(per(l));
-                samples[floors.len() + k].1.push(per(u));
-            }
-            for i in rotation(rts.len(), rep) {
-                let (rt, paths) = (&rts[i], &paths[i]);
-                let start = Instant::now();
-                let held = rt.load_all(paths)?;
-                let l = start.elapsed();
-                let start = Instant::now();
-                drop(held);
-                let u = start.elapsed();
-                samples[nf + i].0.push(per(l));
-                samples[nf + i].1.push(per(u));
+            for v in rotation(variants, rep) {
+                let (l, u) = if v < floors.len() {
+                    sys::floor_load_unload(files, floors[v].1)?
+                } else if v < nf {
+                    let (_, options, check) = &kiln_variants[v - floors.len()];
+                    kiln_load_unload(&paths[0], options, *check)?
+                } else {
+                    let (rt, paths) = (&rts[v - nf], &paths[v - nf]);
+                    let start = Instant::now();
+                    let held = rt.load_all(paths)?;
+                    let l = start.elapsed();
+                    let start = Instant::now();
+                    drop(held);
+                    (l, start.elapsed())
+                };
+                samples[v].0.push(per(l));
+                samples[v].1.push(per(u));
             }
         }
     }
