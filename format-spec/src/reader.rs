@@ -370,6 +370,11 @@ impl<'a> ArtifactView<'a> {
         }
     }
 
+    /// The function-index items of every element segment (`ElementEntry::items_start` indexes it).
+    pub fn all_elem_funcs(&self) -> &'a [zerocopy::little_endian::U32] {
+        self.table(TableId::ElemFuncs)
+    }
+
     /// The function-index items of an element segment.
     pub fn elem_funcs(
         &self,

@@ -1,7 +1,7 @@
 //! Loading an artifact: one `mmap` of the whole file, read-only and executable, nothing copied.
 
 use crate::file_map::FileMap;
-use kiln_format::tables::NO_FUNC_REF;
+use kiln_format::tables::{NO_FUNC_REF, NULL_FUNC};
 use kiln_format::{ArtifactView, FormatError};
 use std::fs::File;
 use std::io::{Seek, SeekFrom};
@@ -318,9 +318,24 @@ impl Artifact {
         if next_slot != module.func_refs.get() {
             return Err(corrupt("function reference count".into()));
         }
+        let imported = module.imported_funcs.get();
+        let elem_slots = view
+            .all_elem_funcs()
+            .iter()
+            .map(|f| match f.get() {
+                NULL_FUNC => Ok(NULL_FUNC),
+                f if f < imported => Ok(f),
+                f => all
+                    .get((f - imported) as usize)
+                    .map(|d| d.slot)
+                    .filter(|&s| s != NO_FUNC_REF)
+                    .ok_or_else(|| corrupt(format!("element function index {f}"))),
+            })
+            .collect::<Result<Box<[u32]>, _>>()?;
         let funcs = DefinedFuncs {
             all,
             referenceable: referenceable.into(),
+            elem_slots,
         };
         Ok(self.inner.defined_funcs.get_or_init(|| funcs))
     }
@@ -364,6 +379,10 @@ pub(crate) struct DefinedFuncs {
     /// `(code, canonical type id)` of those with a `VMFuncRef`, in slot order: what each
     /// instantiation writes into its VMContext.
     pub referenceable: Box<[(usize, u32)]>,
+    /// For each item of the `ElemFuncs` table: its function's `VMFuncRef` slot, or `NULL_FUNC`
+    /// for a null item. Every slot is below `ModuleEntry::func_refs`. Filling a table from a
+    /// segment then reads this array in order instead of looking up each function.
+    pub elem_slots: Box<[u32]>,
 }
 
 /// Length of an ELF64 file header: nothing shorter can be an artifact.

@@ -59,21 +59,14 @@ pub(crate) fn elem_item(
     i: usize,
 ) -> Result<u64, FormatError> {
     if e.items_kind == ELEM_ITEMS_FUNCS {
-        func_item(refs, view.elem_funcs(e)?[i].get())
+        if i >= e.items_count.get() as usize {
+            return Err(FormatError::Corrupt("element item out of range".into()));
+        }
+        let item = refs.elem_items(e.items_start.get() as usize + i, 1)?.next();
+        Ok(item.expect("one item"))
     } else {
         let expr = view.expr(view.elem_exprs(e)?[i])?;
         Ok(eval(expr, inst)? as u64)
-    }
-}
-
-/// The table value of function-index item `f`: its `VMFuncRef` address, or 0 for null.
-fn func_item(refs: &FuncRefs<'_>, f: u32) -> Result<u64, FormatError> {
-    if f == NULL_FUNC {
-        return Ok(0);
-    }
-    match refs.get(f) {
-        Some(p) => Ok(p as u64),
-        None => Err(FormatError::Corrupt(format!("element function index {f}"))),
     }
 }
 
@@ -112,8 +105,9 @@ pub(super) fn initialize(
                 let dst = &mut table.elems()[offset as usize..(offset + n) as usize];
                 if e.items_kind == ELEM_ITEMS_FUNCS {
                     let refs = inst.func_refs()?;
-                    for (slot, f) in dst.iter_mut().zip(view.elem_funcs(e)?) {
-                        *slot = func_item(&refs, f.get())?;
+                    let items = refs.elem_items(e.items_start.get() as usize, dst.len())?;
+                    for (slot, value) in dst.iter_mut().zip(items) {
+                        *slot = value;
                     }
                 } else {
                     let refs = inst.func_refs()?;

@@ -51,11 +51,35 @@ pub struct Instance(pub(crate) Arc<InstanceInner>);
 pub(crate) struct FuncRefs<'a> {
     imported: u32,
     defined: &'a [crate::artifact::DefinedFunc],
+    elem_slots: &'a [u32],
     count: u32,
     base: *mut u8,
 }
 
 impl FuncRefs<'_> {
+    /// The table values of items `start..start + n` of the `ElemFuncs` table (`VMFuncRef`
+    /// addresses, 0 for null).
+    #[inline]
+    pub(crate) fn elem_items(
+        &self,
+        start: usize,
+        n: usize,
+    ) -> Result<impl Iterator<Item = u64> + '_, FormatError> {
+        let slots = self
+            .elem_slots
+            .get(start..start.saturating_add(n))
+            .ok_or_else(|| FormatError::Corrupt("element items out of range".into()))?;
+        Ok(slots.iter().map(|&slot| {
+            if slot == kiln_format::tables::NULL_FUNC {
+                0
+            } else {
+                // Every slot is below the count (checked when `elem_slots` was made).
+                debug_assert!(slot < self.count);
+                self.base as u64 + u64::from(slot) * u64::from(FUNCREF_SIZE)
+            }
+        }))
+    }
+
     /// The address of function `index`'s `VMFuncRef`; `None` for a function that has none or
     /// does not exist.
     #[inline]
@@ -352,9 +376,11 @@ impl InstanceInner {
 
     /// Resolves function indices to `VMFuncRef` addresses (for many lookups in a row).
     pub(crate) fn func_refs(&self) -> Result<FuncRefs<'_>, FormatError> {
+        let defined = self.artifact.defined_funcs()?;
         Ok(FuncRefs {
             imported: self.num_imported_funcs(),
-            defined: &self.artifact.defined_funcs()?.all,
+            defined: &defined.all,
+            elem_slots: &defined.elem_slots,
             count: self.layout.counts.func_refs,
             // SAFETY: the `func_refs` array lies inside the VMContext allocation.
             base: unsafe { self.vmctx().add(self.layout.func_refs as usize) },
