@@ -71,6 +71,9 @@ struct ArtifactInner {
     /// Set once the artifact has been validated: the address range of its code, which the trap
     /// handler and calls look up often.
     checked: OnceLock<std::ops::Range<usize>>,
+    /// The parsed view of the mapping, made once it has been validated (`'static` stands for
+    /// "while this struct lives": see `Artifact::mapped`).
+    view: OnceLock<ArtifactView<'static>>,
     /// Address of the registered `.eh_frame`, if any.
     registered_eh_frame: Option<usize>,
     /// Canonical type ids of the module's types, computed at the first instantiation.
@@ -176,6 +179,7 @@ impl Artifact {
                 map,
                 path: path.to_owned(),
                 checked,
+                view: OnceLock::new(),
                 registered_eh_frame,
                 type_ids: OnceLock::new(),
                 defined_funcs: OnceLock::new(),
@@ -197,17 +201,27 @@ impl Artifact {
             path: self.inner.path.clone(),
             source,
         };
-        let bytes = self.inner.map.bytes();
+        let bytes = self.mapped();
         // Reads only the first 1 KiB, and nothing past the file's length; page 0 is backed, since
         // the file is at least an ELF header long (checked when it was mapped).
         let view = ArtifactView::parse(bytes).map_err(format)?;
         view.check_compatibility().map_err(format)?;
         let text = view.text_range();
         let base = bytes.as_ptr() as usize;
+        let _ = self.inner.view.set(view);
         self.inner
             .checked
             .get_or_init(|| base + text.start..base + text.end);
         Ok(())
+    }
+
+    /// The mapped bytes, for the views cached in `self.inner`.
+    fn mapped(&self) -> &'static [u8] {
+        let bytes = self.inner.map.bytes();
+        // SAFETY: the mapping is owned by `self.inner`, as are the views made from these bytes: it
+        // stays mapped, in place and unmodified as long as a cached view can be reached, and
+        // views are only handed out for the lifetime of `&self` (`checked_view`).
+        unsafe { std::slice::from_raw_parts(bytes.as_ptr(), bytes.len()) }
     }
 
     /// The validated view of the artifact's bytes (validating it first if needed).
@@ -216,10 +230,12 @@ impl Artifact {
         Ok(self.checked_view())
     }
 
-    /// The view of an artifact known to be valid: one that has been instantiated.
+    /// The view of an artifact known to be valid (one that has been instantiated), parsed once.
     pub(crate) fn checked_view(&self) -> ArtifactView<'_> {
         debug_assert!(self.inner.checked.get().is_some());
-        ArtifactView::parse(self.inner.map.bytes()).expect("checked before instantiation")
+        *self.inner.view.get_or_init(|| {
+            ArtifactView::parse(self.mapped()).expect("checked before instantiation")
+        })
     }
 
     /// The file it was loaded from.
