@@ -281,6 +281,29 @@ fn an_artifact_validated_at_first_use_is_refused_by_instantiation() {
 }
 
 #[test]
+fn a_file_rewritten_in_place_after_a_checked_load_is_refused_not_trusted() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a.kiln");
+    let good = artifact_bytes();
+    std::fs::write(&path, &good).unwrap();
+    let eager = LoadOptions {
+        check_now: true,
+        ..LoadOptions::default()
+    };
+    let artifact = Artifact::open_with(&path, &eager).unwrap();
+    // Same inode, same length, another magic: the private mapping shows the new bytes, since
+    // the checked load read the header with `pread` and touched no page of the mapping.
+    let mut other = good.clone();
+    other[HEADER_OFFSET as usize] ^= 0xff;
+    std::fs::write(&path, &other).unwrap();
+    let (mut store, imports) = store_with_env();
+    let Err(e) = Instance::new(&mut store, &artifact, &imports) else {
+        panic!("instantiated a file that changed after it was checked");
+    };
+    assert!(e.to_string().contains("bad magic"), "{e}");
+}
+
+#[test]
 fn truncation_anywhere_is_refused() {
     let good = artifact_bytes();
     let view = ArtifactView::parse(&good).unwrap();

@@ -416,7 +416,12 @@ impl<'a> ArtifactView<'a> {
         let i = funcs.partition_point(|f| f.code_offset.get() <= offset);
         let f = funcs.get(i.checked_sub(1)?)?;
         let end = f.code_offset.get().checked_add(f.code_len.get())?;
-        (offset < end).then(|| (self.module().imported_funcs.get() + (i - 1) as u32, f))
+        let index = self
+            .module()
+            .imported_funcs
+            .get()
+            .checked_add((i - 1) as u32)?;
+        (offset < end).then_some((index, f))
     }
 
     /// The trap kind recorded for the instruction at text offset `offset`.

@@ -66,13 +66,13 @@ pub struct Artifact {
 }
 
 struct ArtifactInner {
-    map: FileMap,
     path: PathBuf,
-    /// Set once the artifact has been validated: the address range of its code, which the trap
-    /// handler and calls look up often.
+    /// The address range of the code, which the trap handler and calls look up often: set by
+    /// validation, at load (`check_now`) or at first use.
     checked: OnceLock<std::ops::Range<usize>>,
-    /// The parsed view of the mapping, made once it has been validated (`'static` stands for
-    /// "while this struct lives": see `Artifact::mapped`).
+    /// The parsed view of the mapping, set once the mapping has been validated (`'static` stands
+    /// for "while this struct lives": see `Artifact::mapped`). Everything that reads the mapping
+    /// goes through it.
     view: OnceLock<ArtifactView<'static>>,
     /// Address of the registered `.eh_frame`, if any.
     registered_eh_frame: Option<usize>,
@@ -82,6 +82,8 @@ struct ArtifactInner {
     defined_funcs: OnceLock<DefinedFuncs>,
     /// The file, reopened at the first instantiation that maps a data image (see `reopen`).
     reopened: OnceLock<Option<File>>,
+    /// Last, so that it is unmapped after every field that may borrow from it is gone.
+    map: FileMap,
 }
 
 impl Drop for ArtifactInner {
@@ -194,7 +196,7 @@ impl Artifact {
     /// [`Artifact::view`] call it; call it directly to learn of a bad artifact before its first
     /// use. The first call reads the header page through the mapping.
     pub fn check(&self) -> Result<(), LoadError> {
-        if self.inner.checked.get().is_some() {
+        if self.inner.view.get().is_some() {
             return Ok(());
         }
         let format = |source| LoadError::Format {
@@ -202,16 +204,23 @@ impl Artifact {
             source,
         };
         let bytes = self.mapped();
-        // Reads only the first 1 KiB, and nothing past the file's length; page 0 is backed, since
-        // the file is at least an ELF header long (checked when it was mapped).
+        // The same checks as at load (`check_now`): everything from the first 1 KiB, which is
+        // backed since the file is at least an ELF header long (checked when it was mapped).
+        let prefix = &bytes[..bytes.len().min(PREFIX_LEN)];
+        ArtifactView::check_prefix(prefix, bytes.len()).map_err(format)?;
         let view = ArtifactView::parse(bytes).map_err(format)?;
         view.check_compatibility().map_err(format)?;
         let text = view.text_range();
         let base = bytes.as_ptr() as usize;
+        let code = base + text.start..base + text.end;
+        // Validated at load from a `pread`: the mapping must say the same (it would not if the
+        // file had been rewritten in place since).
+        if *self.inner.checked.get_or_init(|| code.clone()) != code {
+            let changed = FormatError::Corrupt("the file changed since it was loaded".into());
+            return Err(format(changed));
+        }
+        // Set after `checked`: a view implies a code range.
         let _ = self.inner.view.set(view);
-        self.inner
-            .checked
-            .get_or_init(|| base + text.start..base + text.end);
         Ok(())
     }
 
@@ -230,12 +239,17 @@ impl Artifact {
         Ok(self.checked_view())
     }
 
-    /// The view of an artifact known to be valid (one that has been instantiated), parsed once.
+    /// The view of an artifact known to be valid: one that has been instantiated (instantiation
+    /// validates first).
     pub(crate) fn checked_view(&self) -> ArtifactView<'_> {
-        debug_assert!(self.inner.checked.get().is_some());
-        *self.inner.view.get_or_init(|| {
-            ArtifactView::parse(self.mapped()).expect("checked before instantiation")
-        })
+        self.validated_view()
+            .expect("validated before instantiation")
+    }
+
+    /// The view, if the artifact has been validated. Reads a `OnceLock` without initializing it,
+    /// so the trap handler may call it.
+    pub(crate) fn validated_view(&self) -> Option<ArtifactView<'_>> {
+        self.inner.view.get().copied()
     }
 
     /// The file it was loaded from.
@@ -256,7 +270,10 @@ impl Artifact {
 
     /// Address range of the code; empty until the artifact has been validated.
     pub(crate) fn code(&self) -> std::ops::Range<usize> {
-        self.inner.checked.get().cloned().unwrap_or(0..0)
+        match self.inner.view.get() {
+            Some(_) => self.inner.checked.get().cloned().unwrap_or(0..0),
+            None => 0..0,
+        }
     }
 
     /// The guest function containing code address `addr`, as `(index, name)`: for symbolizing
@@ -266,7 +283,7 @@ impl Artifact {
         if !code.contains(&addr) {
             return None;
         }
-        let view = self.checked_view();
+        let view = self.validated_view()?;
         let (index, _) = view.function_at((addr - code.start) as u32)?;
         Some((index, view.func_name(index)))
     }

@@ -228,7 +228,7 @@ pub(crate) unsafe fn invoke(
 /// Describes the guest code at `pc`.
 fn frame_at(artifacts: &[crate::Artifact], pc: usize) -> Option<crate::trap::Frame> {
     let a = artifacts.iter().find(|a| a.code().contains(&pc))?;
-    let view = a.checked_view();
+    let view = a.validated_view()?;
     let offset = (pc - a.code().start) as u32;
     Some(match view.function_at(offset) {
         Some((index, _)) => crate::trap::Frame {

@@ -212,7 +212,7 @@ fn lookup(act: &Activation, pc: usize) -> Option<TrapKind> {
             return None;
         }
         let offset = u32::try_from(pc - code.start).ok()?;
-        TrapKind::from_code(a.checked_view().trap_at(offset)?)
+        TrapKind::from_code(a.validated_view()?.trap_at(offset)?)
     })
 }
 

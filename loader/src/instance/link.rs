@@ -20,6 +20,11 @@ pub(super) struct Linked {
     pub globals: Vec<Global>,
 }
 
+const MAX_FUNCS: u32 = 1_000_000;
+const MAX_GLOBALS: u32 = 1_000_000;
+const MAX_MEMORIES: u32 = 100;
+const MAX_TABLES: u32 = 100_000;
+
 /// The VMContext counts of an artifact, checked for consistency.
 pub(super) fn counts(view: &ArtifactView<'_>) -> Result<VmctxCounts, FormatError> {
     let m = view.module();
@@ -52,6 +57,17 @@ pub(super) fn counts(view: &ArtifactView<'_>) -> Result<VmctxCounts, FormatError
     if !consistent {
         return Err(FormatError::Corrupt(
             "import counts do not match the import table".into(),
+        ));
+    }
+    // WebAssembly's implementation limits (those of wasmparser's validator), which also keep
+    // every VMContext offset within `u32`.
+    if counts.func_refs > MAX_FUNCS
+        || counts.globals > MAX_GLOBALS
+        || counts.memories > MAX_MEMORIES
+        || counts.tables > MAX_TABLES
+    {
+        return Err(FormatError::Corrupt(
+            "more entities than WebAssembly allows".into(),
         ));
     }
     Ok(counts)

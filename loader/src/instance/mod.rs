@@ -92,7 +92,7 @@ impl FuncRefs<'_> {
         // `NO_FUNC_REF` is out of range; slots were checked against the count (`defined_funcs`).
         (slot < self.count).then(|| {
             // SAFETY: `slot < func_refs`: inside the VMContext's `func_refs` array.
-            unsafe { self.base.add((slot * FUNCREF_SIZE) as usize) }
+            unsafe { self.base.add(slot as usize * FUNCREF_SIZE as usize) }
         })
     }
 }
@@ -391,9 +391,9 @@ impl InstanceInner {
     pub(crate) fn code_and_vmctx(&self, index: u32) -> Result<(usize, usize), FormatError> {
         let imported = self.num_imported_funcs();
         if index < imported {
-            let fref = self
-                .func_ref(index)
-                .expect("imported functions have a slot");
+            // SAFETY: an imported function's slot is its index, below `func_refs` (checked in
+            // `link::counts`): inside the VMContext allocation.
+            let fref = unsafe { self.vmctx().add(self.layout.func_ref(index) as usize) };
             // SAFETY: an imported function's VMFuncRef, written by `fill_vmctx`.
             return Ok(unsafe {
                 (
