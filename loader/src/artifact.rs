@@ -67,13 +67,9 @@ pub struct Artifact {
 
 struct ArtifactInner {
     path: PathBuf,
-    /// The address range of the code, which the trap handler and calls look up often: set by
-    /// validation, at load (`check_now`) or at first use.
-    checked: OnceLock<std::ops::Range<usize>>,
-    /// The parsed view of the mapping, set once the mapping has been validated (`'static` stands
-    /// for "while this struct lives": see `Artifact::mapped`). Everything that reads the mapping
-    /// goes through it.
-    view: OnceLock<ArtifactView<'static>>,
+    /// Set once the mapping has been validated (`Artifact::check`). Everything that reads the
+    /// mapping goes through it.
+    validated: OnceLock<Validated>,
     /// Address of the registered `.eh_frame`, if any.
     registered_eh_frame: Option<usize>,
     /// Canonical type ids of the module's types, computed at the first instantiation.
@@ -138,16 +134,14 @@ impl Artifact {
             options.check_now || options.verify_checksum || options.register_unwind_info;
         // Validated from one small read, so that even a checked load touches no page of the
         // mapping (a page fault costs more than the read, and more again at unload).
-        let regions = if check_now {
+        let eh_frame = if check_now {
             let mut prefix = [0u8; PREFIX_LEN];
             let n = read_prefix(&file, &mut prefix).map_err(io)?;
             let header = ArtifactView::check_prefix(&prefix[..n], len).map_err(format)?;
             kiln_format::reader::check_compatibility(header).map_err(format)?;
-            let range = |r: kiln_format::header::FileRange| {
-                // Checked against the file length by `check_prefix`.
-                r.offset.get() as usize..(r.offset.get() + r.size.get()) as usize
-            };
-            Some((range(header.text), range(header.eh_frame)))
+            // Checked against the file length by `check_prefix`.
+            let eh = header.eh_frame;
+            Some(eh.offset.get() as usize..(eh.offset.get() + eh.size.get()) as usize)
         } else {
             None
         };
@@ -159,9 +153,8 @@ impl Artifact {
         let map = FileMap::new(&file, len).map_err(io)?;
         drop(file);
         let base = map.bytes().as_ptr() as usize;
-        let checked = OnceLock::new();
         let mut registered_eh_frame = None;
-        if let Some((text, eh_frame)) = regions {
+        if let Some(eh_frame) = eh_frame {
             if options.verify_checksum {
                 let view = ArtifactView::parse(map.bytes()).map_err(format)?;
                 view.verify_checksum().map_err(format)?;
@@ -174,14 +167,12 @@ impl Artifact {
                 unsafe { __register_frame(eh as *const u8) };
                 registered_eh_frame = Some(eh);
             }
-            let _ = checked.set(base + text.start..base + text.end);
         }
         Ok(Artifact {
             inner: Arc::new(ArtifactInner {
                 map,
                 path: path.to_owned(),
-                checked,
-                view: OnceLock::new(),
+                validated: OnceLock::new(),
                 registered_eh_frame,
                 type_ids: OnceLock::new(),
                 defined_funcs: OnceLock::new(),
@@ -196,7 +187,7 @@ impl Artifact {
     /// [`Artifact::view`] call it; call it directly to learn of a bad artifact before its first
     /// use. The first call reads the header page through the mapping.
     pub fn check(&self) -> Result<(), LoadError> {
-        if self.inner.view.get().is_some() {
+        if self.inner.validated.get().is_some() {
             return Ok(());
         }
         let format = |source| LoadError::Format {
@@ -213,14 +204,9 @@ impl Artifact {
         let text = view.text_range();
         let base = bytes.as_ptr() as usize;
         let code = base + text.start..base + text.end;
-        // Validated at load from a `pread`: the mapping must say the same (it would not if the
-        // file had been rewritten in place since).
-        if *self.inner.checked.get_or_init(|| code.clone()) != code {
-            let changed = FormatError::Corrupt("the file changed since it was loaded".into());
-            return Err(format(changed));
-        }
-        // Set after `checked`: a view implies a code range.
-        let _ = self.inner.view.set(view);
+        self.inner
+            .validated
+            .get_or_init(|| Validated { view, code });
         Ok(())
     }
 
@@ -249,7 +235,7 @@ impl Artifact {
     /// The view, if the artifact has been validated. Reads a `OnceLock` without initializing it,
     /// so the trap handler may call it.
     pub(crate) fn validated_view(&self) -> Option<ArtifactView<'_>> {
-        self.inner.view.get().copied()
+        self.inner.validated.get().map(|v| v.view)
     }
 
     /// The file it was loaded from.
@@ -270,10 +256,7 @@ impl Artifact {
 
     /// Address range of the code; empty until the artifact has been validated.
     pub(crate) fn code(&self) -> std::ops::Range<usize> {
-        match self.inner.view.get() {
-            Some(_) => self.inner.checked.get().cloned().unwrap_or(0..0),
-            None => 0..0,
-        }
+        self.inner.validated.get().map_or(0..0, |v| v.code.clone())
     }
 
     /// The guest function containing code address `addr`, as `(index, name)`: for symbolizing
@@ -394,6 +377,15 @@ impl Artifact {
     pub fn ptr_eq(&self, other: &Artifact) -> bool {
         Arc::ptr_eq(&self.inner, &other.inner)
     }
+}
+
+/// What validation establishes, kept with the artifact.
+struct Validated {
+    /// The parsed view of the mapping (`'static` stands for "while the artifact lives": see
+    /// `Artifact::mapped`).
+    view: ArtifactView<'static>,
+    /// The address range of the code, which the trap handler and calls look up often.
+    code: std::ops::Range<usize>,
 }
 
 /// A defined function, as instantiation and calls need it.

@@ -62,8 +62,9 @@ pub(crate) fn elem_item(
         if i >= e.items_count.get() as usize {
             return Err(FormatError::Corrupt("element item out of range".into()));
         }
-        let item = refs.elem_items(e.items_start.get() as usize + i, 1)?.next();
-        Ok(item.expect("one item"))
+        let mut item = refs.elem_items(e.items_start.get() as usize + i, 1)?;
+        item.next()
+            .ok_or_else(|| FormatError::Corrupt("element item out of range".into()))
     } else {
         let expr = view.expr(view.elem_exprs(e)?[i])?;
         Ok(eval(expr, inst)? as u64)
@@ -90,6 +91,7 @@ pub(super) fn initialize(
             inst.tables[i].elems().fill(value);
         }
     }
+    let refs = inst.func_refs()?;
     for (i, e) in view.elements().iter().enumerate() {
         match e.mode {
             segment_mode::ACTIVE => {
@@ -104,13 +106,11 @@ pub(super) fn initialize(
                 }
                 let dst = &mut table.elems()[offset as usize..(offset + n) as usize];
                 if e.items_kind == ELEM_ITEMS_FUNCS {
-                    let refs = inst.func_refs()?;
                     let items = refs.elem_items(e.items_start.get() as usize, dst.len())?;
                     for (slot, value) in dst.iter_mut().zip(items) {
                         *slot = value;
                     }
                 } else {
-                    let refs = inst.func_refs()?;
                     for (k, slot) in dst.iter_mut().enumerate() {
                         *slot = elem_item(inst, &refs, &view, e, k)?;
                     }
