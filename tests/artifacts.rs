@@ -331,7 +331,8 @@ fn truncation_anywhere_is_refused() {
 
 #[test]
 fn out_of_range_tables_are_refused() {
-    use kiln_format::tables::{MetaDirectory, TABLE_COUNT};
+    use kiln_format::tables::{MetaDirectory, TableId, TABLE_COUNT};
+    use kiln_format::Location;
     use zerocopy::FromBytes;
     let good = artifact_bytes();
     let meta = meta_offset(&good);
@@ -346,8 +347,9 @@ fn out_of_range_tables_are_refused() {
                 _ => t.entry_size = (t.entry_size.get() + 1).into(),
             }
             let e = format_error(&b, &Default::default());
+            // The error says which table.
             assert!(
-                matches!(e, FormatError::Corrupt(_)),
+                matches!(e, FormatError::Corrupt { at: Location::Table(id), .. } if id == TableId::ALL[table]),
                 "table {table} field {field}: {e}"
             );
         }
@@ -390,7 +392,16 @@ fn corrupt_references_inside_tables_fail_at_instantiation_not_crash() {
         let e = Instance::new(&mut store, &artifact, &imports)
             .err()
             .expect("refused");
-        assert!(e.to_string().contains("corrupt"), "{field}: {e}");
+        // The error says which entry and field.
+        let place = match field {
+            "type" => "Functions[0].type_index",
+            _ => "Functions[0].code_offset",
+        };
+        let msg = e.to_string();
+        assert!(
+            msg.contains("corrupt") && msg.contains(place),
+            "{field}: {msg}"
+        );
     }
 }
 

@@ -1,5 +1,7 @@
 //! `kiln`: compile WebAssembly ahead of time, run, inspect and test the artifacts.
 
+#![forbid(unsafe_code)]
+
 use kiln_cli::{commands, wast_runner};
 
 use clap::{Parser, Subcommand};

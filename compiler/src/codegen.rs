@@ -95,7 +95,7 @@ pub fn compile_module(
             .par_iter()
             .enumerate()
             .map(|(i, body)| {
-                let index = module.imported_funcs + i as u32;
+                let index = module.defined_func_index(i);
                 let mut func = ir::Function::with_name_signature(
                     UserFuncName::user(0, index),
                     wasm_signature(module.func_type(index)),

@@ -4,6 +4,9 @@
 //! [`translate`] turns each function body into Cranelift IR, [`codegen`] compiles the functions and
 //! trampolines in parallel, and [`emit`] lays out and writes the artifact.
 
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
 pub mod codegen;
 pub mod emit;
 pub mod error;

@@ -4,6 +4,7 @@
 use crate::error::{unsupported, CompileError};
 use kiln_format::tables::NO_FUNC_REF;
 use kiln_format::vmctx::{VmctxCounts, VmctxLayout};
+use kiln_format::EntityIndex;
 use std::collections::BTreeMap;
 use wasmparser::{
     DataKind, ElementItems, ElementKind, ExternalKind, FuncType, FunctionBody, GlobalType,
@@ -377,7 +378,18 @@ impl<'a> ModuleInfo<'a> {
 
     /// Whether function `func` is imported.
     pub fn is_imported_func(&self, func: u32) -> bool {
-        func < self.imported_funcs
+        matches!(self.func_index(func), EntityIndex::Imported(_))
+    }
+
+    /// Function `func` split into imported or defined.
+    pub fn func_index(&self, func: u32) -> EntityIndex {
+        EntityIndex::split(func, self.imported_funcs)
+    }
+
+    /// The function index of the `defined`th defined function (in body order).
+    pub fn defined_func_index(&self, defined: usize) -> u32 {
+        // Function counts are bounded by the validator far below `u32::MAX`.
+        self.imported_funcs + defined as u32
     }
 }
 

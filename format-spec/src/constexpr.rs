@@ -4,7 +4,7 @@
 //! loader decodes them here, in place, and evaluates them at instantiation. Decoding is
 //! bounds-checked: corrupt bytes give an error, never a panic.
 
-use crate::reader::FormatError;
+use crate::error::FormatError;
 
 /// One instruction of a constant expression.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -142,5 +142,78 @@ impl Iterator for ConstExprReader<'_> {
                 Some(Err(e))
             }
         }
+    }
+}
+
+/// The value of an expression that is exactly one `i32.const` (how producers write most segment
+/// offsets), or `None` for any other expression.
+pub fn single_i32_const(bytes: &[u8]) -> Option<i32> {
+    let mut ops = ConstExprReader::new(bytes);
+    match (ops.next(), ops.next()) {
+        (Some(Ok(ConstOp::I32Const(v))), None) => Some(v),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_every_instruction() {
+        let bytes = [
+            0x41, 0x7f, // i32.const -1
+            0x42, 0x80, 0x01, // i64.const 128
+            0x43, 0, 0, 0x80, 0x3f, // f32.const 1.0
+            0x23, 0x02, // global.get 2
+            0x6a, // i32.add
+            0xd2, 0x05, // ref.func 5
+            0xd0, 0x70, // ref.null func
+            0xfd, 0x0c, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, // v128.const 1
+            0x0b,
+        ];
+        let ops: Vec<ConstOp> = ConstExprReader::new(&bytes)
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(
+            ops,
+            [
+                ConstOp::I32Const(-1),
+                ConstOp::I64Const(128),
+                ConstOp::F32Const(0x3f80_0000),
+                ConstOp::GlobalGet(2),
+                ConstOp::I32Add,
+                ConstOp::RefFunc(5),
+                ConstOp::RefNull(0x70),
+                ConstOp::V128Const(1),
+            ]
+        );
+    }
+
+    #[test]
+    fn refuses_truncated_and_unknown_bytes() {
+        for bad in [
+            &[0x41][..],
+            &[0x41, 0x80],
+            &[0x44, 0, 0],
+            &[0x01, 0x0b],
+            &[0xfd, 0x00],
+        ] {
+            let r: Result<Vec<_>, _> = ConstExprReader::new(bad).collect();
+            assert!(matches!(r, Err(FormatError::BadConstExpr(_))), "{bad:?}");
+        }
+        let too_long = [0x41, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01, 0x0b];
+        assert!(ConstExprReader::new(&too_long).any(|r| r.is_err()));
+    }
+
+    #[test]
+    fn single_constant() {
+        assert_eq!(single_i32_const(&[0x41, 0x80, 0x08, 0x0b]), Some(1024));
+        assert_eq!(single_i32_const(&[0x41, 0x7f, 0x0b]), Some(-1));
+        assert_eq!(single_i32_const(&[0x23, 0x00, 0x0b]), None);
+        assert_eq!(
+            single_i32_const(&[0x41, 0x01, 0x41, 0x02, 0x6a, 0x0b]),
+            None
+        );
     }
 }

@@ -1,5 +1,7 @@
 //! The fixed header at file offset 64, right after the ELF file header.
 
+use crate::target::Arch;
+use crate::vmctx::{MEMORY_GUARD, MEMORY_RESERVATION};
 use zerocopy::little_endian::{U16, U32, U64};
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout, Unaligned};
 
@@ -12,6 +14,9 @@ pub const FORMAT_MAJOR: u16 = 2;
 pub const FORMAT_MINOR: u16 = 0;
 /// File offset of the Kiln header.
 pub const HEADER_OFFSET: u64 = 64;
+
+/// `os` code of Linux, the only OS Kiln targets.
+pub const OS_LINUX: u16 = 1;
 
 /// `flags` bit: the artifact carries `.eh_frame` unwind tables.
 pub const FLAG_UNWIND_INFO: u32 = 1 << 0;
@@ -28,7 +33,8 @@ pub const BOUNDS_STATIC_GUARD: u8 = 1;
 pub const STACK_LIMIT_STORE_CONTEXT: u8 = 1;
 
 /// A file range `[offset, offset + size)`.
-#[derive(Clone, Copy, Debug, Default, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
 #[repr(C)]
 pub struct FileRange {
     /// Offset from the start of the file.
@@ -38,7 +44,8 @@ pub struct FileRange {
 }
 
 /// The artifact header. All fields are little-endian; `SPEC.md` describes each.
-#[derive(Clone, Copy, Debug, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
 #[repr(C)]
 pub struct ArtifactHeader {
     /// [`MAGIC`].
@@ -93,9 +100,112 @@ pub struct ArtifactHeader {
     pub checksum: U64,
 }
 
+/// What a compiler records about the code it wrote: everything in the header that is not fixed by
+/// the format or by the file's layout.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CodeSettings {
+    /// The target architecture.
+    pub arch: Arch,
+    /// CPU features the code requires ([`crate::target`] mask).
+    pub cpu_features: u64,
+    /// Cranelift optimization level: 0 none, 1 speed, 2 speed and size.
+    pub opt_level: u8,
+    /// `FLAG_*` bits.
+    pub flags: u32,
+    /// Size of the VMContext the code expects.
+    pub vmctx_size: u32,
+    /// Number of defined functions.
+    pub num_functions: u32,
+    /// SHA-256 of the input WebAssembly binary.
+    pub wasm_sha256: [u8; 32],
+}
+
+/// Where the regions of an artifact lie in its file.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Regions {
+    /// Executable code.
+    pub text: FileRange,
+    /// Metadata tables.
+    pub meta: FileRange,
+    /// Data-segment images.
+    pub data: FileRange,
+    /// `.eh_frame`.
+    pub eh_frame: FileRange,
+}
+
+impl FileRange {
+    /// The range `[offset, offset + size)`.
+    pub fn new(offset: u64, size: u64) -> FileRange {
+        FileRange {
+            offset: offset.into(),
+            size: size.into(),
+        }
+    }
+
+    /// One past the last byte, saturating.
+    pub fn end(&self) -> u64 {
+        self.offset.get().saturating_add(self.size.get())
+    }
+}
+
 impl ArtifactHeader {
     /// The header's size in bytes.
     pub const SIZE: usize = size_of::<ArtifactHeader>();
+
+    /// The header of an artifact of this format version with `settings` and `regions`, and a zero
+    /// checksum (the writer fills it in last, see [`ArtifactHeader::checksum_range`]).
+    pub fn new(settings: &CodeSettings, regions: &Regions) -> ArtifactHeader {
+        let arch = settings.arch;
+        ArtifactHeader {
+            magic: MAGIC,
+            format_major: FORMAT_MAJOR.into(),
+            format_minor: FORMAT_MINOR.into(),
+            header_size: (ArtifactHeader::SIZE as u32).into(),
+            kiln_version: pad_str(env!("CARGO_PKG_VERSION")),
+            arch: (arch as u16).into(),
+            os: OS_LINUX.into(),
+            region_align: (arch.region_align() as u32).into(),
+            triple: pad_str(arch.triple()),
+            cpu_features: settings.cpu_features.into(),
+            bounds_checks: BOUNDS_STATIC_GUARD,
+            stack_limit_scheme: STACK_LIMIT_STORE_CONTEXT,
+            opt_level: settings.opt_level,
+            reserved0: 0,
+            flags: settings.flags.into(),
+            memory_reservation: MEMORY_RESERVATION.into(),
+            memory_guard: MEMORY_GUARD.into(),
+            vmctx_size: settings.vmctx_size.into(),
+            num_functions: settings.num_functions.into(),
+            wasm_sha256: settings.wasm_sha256,
+            text: regions.text,
+            meta: regions.meta,
+            data: regions.data,
+            eh_frame: regions.eh_frame,
+            checksum: 0.into(),
+        }
+    }
+
+    /// The regions.
+    pub fn regions(&self) -> Regions {
+        Regions {
+            text: self.text,
+            meta: self.meta,
+            data: self.data,
+            eh_frame: self.eh_frame,
+        }
+    }
+
+    /// The file range the checksum covers: from the end of the header to the end of the furthest
+    /// region.
+    pub fn checksum_range(&self) -> std::ops::Range<usize> {
+        let start = HEADER_OFFSET as usize + ArtifactHeader::SIZE;
+        let end = [self.text, self.meta, self.data, self.eh_frame]
+            .iter()
+            .map(FileRange::end)
+            .max()
+            .unwrap_or(0);
+        start..usize::try_from(end).unwrap_or(usize::MAX).max(start)
+    }
 
     /// The triple as a string.
     pub fn triple_str(&self) -> &str {
@@ -130,4 +240,72 @@ pub fn fnv1a64(bytes: &[u8]) -> u64 {
         h = h.wrapping_mul(0x0000_0100_0000_01b3);
     }
     h
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::mem::offset_of;
+
+    /// The table in SPEC.md §2, field by field: changing it is a new format major.
+    #[test]
+    fn header_has_the_documented_layout() {
+        assert_eq!(ArtifactHeader::SIZE, 216);
+        let offsets = [
+            (offset_of!(ArtifactHeader, magic), 0),
+            (offset_of!(ArtifactHeader, format_major), 8),
+            (offset_of!(ArtifactHeader, format_minor), 10),
+            (offset_of!(ArtifactHeader, header_size), 12),
+            (offset_of!(ArtifactHeader, kiln_version), 16),
+            (offset_of!(ArtifactHeader, arch), 32),
+            (offset_of!(ArtifactHeader, os), 34),
+            (offset_of!(ArtifactHeader, region_align), 36),
+            (offset_of!(ArtifactHeader, triple), 40),
+            (offset_of!(ArtifactHeader, cpu_features), 72),
+            (offset_of!(ArtifactHeader, bounds_checks), 80),
+            (offset_of!(ArtifactHeader, stack_limit_scheme), 81),
+            (offset_of!(ArtifactHeader, opt_level), 82),
+            (offset_of!(ArtifactHeader, reserved0), 83),
+            (offset_of!(ArtifactHeader, flags), 84),
+            (offset_of!(ArtifactHeader, memory_reservation), 88),
+            (offset_of!(ArtifactHeader, memory_guard), 96),
+            (offset_of!(ArtifactHeader, vmctx_size), 104),
+            (offset_of!(ArtifactHeader, num_functions), 108),
+            (offset_of!(ArtifactHeader, wasm_sha256), 112),
+            (offset_of!(ArtifactHeader, text), 144),
+            (offset_of!(ArtifactHeader, meta), 160),
+            (offset_of!(ArtifactHeader, data), 176),
+            (offset_of!(ArtifactHeader, eh_frame), 192),
+            (offset_of!(ArtifactHeader, checksum), 208),
+        ];
+        for (i, (actual, documented)) in offsets.into_iter().enumerate() {
+            assert_eq!(actual, documented, "field {i}");
+        }
+    }
+
+    #[test]
+    fn new_header_records_settings_and_regions() {
+        let settings = CodeSettings {
+            arch: Arch::Aarch64,
+            cpu_features: 3,
+            opt_level: 2,
+            flags: FLAG_STRIPPED,
+            vmctx_size: 48,
+            num_functions: 9,
+            wasm_sha256: [1; 32],
+        };
+        let regions = Regions {
+            text: FileRange::new(0x10000, 100),
+            meta: FileRange::new(512, 64),
+            data: FileRange::new(0x20000, 0),
+            eh_frame: FileRange::new(0x10068, 0),
+        };
+        let h = ArtifactHeader::new(&settings, &regions);
+        assert_eq!(h.magic, MAGIC);
+        assert_eq!(h.triple_str(), "aarch64-unknown-linux-gnu");
+        assert_eq!(h.region_align.get(), 64 * 1024);
+        assert_eq!(h.regions(), regions);
+        assert_eq!(h.checksum_range(), 280..0x20000);
+        assert_eq!(h.kiln_version_str(), env!("CARGO_PKG_VERSION"));
+    }
 }

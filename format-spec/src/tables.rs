@@ -3,55 +3,113 @@
 //! The region starts with a [`MetaDirectory`] that gives, for each [`TableId`], where its entries
 //! are (relative to the region) and how many there are. Strings, value-type lists, constant
 //! expressions and element items live in blobs referenced by offset and length.
+//!
+//! The list of tables is written once, in the `meta_tables!` invocation below: it defines
+//! [`TableId`], the entry size the reader checks, the owned [`MetaTables`] the writer lays out, and
+//! the typed accessors of [`crate::reader::MetaView`].
 
 use zerocopy::little_endian::{U32, U64};
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout, Unaligned};
 
-/// Every table in the metadata region, in directory order.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[repr(usize)]
-pub enum TableId {
-    /// [`FuncTypeEntry`] per type.
-    Types = 0,
-    /// [`ImportEntry`] per import, in module order.
-    Imports,
-    /// [`FunctionEntry`] per defined function.
-    Functions,
-    /// [`TableEntry`] per table (imported first).
-    Tables,
-    /// [`MemoryEntry`] per memory (imported first).
-    Memories,
-    /// [`GlobalEntry`] per global (imported first).
-    Globals,
-    /// [`ExportEntry`] per export, sorted by name bytes.
-    Exports,
-    /// [`ElementEntry`] per element segment.
-    Elements,
-    /// [`DataEntry`] per data segment.
-    Data,
-    /// [`TrapEntry`] per trapping instruction, sorted by code offset.
-    Traps,
-    /// Bytes: UTF-8 strings.
-    Strings,
-    /// Bytes: value types of function signatures ([`crate::vmctx::ValTypeCode`]).
-    ValTypes,
-    /// Bytes: WebAssembly constant expressions, each ending with `end`.
-    Exprs,
-    /// [`U32`] per item: function indices of element segments, [`NULL_FUNC`] for null.
-    ElemFuncs,
-    /// [`ExprRef`] per item: expressions of element segments.
-    ElemExprs,
-    /// [`AddressMapEntry`] per instruction boundary: native offset → wasm offset, sorted.
-    AddressMap,
-    /// [`MemoryImageEntry`] per defined memory whose initial contents are one page-aligned image.
-    MemoryImages,
+/// Defines the tables from one list: `Id field: Entry`, in directory order.
+macro_rules! meta_tables {
+    ($( $(#[$doc:meta])* $id:ident $field:ident: $entry:ty, )*) => {
+        /// Every table in the metadata region, in directory order.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        #[repr(usize)]
+        pub enum TableId {
+            $( $(#[$doc])* $id, )*
+        }
+
+        /// Number of tables in the directory.
+        pub const TABLE_COUNT: usize = [$(TableId::$id),*].len();
+
+        impl TableId {
+            /// Every table, in directory order.
+            pub const ALL: [TableId; TABLE_COUNT] = [$(TableId::$id),*];
+
+            /// The table's name, as in `SPEC.md`.
+            pub fn name(self) -> &'static str {
+                match self { $(TableId::$id => stringify!($id),)* }
+            }
+
+            /// The size of one entry in bytes (1 for blobs).
+            pub fn entry_size(self) -> usize {
+                match self { $(TableId::$id => size_of::<$entry>(),)* }
+            }
+        }
+
+        /// The tables of one module, owned: what the compiler fills and
+        /// [`MetaTables::finish`](crate::writer) lays out, and what a reader's
+        /// [`crate::reader::MetaView::to_tables`] gives back.
+        #[derive(Clone, Debug, Default, PartialEq, Eq)]
+        pub struct MetaTables {
+            $( $(#[$doc])* pub $field: Vec<$entry>, )*
+        }
+
+        impl MetaTables {
+            /// Each table's bytes and entry count, in directory order.
+            pub fn parts(&self) -> [(&[u8], usize); TABLE_COUNT] {
+                [$((self.$field.as_bytes(), self.$field.len()),)*]
+            }
+        }
+
+        impl<'a> crate::reader::MetaView<'a> {
+            $(
+                $(#[$doc])*
+                pub fn $field(&self) -> &'a [$entry] {
+                    self.table(TableId::$id)
+                }
+            )*
+
+            /// A copy of every table.
+            pub fn to_tables(&self) -> MetaTables {
+                MetaTables { $($field: self.$field().to_vec(),)* }
+            }
+        }
+    };
 }
 
-/// Number of tables in the directory.
-pub const TABLE_COUNT: usize = 17;
+meta_tables! {
+    /// [`FuncTypeEntry`] per type.
+    Types types: FuncTypeEntry,
+    /// [`ImportEntry`] per import, in module order.
+    Imports imports: ImportEntry,
+    /// [`FunctionEntry`] per defined function, in index order (so sorted by code offset).
+    Functions functions: FunctionEntry,
+    /// [`TableEntry`] per table (imported first).
+    Tables tables: TableEntry,
+    /// [`MemoryEntry`] per memory (imported first).
+    Memories memories: MemoryEntry,
+    /// [`GlobalEntry`] per global (imported first).
+    Globals globals: GlobalEntry,
+    /// [`ExportEntry`] per export, sorted by name bytes.
+    Exports exports: ExportEntry,
+    /// [`ElementEntry`] per element segment.
+    Elements elements: ElementEntry,
+    /// [`DataEntry`] per data segment.
+    Data data: DataEntry,
+    /// [`TrapEntry`] per trapping instruction, sorted by code offset.
+    Traps traps: TrapEntry,
+    /// Bytes: UTF-8 strings.
+    Strings strings: u8,
+    /// Bytes: value types of function signatures ([`crate::vmctx::val_type`] codes).
+    ValTypes valtypes: u8,
+    /// Bytes: WebAssembly constant expressions, each ending with `end`.
+    Exprs exprs: u8,
+    /// [`U32`] per item: function indices of element segments, [`NULL_FUNC`] for null.
+    ElemFuncs elem_funcs: U32,
+    /// [`ExprRef`] per item: expressions of element segments.
+    ElemExprs elem_exprs: ExprRef,
+    /// [`AddressMapEntry`] per instruction boundary: native offset → wasm offset, sorted.
+    AddressMap address_map: AddressMapEntry,
+    /// [`MemoryImageEntry`] per defined memory whose initial contents are one page-aligned image.
+    MemoryImages memory_images: MemoryImageEntry,
+}
 
 /// A table's place in the metadata region.
-#[derive(Clone, Copy, Debug, Default, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
 #[repr(C)]
 pub struct TableRef {
     /// Offset from the start of the metadata region.
@@ -63,7 +121,8 @@ pub struct TableRef {
 }
 
 /// The start of the metadata region.
-#[derive(Clone, Copy, Debug, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
 #[repr(C)]
 pub struct MetaDirectory {
     /// One [`TableRef`] per [`TableId`].
@@ -78,7 +137,8 @@ pub const NULL_FUNC: u32 = u32::MAX;
 pub const NO_CODE: u32 = u32::MAX;
 
 /// Module-level counts and indices.
-#[derive(Clone, Copy, Debug, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
 #[repr(C)]
 pub struct ModuleEntry {
     /// Imported functions (they come first in the function index space).
@@ -101,7 +161,8 @@ pub struct ModuleEntry {
 }
 
 /// A string in the `Strings` blob.
-#[derive(Clone, Copy, Debug, Default, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
 #[repr(C)]
 pub struct StrRef {
     /// Offset in the blob.
@@ -114,7 +175,8 @@ pub struct StrRef {
 pub type ExprRef = StrRef;
 
 /// A function type.
-#[derive(Clone, Copy, Debug, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
 #[repr(C)]
 pub struct FuncTypeEntry {
     /// Offset of the parameter types in `ValTypes`; results follow them.
@@ -144,7 +206,8 @@ pub mod extern_kind {
 }
 
 /// An import.
-#[derive(Clone, Copy, Debug, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
 #[repr(C)]
 pub struct ImportEntry {
     /// Module name.
@@ -162,7 +225,8 @@ pub struct ImportEntry {
 }
 
 /// A defined function.
-#[derive(Clone, Copy, Debug, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
 #[repr(C)]
 pub struct FunctionEntry {
     /// Type index.
@@ -201,7 +265,8 @@ pub const LIMITS_SHARED: u8 = 1 << 2;
 pub const LIMITS_64: u8 = 1 << 3;
 
 /// A table.
-#[derive(Clone, Copy, Debug, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
 #[repr(C)]
 pub struct TableEntry {
     /// [`ref_type`] of the elements.
@@ -219,7 +284,8 @@ pub struct TableEntry {
 }
 
 /// A linear memory.
-#[derive(Clone, Copy, Debug, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
 #[repr(C)]
 pub struct MemoryEntry {
     /// `LIMITS_*` bits.
@@ -233,10 +299,11 @@ pub struct MemoryEntry {
 }
 
 /// A global.
-#[derive(Clone, Copy, Debug, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
 #[repr(C)]
 pub struct GlobalEntry {
-    /// [`crate::vmctx::ValTypeCode`].
+    /// [`crate::vmctx::val_type`] code.
     pub val_type: u8,
     /// 1 if mutable.
     pub mutable: u8,
@@ -249,7 +316,8 @@ pub struct GlobalEntry {
 }
 
 /// An export.
-#[derive(Clone, Copy, Debug, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
 #[repr(C)]
 pub struct ExportEntry {
     /// Export name.
@@ -278,7 +346,8 @@ pub const ELEM_ITEMS_FUNCS: u8 = 0;
 pub const ELEM_ITEMS_EXPRS: u8 = 1;
 
 /// An element segment.
-#[derive(Clone, Copy, Debug, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
 #[repr(C)]
 pub struct ElementEntry {
     /// [`segment_mode`].
@@ -300,7 +369,8 @@ pub struct ElementEntry {
 }
 
 /// A data segment.
-#[derive(Clone, Copy, Debug, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
 #[repr(C)]
 pub struct DataEntry {
     /// [`segment_mode`] (active or passive).
@@ -318,7 +388,8 @@ pub struct DataEntry {
 }
 
 /// A trapping instruction.
-#[derive(Clone, Copy, Debug, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
 #[repr(C)]
 pub struct TrapEntry {
     /// Offset of the instruction in the text region.
@@ -328,7 +399,8 @@ pub struct TrapEntry {
 }
 
 /// One row of the address map.
-#[derive(Clone, Copy, Debug, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
 #[repr(C)]
 pub struct AddressMapEntry {
     /// Offset in the text region.
@@ -340,7 +412,8 @@ pub struct AddressMapEntry {
 /// The initial contents of a defined memory as one page-aligned image: all of its active data
 /// segments (constant offsets, in bounds of the initial size) merged in order. A loader maps it
 /// copy-on-write with one `mmap` instead of applying the segments.
-#[derive(Clone, Copy, Debug, FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
 #[repr(C)]
 pub struct MemoryImageEntry {
     /// Memory index (a defined memory).
@@ -353,4 +426,45 @@ pub struct MemoryImageEntry {
     pub image_offset: U64,
     /// Length; a multiple of the region alignment.
     pub len: U64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Entry sizes are part of the format (SPEC.md §3): changing one is a new format major.
+    #[test]
+    fn entries_have_stable_sizes() {
+        let sizes: Vec<(&str, usize)> = TableId::ALL
+            .iter()
+            .map(|t| (t.name(), t.entry_size()))
+            .collect();
+        assert_eq!(
+            sizes,
+            [
+                ("Types", 20),
+                ("Imports", 28),
+                ("Functions", 28),
+                ("Tables", 28),
+                ("Memories", 20),
+                ("Globals", 12),
+                ("Exports", 16),
+                ("Elements", 24),
+                ("Data", 32),
+                ("Traps", 5),
+                ("Strings", 1),
+                ("ValTypes", 1),
+                ("Exprs", 1),
+                ("ElemFuncs", 4),
+                ("ElemExprs", 8),
+                ("AddressMap", 8),
+                ("MemoryImages", 32),
+            ]
+        );
+        assert_eq!(TABLE_COUNT, 17);
+        assert_eq!(
+            size_of::<MetaDirectory>(),
+            TABLE_COUNT * 12 + size_of::<ModuleEntry>()
+        );
+    }
 }

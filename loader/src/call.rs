@@ -2,11 +2,14 @@
 
 use crate::func::{Caller, Func, FuncKind};
 use crate::instance::{Instance, InstanceInner};
+use crate::send_sync::SendSyncPtr;
 use crate::signals::{self, Activation};
 use crate::store::Store;
 use crate::trap::Trap;
 use crate::values::{Val, ValType};
-use kiln_format::TrapKind;
+use kiln_format::tables::TableId;
+use kiln_format::vmctx::VMContext;
+use kiln_format::{FormatError, Location, TrapKind};
 use std::cell::{Cell, RefCell};
 use std::marker::PhantomData;
 
@@ -14,8 +17,8 @@ unsafe extern "C" {
     fn kiln_guest_call(
         jmp_slot: *mut *mut libc::c_void,
         trampoline: *const u8,
-        callee_vmctx: *mut u8,
-        caller_vmctx: *mut u8,
+        callee_vmctx: *mut VMContext,
+        caller_vmctx: *mut VMContext,
         code: *const u8,
         values: *mut u128,
     ) -> libc::c_int;
@@ -113,13 +116,14 @@ impl Func {
     }
 }
 
-/// Everything needed to enter one guest function from the host, resolved once.
+/// Everything needed to enter one guest function from the host, resolved once: addresses in
+/// the function's artifact and store, which its `Func` keeps alive.
 #[derive(Clone, Copy)]
 struct WasmEntry {
-    trampoline: *const u8,
-    code: *const u8,
-    callee_vmctx: *mut u8,
-    caller_vmctx: *mut u8,
+    trampoline: SendSyncPtr<u8>,
+    code: SendSyncPtr<u8>,
+    callee_vmctx: SendSyncPtr<VMContext>,
+    caller_vmctx: SendSyncPtr<VMContext>,
 }
 
 impl WasmEntry {
@@ -128,16 +132,23 @@ impl WasmEntry {
         let type_index = view.func_type_index(index)?;
         let tramp_off = view.func_type(type_index)?.entry_trampoline.get();
         let text = instance.artifact.code();
+        let corrupt = |problem: &str| {
+            FormatError::corrupt(
+                Location::entry(TableId::Types, type_index, "entry_trampoline"),
+                problem,
+            )
+        };
         if tramp_off as usize >= text.len() {
-            return Err(kiln_format::FormatError::Corrupt("entry trampoline offset".into()).into());
+            return Err(corrupt("offset outside the text").into());
         }
         let (code, callee_vmctx) = instance.code_and_vmctx(index)?;
-        let (code, callee_vmctx) = (code as *const u8, callee_vmctx as *mut u8);
+        let trampoline = (text.start + tramp_off as usize) as *mut u8;
+        let null = || corrupt("null code or VMContext");
         Ok(WasmEntry {
-            trampoline: (text.start + tramp_off as usize) as *const u8,
-            code,
-            callee_vmctx,
-            caller_vmctx: instance.vmctx(),
+            trampoline: SendSyncPtr::from_raw(trampoline).ok_or_else(null)?,
+            code: SendSyncPtr::from_raw(code.cast_mut()).ok_or_else(null)?,
+            callee_vmctx: SendSyncPtr::from_raw(callee_vmctx).ok_or_else(null)?,
+            caller_vmctx: SendSyncPtr::from_raw(instance.vmctx().as_ptr()).ok_or_else(null)?,
         })
     }
 
@@ -149,10 +160,10 @@ impl WasmEntry {
         unsafe {
             invoke(
                 store,
-                self.trampoline,
-                self.callee_vmctx,
-                self.caller_vmctx,
-                self.code,
+                self.trampoline.as_ptr(),
+                self.callee_vmctx.as_ptr(),
+                self.caller_vmctx.as_ptr(),
+                self.code.as_ptr(),
                 values,
             )
         }
@@ -167,8 +178,8 @@ impl WasmEntry {
 pub(crate) unsafe fn invoke(
     store: &mut Store,
     trampoline: *const u8,
-    callee_vmctx: *mut u8,
-    caller_vmctx: *mut u8,
+    callee_vmctx: *mut VMContext,
+    caller_vmctx: *mut VMContext,
     code: *const u8,
     values: &mut [u128],
 ) -> Result<(), Trap> {
@@ -213,35 +224,12 @@ pub(crate) unsafe fn invoke(
         Some(e) if site.kind == TrapKind::HostError => Trap::from_host(e),
         _ => Trap::new(site.kind),
     };
-    // The faulting PC is the instruction itself; a return address points after the call.
-    let pcs = std::iter::once(site.pc).chain(site.frames[..site.nframes].iter().map(|r| r - 1));
-    trap.backtrace = pcs
-        .filter_map(|pc| frame_at(&inner.artifacts, pc))
-        .collect();
+    trap.backtrace = crate::trap::backtrace::frames(&inner.artifacts, &site);
     if let Some(first) = trap.backtrace.first().filter(|f| f.func_index.is_some()) {
         trap.func = Some(first.func_name.clone());
         trap.wasm_offset = first.wasm_offset;
     }
     Err(trap)
-}
-
-/// Describes the guest code at `pc`.
-fn frame_at(artifacts: &[crate::Artifact], pc: usize) -> Option<crate::trap::Frame> {
-    let a = artifacts.iter().find(|a| a.code().contains(&pc))?;
-    let view = a.validated_view()?;
-    let offset = (pc - a.code().start) as u32;
-    Some(match view.function_at(offset) {
-        Some((index, _)) => crate::trap::Frame {
-            func_index: Some(index),
-            func_name: view.func_name(index),
-            wasm_offset: view.wasm_offset_at(offset),
-        },
-        None => crate::trap::Frame {
-            func_index: None,
-            func_name: "<trampoline>".into(),
-            wasm_offset: None,
-        },
-    })
 }
 
 /// Rust types that map to WebAssembly value types.
@@ -320,7 +308,7 @@ macro_rules! tuples {
             fn types() -> Vec<ValType> {
                 vec![$($n::TYPE),*]
             }
-            #[allow(unused_variables)]
+            #[allow(unused_variables, reason = "the empty tuple stores nothing")]
             fn store(self, slots: &mut [u128]) {
                 $(slots[$i] = self.$i.to_raw();)*
             }
@@ -329,7 +317,11 @@ macro_rules! tuples {
             fn types() -> Vec<ValType> {
                 vec![$($n::TYPE),*]
             }
-            #[allow(unused_variables, clippy::unused_unit)]
+            #[allow(
+                unused_variables,
+                clippy::unused_unit,
+                reason = "the empty tuple loads nothing"
+            )]
             fn load(slots: &[u128]) -> Self {
                 ($($n::from_raw(slots[$i]),)*)
             }
@@ -353,12 +345,6 @@ pub struct TypedFunc<P, R> {
     slots: usize,
     _marker: PhantomData<fn(P) -> R>,
 }
-
-// SAFETY: the raw pointers in `entry` point into the function's instance, which `func` keeps
-// alive; they are used only through `&mut Store`.
-unsafe impl<P, R> Send for TypedFunc<P, R> {}
-// SAFETY: as above.
-unsafe impl<P, R> Sync for TypedFunc<P, R> {}
 
 impl<P: WasmParams, R: WasmResults> TypedFunc<P, R> {
     /// Calls the function.

@@ -5,6 +5,7 @@ use crate::memory::Memory;
 use crate::signals;
 use crate::store::Store;
 use crate::values::{FuncType, Val};
+use kiln_format::vmctx::{VMContext, VMHostFuncContext};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 
@@ -68,18 +69,32 @@ impl Caller<'_> {
 
 type HostFn = dyn Fn(&mut Caller<'_>, &[Val]) -> Result<Vec<Val>, HostError> + Send + Sync;
 
-/// A host function's context: the callee VMContext of its adapter. `dispatch` must stay first
-/// (`HOSTCTX_DISPATCH`).
+/// A host function's context: the callee VMContext of its adapter, which starts with the
+/// `VMHostFuncContext` the adapter reads.
 #[repr(C)]
 pub(crate) struct HostFunc {
-    dispatch: unsafe extern "C" fn(*const HostFunc, *mut u8, *mut u128) -> u32,
+    header: VMHostFuncContext,
     pub ty: FuncType,
     func: Box<HostFn>,
     /// The store it was created for, or `None` for a function usable in every store.
     pub store_id: Option<u64>,
 }
 
+// The adapter reads `dispatch` at the start of its callee VMContext.
+const _: () = assert!(std::mem::offset_of!(HostFunc, header) == 0);
+
 impl HostFunc {
+    fn new(ty: FuncType, func: Box<HostFn>, store_id: Option<u64>) -> HostFunc {
+        HostFunc {
+            header: VMHostFuncContext {
+                dispatch: host_dispatch,
+            },
+            ty,
+            func,
+            store_id,
+        }
+    }
+
     pub(crate) fn func(&self) -> &HostFn {
         &*self.func
     }
@@ -107,12 +122,7 @@ impl Func {
         ty: FuncType,
         func: impl Fn(&mut Caller<'_>, &[Val]) -> Result<Vec<Val>, HostError> + Send + Sync + 'static,
     ) -> Func {
-        let host = Arc::new(HostFunc {
-            dispatch: host_dispatch,
-            ty,
-            func: Box::new(func),
-            store_id: Some(store.id()),
-        });
+        let host = Arc::new(HostFunc::new(ty, Box::new(func), Some(store.id())));
         store.inner.keep_alive.push(host.clone());
         Func(FuncKind::Host(host))
     }
@@ -126,12 +136,11 @@ impl Func {
         ty: FuncType,
         func: impl Fn(&mut Caller<'_>, &[Val]) -> Result<Vec<Val>, HostError> + Send + Sync + 'static,
     ) -> Func {
-        Func(FuncKind::Host(Arc::new(HostFunc {
-            dispatch: host_dispatch,
+        Func(FuncKind::Host(Arc::new(HostFunc::new(
             ty,
-            func: Box::new(func),
-            store_id: None,
-        })))
+            Box::new(func),
+            None,
+        ))))
     }
 
     /// The function's type.
@@ -153,10 +162,7 @@ impl Func {
             FuncKind::Host(h) => same(&h.ty.params, params) && same(&h.ty.results, results),
             FuncKind::Wasm { instance, index } => {
                 let view = instance.artifact.checked_view();
-                let sig = view
-                    .func_type_index(*index)
-                    .and_then(|t| view.func_type(t))
-                    .and_then(|t| view.signature(t));
+                let sig = view.func_type_index(*index).and_then(|t| view.signature(t));
                 sig.is_ok_and(|(p, r)| p == params && r == results)
             }
         }
@@ -175,13 +181,14 @@ impl Func {
 /// Returns 0 on success; otherwise the error is stored in the current activation and the adapter
 /// traps. Never unwinds: a panic is caught here, before it could cross guest frames.
 unsafe extern "C" fn host_dispatch(
-    ctx: *const HostFunc,
-    caller_vmctx: *mut u8,
+    ctx: *const VMHostFuncContext,
+    caller_vmctx: *mut VMContext,
     values: *mut u128,
 ) -> u32 {
     let outcome = catch_unwind(AssertUnwindSafe(|| {
-        // SAFETY: `ctx` is the HostFunc the import was linked to; the store keeps it alive.
-        let host = unsafe { &*ctx };
+        // SAFETY: `ctx` is the header of the HostFunc the import was linked to (its first field,
+        // `repr(C)`), which the store keeps alive.
+        let host = unsafe { &*ctx.cast::<HostFunc>() };
         let ty = &host.ty;
         let slots = ty.params.len().max(ty.results.len());
         // SAFETY: the adapter passes an array of max(params, results) slots.
@@ -192,8 +199,12 @@ unsafe extern "C" fn host_dispatch(
             .zip(values.iter())
             .map(|(t, raw)| Val::from_raw(*raw, *t))
             .collect();
-        // SAFETY: a guest caller passes its own VMContext, whose instance pointer is valid.
-        let instance = unsafe { InstanceInner::from_vmctx(caller_vmctx) };
+        let instance = if caller_vmctx.is_null() {
+            None
+        } else {
+            // SAFETY: a guest caller passes its own VMContext, that of a live instance.
+            Some(unsafe { InstanceInner::from_vmctx(caller_vmctx) })
+        };
         let mut caller = Caller { instance };
         let results = (host.func)(&mut caller, &args)?;
         if results.len() != ty.results.len()

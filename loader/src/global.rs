@@ -1,23 +1,27 @@
 //! Globals: 16-byte cells that guest code reads and writes in place.
 
+use crate::send_sync::SendSyncPtr;
 use crate::store::Store;
 use crate::values::{Val, ValType};
-use std::cell::UnsafeCell;
+use kiln_format::vmctx::VMGlobal;
+use std::ptr::NonNull;
 use std::sync::Arc;
 
-/// Storage of a global created by the host.
-#[repr(C, align(16))]
-struct HostGlobal(UnsafeCell<u128>);
+/// Storage of a global created by the host: a boxed cell at a stable address, freed on drop.
+struct HostGlobal(SendSyncPtr<VMGlobal>);
 
-// SAFETY: accessed only while the owning store is borrowed.
-unsafe impl Send for HostGlobal {}
-// SAFETY: as above.
-unsafe impl Sync for HostGlobal {}
+impl Drop for HostGlobal {
+    fn drop(&mut self) {
+        // SAFETY: leaked from a Box in `Global::new`; no handle or instance refers to it any more
+        // (they hold this owner alive).
+        drop(unsafe { Box::from_raw(self.0.as_ptr()) });
+    }
+}
 
 /// A global variable.
 #[derive(Clone)]
 pub struct Global {
-    pub(crate) ptr: *mut u128,
+    pub(crate) ptr: SendSyncPtr<VMGlobal>,
     pub(crate) ty: ValType,
     pub(crate) mutable: bool,
     pub(crate) store_id: u64,
@@ -25,22 +29,21 @@ pub struct Global {
     pub(crate) _owner: Arc<dyn std::any::Any + Send + Sync>,
 }
 
-// SAFETY: `ptr` points into `_owner`, which is Send + Sync; access follows the store discipline.
-unsafe impl Send for Global {}
-// SAFETY: as above.
-unsafe impl Sync for Global {}
-
 impl Global {
     /// A host global holding `value`.
     pub fn new(store: &mut Store, value: Val, mutable: bool) -> Global {
-        let cell = Arc::new(HostGlobal(UnsafeCell::new(value.to_raw())));
-        store.inner.keep_alive.push(cell.clone());
+        let cell = Box::leak(Box::new(VMGlobal {
+            raw: value.to_raw(),
+        }));
+        let ptr = SendSyncPtr::new(NonNull::from(cell));
+        let owner = Arc::new(HostGlobal(ptr));
+        store.inner.keep_alive.push(owner.clone());
         Global {
-            ptr: cell.0.get(),
+            ptr,
             ty: value.ty(),
             mutable,
             store_id: store.id(),
-            _owner: cell,
+            _owner: owner,
         }
     }
 
@@ -56,7 +59,7 @@ impl Global {
 
     /// The current value.
     pub fn get(&self) -> Val {
-        // SAFETY: `ptr` is valid for the owner's lifetime and 16-byte aligned.
-        Val::from_raw(unsafe { *self.ptr }, self.ty)
+        // SAFETY: `ptr` is valid for the owner's lifetime, aligned, and initialized.
+        Val::from_raw(unsafe { (*self.ptr.as_ptr()).raw }, self.ty)
     }
 }

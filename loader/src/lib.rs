@@ -27,22 +27,25 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+#![warn(missing_docs)]
+
 mod artifact;
 mod builtins;
 mod call;
 mod constexpr;
-mod file_map;
 mod func;
 mod global;
 mod imports;
 mod instance;
 mod memory;
+mod send_sync;
 mod signals;
 mod store;
 mod table;
 mod trap;
 mod type_registry;
 mod values;
+mod vmctx;
 
 pub use artifact::{Artifact, LoadError, LoadOptions};
 pub use call::{CallError, TypedFunc, WasmParams, WasmResults, WasmTy};

@@ -1,32 +1,22 @@
 //! Linear memories: a 4 GiB reservation plus a guard, of which the first `length` bytes are
 //! accessible. Growing changes protections; the base never moves.
 
-use kiln_format::vmctx::{MEMORY_GUARD, MEMORY_RESERVATION};
+use crate::send_sync::SendSyncPtr;
+use kiln_format::vmctx::{VMMemoryDef, MEMORY_GUARD, MEMORY_RESERVATION};
 use kiln_format::WASM_PAGE_SIZE;
-use std::cell::UnsafeCell;
+use std::ptr::NonNull;
 use std::sync::Arc;
 
 /// The largest number of pages a 32-bit memory can have.
 pub const MAX_PAGES: u64 = 65536;
 
-/// `VMMemoryDef` as generated code sees it.
-#[repr(C)]
-pub(crate) struct VMMemoryDef {
-    pub base: *mut u8,
-    pub length: u64,
-}
-
 pub(crate) struct MemoryInner {
-    def: UnsafeCell<VMMemoryDef>,
+    /// The definition generated code reads (a boxed `VMMemoryDef` at a stable address, freed on
+    /// drop), accessed under the store discipline (`SendSyncPtr`).
+    def: SendSyncPtr<VMMemoryDef>,
     max_pages: Option<u64>,
     pub(crate) store_id: u64,
 }
-
-// SAFETY: the memory is only read or written while its store is borrowed (exclusively for
-// anything that runs guest code or grows it), which serializes all access.
-unsafe impl Send for MemoryInner {}
-// SAFETY: as above.
-unsafe impl Sync for MemoryInner {}
 
 /// A linear memory.
 #[derive(Clone)]
@@ -74,11 +64,12 @@ impl Memory {
         if base == libc::MAP_FAILED {
             return Err(MemoryError(std::io::Error::last_os_error().to_string()));
         }
+        let def = Box::new(VMMemoryDef {
+            base: base.cast(),
+            length: 0,
+        });
         let mem = Memory(Arc::new(MemoryInner {
-            def: UnsafeCell::new(VMMemoryDef {
-                base: base as *mut u8,
-                length: 0,
-            }),
+            def: SendSyncPtr::new(NonNull::from(Box::leak(def))),
             max_pages: max,
             store_id,
         }));
@@ -89,19 +80,20 @@ impl Memory {
     }
 
     pub(crate) fn def_ptr(&self) -> *mut VMMemoryDef {
-        self.0.def.get()
+        self.0.def.as_ptr()
     }
 
     /// The base address.
     pub(crate) fn base(&self) -> *mut u8 {
-        // SAFETY: `base` is written once, at creation.
-        unsafe { (*self.0.def.get()).base }
+        // SAFETY: the definition lives as long as `self`; `base` is written once, at creation.
+        unsafe { (*self.def_ptr()).base }
     }
 
     /// Current size in bytes.
     pub fn data_size(&self) -> u64 {
-        // SAFETY: reading the length while no guest code runs (the caller holds the store).
-        unsafe { (*self.0.def.get()).length }
+        // SAFETY: the definition lives as long as `self`; reading the length while no guest code
+        // runs (the caller holds the store).
+        unsafe { (*self.def_ptr()).length }
     }
 
     /// Current size in pages.
@@ -135,7 +127,7 @@ impl Memory {
                 return None;
             }
             // SAFETY: exclusive access as for `data_size`.
-            unsafe { (*self.0.def.get()).length = new * WASM_PAGE_SIZE };
+            unsafe { (*self.def_ptr()).length = new * WASM_PAGE_SIZE };
         }
         Some(old)
     }
@@ -170,7 +162,8 @@ impl Memory {
         }
         // A failed MAP_FIXED may have unmapped the range: put zeroed pages back, or stop, since
         // a hole in the reservation could later be filled by an unrelated mapping.
-        // SAFETY: as above, anonymous pages over our own range.
+        // SAFETY: anonymous pages over the same range of our own reservation, which no Rust
+        // reference covers.
         let restored = unsafe {
             libc::mmap(
                 self.base().add(dst as usize) as *mut libc::c_void,
@@ -195,7 +188,10 @@ impl Memory {
     }
 
     /// The accessible bytes, mutably. Same validity as [`Memory::data`].
-    #[allow(clippy::mut_from_ref)]
+    #[allow(
+        clippy::mut_from_ref,
+        reason = "callers hold the store; the host API issue (#11) makes this take `&mut Store`"
+    )]
     pub fn data_mut(&self) -> &mut [u8] {
         // SAFETY: as for `data`; callers hold the store, so no guest code runs concurrently.
         unsafe { std::slice::from_raw_parts_mut(self.base(), self.data_size() as usize) }
@@ -210,7 +206,11 @@ impl Memory {
 impl Drop for MemoryInner {
     fn drop(&mut self) {
         let total = (MEMORY_RESERVATION + MEMORY_GUARD) as usize;
-        // SAFETY: unmaps exactly the reservation made in `Memory::new`; no handle remains.
-        unsafe { libc::munmap(self.def.get_mut().base as *mut libc::c_void, total) };
+        // SAFETY: the definition was leaked from a Box in `reserve` and no handle or instance
+        // refers to it any more; the reservation it names is unmapped exactly once.
+        unsafe {
+            let def = Box::from_raw(self.def.as_ptr());
+            libc::munmap(def.base.cast(), total);
+        }
     }
 }

@@ -193,14 +193,14 @@ unsafe fn context_pc_fp(ucontext: *mut libc::c_void) -> (usize, usize) {
 }
 
 /// The artifacts whose code `act` may run.
-fn artifacts(act: &Activation) -> &[Artifact] {
+pub(crate) fn artifacts(act: &Activation) -> &[Artifact] {
     // SAFETY: the store owning this vector is exclusively borrowed by the call in progress and
     // outlives the activation; nothing mutates it during the call.
     unsafe { &*act.artifacts }
 }
 
 /// Whether `pc` lies in the code of one of `act`'s artifacts.
-fn in_guest_code(act: &Activation, pc: usize) -> bool {
+pub(crate) fn in_guest_code(act: &Activation, pc: usize) -> bool {
     artifacts(act).iter().any(|a| a.code().contains(&pc))
 }
 
@@ -214,27 +214,6 @@ fn lookup(act: &Activation, pc: usize) -> Option<TrapKind> {
         let offset = u32::try_from(pc - code.start).ok()?;
         TrapKind::from_code(a.validated_view()?.trap_at(offset)?)
     })
-}
-
-/// Walks the frame-pointer chain from `fp` while return addresses stay in guest code. Every guest
-/// function and trampoline keeps a frame pointer, so each guest frame is `[saved fp, return
-/// address]` at `fp`; the walk stops at the first return address outside guest code (the entry
-/// trampoline's return into the host) before following any host frame pointer.
-fn walk_frames(act: &Activation, mut fp: usize, frames: &mut [usize; MAX_FRAMES]) -> usize {
-    let mut n = 0;
-    while n < MAX_FRAMES && fp != 0 && fp.is_multiple_of(std::mem::align_of::<usize>()) {
-        // SAFETY: `fp` is the frame pointer of a guest frame (the faulting function's, or one
-        // reached through guest frames), which is on this thread's stack and intact: the handler
-        // runs on the alternate stack.
-        let (saved_fp, ret) = unsafe { (*(fp as *const usize), *((fp + 8) as *const usize)) };
-        if !in_guest_code(act, ret) {
-            break;
-        }
-        frames[n] = ret;
-        n += 1;
-        fp = saved_fp;
-    }
-    n
 }
 
 extern "C" fn handler(
@@ -252,7 +231,7 @@ extern "C" fn handler(
             let jmp = act.jmp_buf.get();
             if !jmp.is_null() {
                 let mut frames = [0; MAX_FRAMES];
-                let nframes = walk_frames(act, fp, &mut frames);
+                let nframes = crate::trap::backtrace::walk_frames(act, fp, &mut frames);
                 act.trap.set(Some(TrapSite {
                     kind,
                     pc,

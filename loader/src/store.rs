@@ -4,15 +4,9 @@
 
 use crate::artifact::Artifact;
 use crate::instance::InstanceInner;
+use kiln_format::vmctx::VMStoreContext;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-
-/// `VMStoreContext` as generated code sees it.
-#[repr(C)]
-pub(crate) struct VMStoreContext {
-    /// Lowest stack address guest code may use (`STORE_STACK_LIMIT`).
-    pub stack_limit: usize,
-}
 
 /// The default stack budget of guest code: the same as Wasmtime's.
 pub const DEFAULT_MAX_WASM_STACK: usize = 512 * 1024;
@@ -33,6 +27,13 @@ pub(crate) struct StoreInner {
     pub max_stack: usize,
     /// Host→guest calls in progress.
     pub depth: u32,
+}
+
+impl StoreInner {
+    /// The address generated code reads the store context at (it never writes it).
+    pub(crate) fn ctx_ptr(&self) -> *mut VMStoreContext {
+        (&self.ctx as *const VMStoreContext).cast_mut()
+    }
 }
 
 impl Default for Store {

@@ -1,32 +1,37 @@
 //! Tables of references. Elements are 8 bytes: a `VMFuncRef` address or an `externref` handle,
 //! 0 for null. The element array may move when the table grows; `VMTableDef` always points to it.
 
+use crate::send_sync::SendSyncPtr;
 use crate::values::ValType;
-use std::cell::UnsafeCell;
+use kiln_format::vmctx::VMTableDef;
+use std::ptr::NonNull;
 use std::sync::Arc;
 
 /// The largest table Kiln creates, in elements.
 pub const MAX_TABLE_ELEMS: u64 = 10_000_000;
 
-/// `VMTableDef` as generated code sees it.
+/// What generated code reads of a table (`def`, first) and the elements it points to.
 #[repr(C)]
-pub(crate) struct VMTableDef {
-    pub base: *mut u64,
-    pub length: u64,
+struct TableState {
+    def: VMTableDef,
+    elems: Vec<u64>,
 }
 
 pub(crate) struct TableInner {
-    def: UnsafeCell<VMTableDef>,
-    elems: UnsafeCell<Vec<u64>>,
+    /// A boxed `TableState` at a stable address, freed on drop, accessed under the store
+    /// discipline (`SendSyncPtr`).
+    state: SendSyncPtr<TableState>,
     pub(crate) elem_type: ValType,
     max: Option<u64>,
     pub(crate) store_id: u64,
 }
 
-// SAFETY: accessed only while the owning store is borrowed, as for memories.
-unsafe impl Send for TableInner {}
-// SAFETY: as above.
-unsafe impl Sync for TableInner {}
+impl Drop for TableInner {
+    fn drop(&mut self) {
+        // SAFETY: leaked from a Box in `create`; no handle or instance refers to it any more.
+        drop(unsafe { Box::from_raw(self.state.as_ptr()) });
+    }
+}
 
 /// A table.
 #[derive(Clone)]
@@ -66,9 +71,9 @@ impl Table {
             base: elems.as_mut_ptr(),
             length: min,
         };
+        let state = Box::leak(Box::new(TableState { def, elems }));
         Some(Table(Arc::new(TableInner {
-            def: UnsafeCell::new(def),
-            elems: UnsafeCell::new(elems),
+            state: SendSyncPtr::new(NonNull::from(state)),
             elem_type,
             max,
             store_id,
@@ -76,7 +81,8 @@ impl Table {
     }
 
     pub(crate) fn def_ptr(&self) -> *mut VMTableDef {
-        self.0.def.get()
+        // `def` is the first field of the `repr(C)` state.
+        self.0.state.as_ptr().cast()
     }
 
     /// Element type.
@@ -91,15 +97,19 @@ impl Table {
 
     /// Current size.
     pub fn size(&self) -> u64 {
-        // SAFETY: callers hold the store; no guest code runs concurrently.
-        unsafe { (*self.0.def.get()).length }
+        // SAFETY: the state lives as long as `self`; callers hold the store, so no guest code
+        // runs concurrently.
+        unsafe { (*self.def_ptr()).length }
     }
 
     /// The raw elements.
-    #[allow(clippy::mut_from_ref)]
+    #[allow(
+        clippy::mut_from_ref,
+        reason = "callers hold the store; the host API issue (#11) makes this take `&mut Store`"
+    )]
     pub(crate) fn elems(&self) -> &mut [u64] {
         // SAFETY: exclusive by the store discipline; the Vec is only resized in `grow`.
-        unsafe { &mut *self.0.elems.get() }
+        unsafe { &mut (*self.0.state.as_ptr()).elems }
     }
 
     /// Grows by `delta` elements set to `init`; returns the old size, or `None`.
@@ -109,16 +119,14 @@ impl Table {
         if new > self.0.max.unwrap_or(u32::MAX as u64) || new > MAX_TABLE_ELEMS {
             return None;
         }
-        // SAFETY: exclusive by the store discipline.
-        let elems = unsafe { &mut *self.0.elems.get() };
-        elems.resize(new as usize, init);
-        // SAFETY: as above; generated code reloads `base` after every call that may grow.
-        unsafe {
-            *self.0.def.get() = VMTableDef {
-                base: elems.as_mut_ptr(),
-                length: new,
-            };
-        }
+        // SAFETY: exclusive by the store discipline; generated code reloads `base` after every
+        // call that may grow.
+        let state = unsafe { &mut *self.0.state.as_ptr() };
+        state.elems.resize(new as usize, init);
+        state.def = VMTableDef {
+            base: state.elems.as_mut_ptr(),
+            length: new,
+        };
         Some(old)
     }
 

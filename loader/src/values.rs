@@ -1,6 +1,7 @@
 //! WebAssembly values and types as the host sees them.
 
-use kiln_format::vmctx::val_type;
+use crate::send_sync::SendSyncPtr;
+use kiln_format::vmctx::{val_type, VMFuncRef};
 use std::fmt;
 
 /// A value type.
@@ -117,13 +118,7 @@ impl fmt::Display for FuncType {
 
 /// An opaque, non-null function reference. Valid as long as the store it came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct FuncRef(pub(crate) std::ptr::NonNull<u8>);
-
-// SAFETY: a FuncRef is an address; it is only dereferenced by guest code or by the loader while
-// the owning store is exclusively borrowed.
-unsafe impl Send for FuncRef {}
-// SAFETY: as above.
-unsafe impl Sync for FuncRef {}
+pub struct FuncRef(pub(crate) SendSyncPtr<VMFuncRef>);
 
 /// A value.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -185,9 +180,9 @@ impl Val {
             ValType::F32 => Val::F32(raw as u32),
             ValType::F64 => Val::F64(raw as u64),
             ValType::V128 => Val::V128(raw),
-            ValType::FuncRef => {
-                Val::FuncRef(std::ptr::NonNull::new(raw as u64 as usize as *mut u8).map(FuncRef))
-            }
+            ValType::FuncRef => Val::FuncRef(
+                SendSyncPtr::from_raw(raw as u64 as usize as *mut VMFuncRef).map(FuncRef),
+            ),
             ValType::ExternRef => Val::ExternRef(match raw as u64 {
                 0 => None,
                 n => Some(n - 1),
@@ -205,7 +200,7 @@ impl fmt::Display for Val {
             Val::F64(v) => write!(f, "{}:f64", f64::from_bits(*v)),
             Val::V128(v) => write!(f, "0x{v:032x}:v128"),
             Val::FuncRef(None) => write!(f, "null:funcref"),
-            Val::FuncRef(Some(p)) => write!(f, "{:p}:funcref", p.0),
+            Val::FuncRef(Some(p)) => write!(f, "{:?}:funcref", p.0),
             Val::ExternRef(None) => write!(f, "null:externref"),
             Val::ExternRef(Some(n)) => write!(f, "{n}:externref"),
         }

@@ -32,6 +32,7 @@
 //! to preopened directories, with paths resolved by cap-std. Guest pointers and lengths are
 //! checked against the caller's memory 0: out of bounds is `EFAULT`, misaligned `EINVAL`.
 
+#![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 mod args;

@@ -160,7 +160,7 @@ fn define_unknown_imports(
         if imports.get(&module, &name).is_some() {
             continue;
         }
-        let (params, results) = view.signature(view.func_type(imp.type_index.get())?)?;
+        let (params, results) = view.signature(imp.type_index.get())?;
         let decode = |codes: &[u8]| -> Result<Vec<ValType>> {
             codes
                 .iter()

@@ -11,11 +11,13 @@ use cranelift_codegen::ir::{
 };
 use cranelift_codegen::isa::TargetIsa;
 use cranelift_frontend::FunctionBuilder;
+use kiln_format::builtins::{AbiType, BuiltinResult};
 use kiln_format::vmctx::{
-    Builtin, VmctxLayout, BUILTIN_COUNT, FUNCREF_CODE, FUNCREF_VMCTX, MEMDEF_LENGTH, MEMREF_BASE,
-    MEMREF_DEF, PTR, TABLEDEF_BASE, TABLEDEF_LENGTH, VMCTX_BUILTINS, VMCTX_TYPE_IDS,
+    VmctxLayout, FUNCREF_CODE, FUNCREF_VMCTX, MEMDEF_LENGTH, MEMREF_BASE, MEMREF_DEF, PTR,
+    TABLEDEF_BASE, TABLEDEF_LENGTH, VMCTX_BUILTINS, VMCTX_TYPE_IDS,
 };
 use kiln_format::TrapKind;
+use kiln_format::{Builtin, EntityIndex};
 use std::collections::HashMap;
 
 /// Alias-region ids. Why: memory operations in different regions are known not to alias, so a
@@ -40,7 +42,7 @@ pub struct Env<'m> {
     table_region: AliasRegion,
     vmctx_region: AliasRegion,
     wasm_sigs: HashMap<u32, SigRef>,
-    builtin_sigs: [Option<SigRef>; BUILTIN_COUNT],
+    builtin_sigs: [Option<SigRef>; Builtin::COUNT],
     direct_funcs: HashMap<u32, FuncRef>,
 }
 
@@ -95,7 +97,7 @@ impl<'m> Env<'m> {
             table_region,
             vmctx_region,
             wasm_sigs: HashMap::new(),
-            builtin_sigs: [None; BUILTIN_COUNT],
+            builtin_sigs: [None; Builtin::COUNT],
             direct_funcs: HashMap::new(),
         }
     }
@@ -138,12 +140,12 @@ impl<'m> Env<'m> {
 
     /// The base address of memory `mem` (constant for the instance's life).
     pub fn memory_base(&self, b: &mut FunctionBuilder, mem: u32) -> Value {
-        self.load_vmctx_ptr(b, self.layout.memory(mem) + MEMREF_BASE)
+        self.load_vmctx_ptr(b, self.layout.memory(mem).offset() + MEMREF_BASE)
     }
 
     /// The current byte length of memory `mem`, as an i64.
     pub fn memory_length(&self, b: &mut FunctionBuilder, mem: u32) -> Value {
-        let def = self.load_vmctx_ptr(b, self.layout.memory(mem) + MEMREF_DEF);
+        let def = self.load_vmctx_ptr(b, self.layout.memory(mem).offset() + MEMREF_DEF);
         let flags = self.vmctx_flags();
         b.ins()
             .load(types::I64, flags, def, offset32(MEMDEF_LENGTH))
@@ -151,7 +153,7 @@ impl<'m> Env<'m> {
 
     /// The address of table `table`'s `VMTableDef`.
     pub fn table_def(&self, b: &mut FunctionBuilder, table: u32) -> Value {
-        self.load_vmctx_ptr(b, self.layout.table(table))
+        self.load_vmctx_ptr(b, self.layout.table(table).offset())
     }
 
     /// The current length in elements of the table whose definition is at `def`, as an i64.
@@ -170,15 +172,14 @@ impl<'m> Env<'m> {
 
     /// Where global `global`'s value lives: a base address and an offset from it.
     pub fn global_location(&self, b: &mut FunctionBuilder, global: u32) -> (Value, i32) {
-        let imported = self.module.imported_globals;
-        if global < imported {
-            // Why: an imported global's storage belongs to the exporting instance; our VMContext
-            // holds a pointer to it.
-            let ptr = self.load_vmctx_ptr(b, self.layout.imported_global(global));
-            (ptr, 0)
-        } else {
-            let offset = self.layout.global_def(global - imported);
-            (self.vmctx, offset32(offset))
+        match EntityIndex::split(global, self.module.imported_globals) {
+            EntityIndex::Imported(i) => {
+                // Why: an imported global's storage belongs to the exporting instance; our
+                // VMContext holds a pointer to it.
+                let ptr = self.load_vmctx_ptr(b, self.layout.imported_global(i).offset());
+                (ptr, 0)
+            }
+            EntityIndex::Defined(d) => (self.vmctx, offset32(self.layout.global_def(d).offset())),
         }
     }
 
@@ -194,7 +195,7 @@ impl<'m> Env<'m> {
     /// imported function's slot is its index).
     pub fn func_ref_code_and_vmctx(&self, b: &mut FunctionBuilder, func: u32) -> (Value, Value) {
         debug_assert!(self.module.is_imported_func(func));
-        let base = self.layout.func_ref(func);
+        let base = self.layout.func_ref(func).offset();
         let code = self.load_vmctx_ptr(b, base + FUNCREF_CODE);
         let vmctx = self.load_vmctx_ptr(b, base + FUNCREF_VMCTX);
         (code, vmctx)
@@ -230,90 +231,71 @@ impl<'m> Env<'m> {
         f
     }
 
-    /// Calls `builtin` with the caller's VMContext followed by `args`; returns its results.
+    /// Calls `builtin` with the caller's VMContext followed by `args`. A builtin that returns a
+    /// status traps with its trap kind on failure; one that returns a value gives it back.
     pub fn call_builtin(
         &mut self,
         b: &mut FunctionBuilder,
         builtin: Builtin,
         args: &[Value],
-    ) -> Vec<Value> {
+    ) -> Option<Value> {
         let sig = self.builtin_sig(b, builtin);
         let table = self.load_vmctx_ptr(b, VMCTX_BUILTINS);
         let flags = self.readonly_flags();
-        let callee = b
-            .ins()
-            .load(types::I64, flags, table, offset32(builtin as u32 * PTR));
+        let offset = offset32(builtin.index() * PTR);
+        let callee = b.ins().load(types::I64, flags, table, offset);
         let mut call_args = Vec::with_capacity(args.len() + 1);
         call_args.push(self.vmctx);
         call_args.extend_from_slice(args);
         let call = b.ins().call_indirect(sig, callee, &call_args);
-        b.inst_results(call).to_vec()
+        let result = b.inst_results(call).first().copied();
+        match (builtin.signature().result, result) {
+            (BuiltinResult::Status(kind), Some(status)) => {
+                b.ins().trapnz(status, trap_code(kind));
+                None
+            }
+            (_, result) => result,
+        }
     }
 
-    /// Calls a builtin that returns non-zero on failure, and traps with its trap kind then.
-    pub fn call_builtin_checked(
+    /// Calls a builtin that returns a value (see [`Env::call_builtin`]).
+    pub fn call_builtin_value(
         &mut self,
         b: &mut FunctionBuilder,
         builtin: Builtin,
         args: &[Value],
-    ) {
-        let kind = builtin.trap_kind().expect("builtin that can fail");
-        let results = self.call_builtin(b, builtin, args);
-        b.ins().trapnz(results[0], trap_code(kind));
+    ) -> Value {
+        debug_assert!(matches!(
+            builtin.signature().result,
+            BuiltinResult::Value(_)
+        ));
+        self.call_builtin(b, builtin, args)
+            .expect("the builtin list gives this builtin a result")
     }
 
-    /// The native signature of `builtin` (the target's default calling convention: builtins are
-    /// ordinary host functions).
+    /// The native signature of `builtin`, from its entry in the builtin list (the target's default
+    /// calling convention: builtins are ordinary host functions).
     fn builtin_sig(&mut self, b: &mut FunctionBuilder, builtin: Builtin) -> SigRef {
-        if let Some(sig) = self.builtin_sigs[builtin as usize] {
+        if let Some(sig) = self.builtin_sigs[builtin.index() as usize] {
             return sig;
         }
-        use types::{I32, I64};
         // Why `uext`: some ABIs (s390x, riscv64) require callers to extend 32-bit arguments.
-        let u32_param = || AbiParam::new(I32).uext();
-        let u64_param = || AbiParam::new(I64);
-        let (params, returns): (Vec<AbiParam>, Vec<AbiParam>) = match builtin {
-            Builtin::MemoryGrow => (vec![u32_param(), u64_param()], vec![u64_param()]),
-            Builtin::MemoryFill => (
-                vec![u32_param(), u64_param(), u32_param(), u64_param()],
-                vec![u32_param()],
-            ),
-            Builtin::MemoryCopy | Builtin::TableCopy => (
-                vec![
-                    u32_param(),
-                    u32_param(),
-                    u64_param(),
-                    u64_param(),
-                    u64_param(),
-                ],
-                vec![u32_param()],
-            ),
-            Builtin::MemoryInit | Builtin::TableInit => (
-                vec![
-                    u32_param(),
-                    u32_param(),
-                    u64_param(),
-                    u32_param(),
-                    u32_param(),
-                ],
-                vec![u32_param()],
-            ),
-            Builtin::DataDrop | Builtin::ElemDrop => (vec![u32_param()], vec![]),
-            Builtin::TableGrow => (
-                vec![u32_param(), u64_param(), u64_param()],
-                vec![u64_param()],
-            ),
-            Builtin::TableFill => (
-                vec![u32_param(), u64_param(), u64_param(), u64_param()],
-                vec![u32_param()],
-            ),
+        let abi_param = |t: AbiType| match t {
+            AbiType::U32 => AbiParam::new(types::I32).uext(),
+            AbiType::U64 => AbiParam::new(types::I64),
         };
+        let signature = builtin.signature();
         let mut sig = ir::Signature::new(self.isa.default_call_conv());
-        sig.params.push(AbiParam::new(I64));
-        sig.params.extend(params);
-        sig.returns.extend(returns);
+        sig.params.push(AbiParam::new(types::I64));
+        sig.params
+            .extend(signature.params.iter().map(|t| abi_param(*t)));
+        match signature.result {
+            BuiltinResult::Void => {}
+            BuiltinResult::Value(t) => sig.returns.push(abi_param(t)),
+            BuiltinResult::Status(_) => sig.returns.push(abi_param(AbiType::U32)),
+        }
         let sig = b.import_signature(sig);
-        self.builtin_sigs[builtin as usize] = Some(sig);
+        self.builtin_sigs[builtin.index() as usize] = Some(sig);
         sig
     }
 }

@@ -10,7 +10,8 @@ use crate::trap_codes::trap_code;
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::types::{F32, F64, I32, I64};
 use cranelift_codegen::ir::{InstBuilder, Type, Value};
-use kiln_format::vmctx::{Builtin, MEMORY_GUARD};
+use kiln_format::vmctx::MEMORY_GUARD;
+use kiln_format::Builtin;
 use kiln_format::TrapKind;
 use wasmparser::{MemArg, MemArgTarget, Operator};
 
@@ -66,9 +67,9 @@ impl FuncTranslator<'_, '_> {
                 let delta = self.state.pop();
                 let delta = self.b.ins().uextend(I64, delta);
                 let mem = self.b.ins().iconst(I32, i64::from(*mem));
-                let old = self
-                    .env
-                    .call_builtin(&mut self.b, Builtin::MemoryGrow, &[mem, delta])[0];
+                let old =
+                    self.env
+                        .call_builtin_value(&mut self.b, Builtin::memory_grow(), &[mem, delta]);
                 // Why a plain truncation: old sizes fit in 16 bits, and failure (`u64::MAX`)
                 // truncates to wasm's -1.
                 let old = self.b.ins().ireduce(I32, old);
@@ -79,11 +80,8 @@ impl FuncTranslator<'_, '_> {
                 let mem = self.b.ins().iconst(I32, i64::from(*mem));
                 let dst = self.b.ins().uextend(I64, dst);
                 let len = self.b.ins().uextend(I64, len);
-                self.env.call_builtin_checked(
-                    &mut self.b,
-                    Builtin::MemoryFill,
-                    &[mem, dst, byte, len],
-                );
+                self.env
+                    .call_builtin(&mut self.b, Builtin::memory_fill(), &[mem, dst, byte, len]);
             }
             MemoryCopy { dst_mem, src_mem } => {
                 let (dst, src, len) = self.state.pop3();
@@ -92,9 +90,9 @@ impl FuncTranslator<'_, '_> {
                 let dst = self.b.ins().uextend(I64, dst);
                 let src = self.b.ins().uextend(I64, src);
                 let len = self.b.ins().uextend(I64, len);
-                self.env.call_builtin_checked(
+                self.env.call_builtin(
                     &mut self.b,
-                    Builtin::MemoryCopy,
+                    Builtin::memory_copy(),
                     &[dst_mem, src_mem, dst, src, len],
                 );
             }
@@ -103,16 +101,16 @@ impl FuncTranslator<'_, '_> {
                 let mem = self.b.ins().iconst(I32, i64::from(*mem));
                 let data = self.b.ins().iconst(I32, i64::from(*data_index));
                 let dst = self.b.ins().uextend(I64, dst);
-                self.env.call_builtin_checked(
+                self.env.call_builtin(
                     &mut self.b,
-                    Builtin::MemoryInit,
+                    Builtin::memory_init(),
                     &[mem, data, dst, src, len],
                 );
             }
             DataDrop { data_index } => {
                 let data = self.b.ins().iconst(I32, i64::from(*data_index));
                 self.env
-                    .call_builtin(&mut self.b, Builtin::DataDrop, &[data]);
+                    .call_builtin(&mut self.b, Builtin::data_drop(), &[data]);
             }
             _ => return false,
         }

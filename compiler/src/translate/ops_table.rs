@@ -9,7 +9,8 @@ use crate::trap_codes::trap_code;
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::types::{I32, I64};
 use cranelift_codegen::ir::{InstBuilder, Value};
-use kiln_format::vmctx::{Builtin, TABLE_ELEM_SIZE};
+use kiln_format::vmctx::TABLE_ELEM_SIZE;
+use kiln_format::Builtin;
 use kiln_format::TrapKind;
 use wasmparser::Operator;
 
@@ -40,9 +41,11 @@ impl FuncTranslator<'_, '_> {
                 let (init, delta) = self.state.pop2();
                 let table = self.b.ins().iconst(I32, i64::from(*table));
                 let delta = self.b.ins().uextend(I64, delta);
-                let old =
-                    self.env
-                        .call_builtin(&mut self.b, Builtin::TableGrow, &[table, init, delta])[0];
+                let old = self.env.call_builtin_value(
+                    &mut self.b,
+                    Builtin::table_grow(),
+                    &[table, init, delta],
+                );
                 // Why a plain truncation: table sizes fit in 32 bits, and failure (`u64::MAX`)
                 // truncates to wasm's -1.
                 let old = self.b.ins().ireduce(I32, old);
@@ -53,9 +56,9 @@ impl FuncTranslator<'_, '_> {
                 let table = self.b.ins().iconst(I32, i64::from(*table));
                 let dst = self.b.ins().uextend(I64, dst);
                 let len = self.b.ins().uextend(I64, len);
-                self.env.call_builtin_checked(
+                self.env.call_builtin(
                     &mut self.b,
-                    Builtin::TableFill,
+                    Builtin::table_fill(),
                     &[table, dst, value, len],
                 );
             }
@@ -69,9 +72,9 @@ impl FuncTranslator<'_, '_> {
                 let dst = self.b.ins().uextend(I64, dst);
                 let src = self.b.ins().uextend(I64, src);
                 let len = self.b.ins().uextend(I64, len);
-                self.env.call_builtin_checked(
+                self.env.call_builtin(
                     &mut self.b,
-                    Builtin::TableCopy,
+                    Builtin::table_copy(),
                     &[dst_table, src_table, dst, src, len],
                 );
             }
@@ -80,16 +83,16 @@ impl FuncTranslator<'_, '_> {
                 let table = self.b.ins().iconst(I32, i64::from(*table));
                 let elem = self.b.ins().iconst(I32, i64::from(*elem_index));
                 let dst = self.b.ins().uextend(I64, dst);
-                self.env.call_builtin_checked(
+                self.env.call_builtin(
                     &mut self.b,
-                    Builtin::TableInit,
+                    Builtin::table_init(),
                     &[table, elem, dst, src, len],
                 );
             }
             Operator::ElemDrop { elem_index } => {
                 let elem = self.b.ins().iconst(I32, i64::from(*elem_index));
                 self.env
-                    .call_builtin(&mut self.b, Builtin::ElemDrop, &[elem]);
+                    .call_builtin(&mut self.b, Builtin::elem_drop(), &[elem]);
             }
             Operator::RefNull { .. } => {
                 let v = self.b.ins().iconst(I64, 0);
@@ -110,7 +113,7 @@ impl FuncTranslator<'_, '_> {
                 if slot == kiln_format::tables::NO_FUNC_REF {
                     return false;
                 }
-                let offset = self.env.layout.func_ref(slot);
+                let offset = self.env.layout.func_ref(slot).offset();
                 let v = self.b.ins().iadd_imm_u(self.env.vmctx, i64::from(offset));
                 self.state.push(v);
             }

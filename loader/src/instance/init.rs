@@ -10,7 +10,9 @@ use crate::table::Table;
 use crate::trap::Trap;
 use crate::values::ValType;
 use kiln_format::tables::*;
-use kiln_format::{ArtifactView, FormatError, TrapKind};
+use kiln_format::vmctx::VMGlobal;
+use kiln_format::{ArtifactView, EntityIndex, FormatError, Location, TrapKind};
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 
 /// Imported memories followed by new ones for the defined memories.
@@ -35,8 +37,12 @@ pub(super) fn create_tables(
     mut tables: Vec<Table>,
 ) -> Result<Vec<Table>, InstantiateError> {
     for t in &view.tables()[tables.len()..] {
-        let ty = ValType::from_code(t.elem_type)
-            .ok_or_else(|| FormatError::Corrupt("table element type".into()))?;
+        let ty = ValType::from_code(t.elem_type).ok_or_else(|| {
+            FormatError::corrupt(
+                Location::entry(TableId::Tables, tables.len(), "elem_type"),
+                format_args!("unknown element type 0x{:02x}", t.elem_type),
+            )
+        })?;
         let max = (t.flags & LIMITS_HAS_MAX != 0).then(|| t.max.get());
         let table = Table::create(store.id(), ty, t.min.get(), max, 0).ok_or_else(|| {
             InstantiateError::Resource(format!("table of {} elements is too large", t.min))
@@ -50,24 +56,33 @@ fn trap(kind: TrapKind) -> InstantiateError {
     InstantiateError::Trap(Trap::new(kind))
 }
 
-/// The raw value of element item `i` of segment `e`.
+/// The raw value of item `i` of element segment `segment`.
 pub(crate) fn elem_item(
     inst: &InstanceInner,
     refs: &FuncRefs<'_>,
     view: &ArtifactView<'_>,
-    e: &ElementEntry,
+    segment: usize,
     i: usize,
 ) -> Result<u64, FormatError> {
+    let e = view.element(segment)?;
+    let out_of_range = || {
+        FormatError::corrupt(
+            Location::entry(TableId::Elements, segment, "items_count"),
+            format_args!("no item {i}"),
+        )
+    };
     if e.items_kind == ELEM_ITEMS_FUNCS {
         if i >= e.items_count.get() as usize {
-            return Err(FormatError::Corrupt("element item out of range".into()));
+            return Err(out_of_range());
         }
         let mut item = refs.elem_items(e.items_start.get() as usize + i, 1)?;
-        item.next()
-            .ok_or_else(|| FormatError::Corrupt("element item out of range".into()))
+        item.next().ok_or_else(out_of_range)
     } else {
-        let expr = view.expr(view.elem_exprs(e)?[i])?;
-        Ok(eval(expr, inst)? as u64)
+        let item = *view
+            .segment_exprs(segment)?
+            .get(i)
+            .ok_or_else(out_of_range)?;
+        Ok(eval(view.expr(item)?, inst)? as u64)
     }
 }
 
@@ -80,9 +95,13 @@ pub(super) fn initialize(
     let imported_globals = view.module().imported_globals.get() as usize;
     for (i, g) in view.globals().iter().enumerate().skip(imported_globals) {
         let value = eval(view.expr(g.init)?, &**inst)?;
-        let ptr = inst.global_ptr(i as u32).expect("defined global");
-        // SAFETY: the global's 16-byte slot in the VMContext.
-        unsafe { *ptr = value };
+        let Some(EntityIndex::Defined(d)) = u32::try_from(i).ok().map(|i| view.global_index(i))
+        else {
+            continue;
+        };
+        let field = inst.layout.global_def(d);
+        // SAFETY: a defined global's slot of this VMContext's layout; no reference to it is live.
+        unsafe { inst.vmctx().write(field, VMGlobal { raw: value }) };
     }
     let imported_tables = view.module().imported_tables.get() as usize;
     for (i, t) in view.tables().iter().enumerate().skip(imported_tables) {
@@ -95,10 +114,12 @@ pub(super) fn initialize(
     for (i, e) in view.elements().iter().enumerate() {
         match e.mode {
             segment_mode::ACTIVE => {
-                let table = inst
-                    .tables
-                    .get(e.table.get() as usize)
-                    .ok_or_else(|| FormatError::Corrupt("element table index".into()))?;
+                let table = inst.tables.get(e.table.get() as usize).ok_or_else(|| {
+                    FormatError::corrupt(
+                        Location::entry(TableId::Elements, i, "table"),
+                        "no such table",
+                    )
+                })?;
                 let offset = eval(view.expr(e.offset)?, &**inst)? as u32 as u64;
                 let n = e.items_count.get() as u64;
                 if offset + n > table.size() {
@@ -112,12 +133,12 @@ pub(super) fn initialize(
                     }
                 } else {
                     for (k, slot) in dst.iter_mut().enumerate() {
-                        *slot = elem_item(inst, &refs, &view, e, k)?;
+                        *slot = elem_item(inst, &refs, &view, i, k)?;
                     }
                 }
-                inst.dropped_elems[i].set(true);
+                inst.dropped_elems[i].store(true, Relaxed);
             }
-            segment_mode::DECLARED => inst.dropped_elems[i].set(true),
+            segment_mode::DECLARED => inst.dropped_elems[i].store(true, Relaxed),
             _ => {}
         }
     }
@@ -125,20 +146,21 @@ pub(super) fn initialize(
     // A memory with a merged image gets it with one mapping; its active segments are already in
     // it (the compiler made the image only when they all fit the initial size).
     let mut imaged = Vec::new();
-    for img in view.memory_images() {
+    for (k, img) in view.memory_images().iter().enumerate() {
         let memory = img.memory.get();
+        let at = |field| Location::entry(TableId::MemoryImages, k, field);
         let mem = inst
             .memories
             .get(memory as usize)
             .filter(|_| memory >= inst.layout.counts.imported_memories)
-            .ok_or_else(|| FormatError::Corrupt("memory image of an unknown memory".into()))?;
-        let bytes = view.image_bytes(img)?;
+            .ok_or_else(|| FormatError::corrupt(at("memory"), "not a defined memory"))?;
+        let bytes = view.image_bytes(k)?;
         let dst = img.memory_offset.get();
         if dst
             .checked_add(bytes.len() as u64)
             .is_none_or(|end| end > mem.data_size())
         {
-            return Err(FormatError::Corrupt("memory image larger than its memory".into()).into());
+            return Err(FormatError::corrupt(at("len"), "image larger than its memory").into());
         }
         let mapped = images.try_map(memory, img.image_offset.get(), dst, bytes.len() as u64);
         let rest = &bytes[mapped as usize..];
@@ -152,15 +174,17 @@ pub(super) fn initialize(
             continue;
         }
         if imaged.contains(&d.memory.get()) {
-            inst.dropped_data[i].set(true);
+            inst.dropped_data[i].store(true, Relaxed);
             continue;
         }
-        let mem = inst
-            .memories
-            .get(d.memory.get() as usize)
-            .ok_or_else(|| FormatError::Corrupt("data memory index".into()))?;
+        let mem = inst.memories.get(d.memory.get() as usize).ok_or_else(|| {
+            FormatError::corrupt(
+                Location::entry(TableId::Data, i, "memory"),
+                "no such memory",
+            )
+        })?;
         let offset = eval(view.expr(d.offset)?, &**inst)? as u32 as u64;
-        let bytes = view.data_bytes(d)?;
+        let bytes = view.data_bytes(i)?;
         if offset + bytes.len() as u64 > mem.data_size() {
             return Err(trap(TrapKind::MemoryOutOfBounds));
         }
@@ -174,12 +198,16 @@ pub(super) fn initialize(
         let at = (offset + mapped) as usize;
         mem.data_mut()[at..at + rest.len()].copy_from_slice(rest);
         images.written(d.memory.get(), offset, bytes.len() as u64);
-        inst.dropped_data[i].set(true);
+        inst.dropped_data[i].store(true, Relaxed);
     }
     let start = view.module().start_func.get();
     if start != NULL_FUNC {
         if start >= view.num_funcs() {
-            return Err(FormatError::Corrupt("start function index".into()).into());
+            return Err(FormatError::corrupt(
+                Location::Module("start_func"),
+                format_args!("no function {start}"),
+            )
+            .into());
         }
         let f = Func(FuncKind::Wasm {
             instance: inst.clone(),

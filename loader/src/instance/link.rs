@@ -8,9 +8,9 @@ use crate::memory::Memory;
 use crate::store::Store;
 use crate::table::Table;
 use crate::values::{FuncType, ValType};
-use kiln_format::tables::{extern_kind, LIMITS_HAS_MAX};
+use kiln_format::tables::{extern_kind, TableId, LIMITS_HAS_MAX};
 use kiln_format::vmctx::VmctxCounts;
-use kiln_format::{ArtifactView, FormatError};
+use kiln_format::{ArtifactView, FormatError, Location};
 
 /// The externs an instance imports, per kind, in index order.
 pub(super) struct Linked {
@@ -55,8 +55,9 @@ pub(super) fn counts(view: &ArtifactView<'_>) -> Result<VmctxCounts, FormatError
         && counts.imported_tables <= counts.tables
         && counts.imported_globals <= counts.globals;
     if !consistent {
-        return Err(FormatError::Corrupt(
-            "import counts do not match the import table".into(),
+        return Err(FormatError::corrupt(
+            Location::Table(TableId::Imports),
+            "import counts do not match the import table",
         ));
     }
     // WebAssembly's implementation limits (those of wasmparser's validator), which also keep
@@ -66,11 +67,16 @@ pub(super) fn counts(view: &ArtifactView<'_>) -> Result<VmctxCounts, FormatError
         || counts.memories > MAX_MEMORIES
         || counts.tables > MAX_TABLES
     {
-        return Err(FormatError::Corrupt(
-            "more entities than WebAssembly allows".into(),
+        return Err(FormatError::corrupt(
+            Location::Module("func_refs"),
+            "more entities than WebAssembly allows",
         ));
     }
     Ok(counts)
+}
+
+fn no_entry(table: TableId, index: usize) -> FormatError {
+    FormatError::corrupt(Location::entry(table, index, ""), "imported entity missing")
 }
 
 fn incompatible(module: &str, name: &str, why: String) -> InstantiateError {
@@ -129,12 +135,16 @@ pub(super) fn resolve(
         }
         match (imp.kind, ext) {
             (extern_kind::FUNC, Extern::Func(f)) => {
-                let ty = view.func_type(imp.type_index.get())?;
-                let (p, r) = view.signature(ty)?;
+                let ti = imp.type_index.get();
+                let (p, r) = view.signature(ti)?;
                 // Compared as value-type codes: no allocation on the instantiation path.
                 if !f.signature_is(p, r) {
-                    let want = FuncType::from_codes(p, r)
-                        .ok_or_else(|| FormatError::Corrupt("unknown value type".into()))?;
+                    let want = FuncType::from_codes(p, r).ok_or_else(|| {
+                        FormatError::corrupt(
+                            Location::entry(TableId::Types, ti, "valtypes"),
+                            "unknown value type",
+                        )
+                    })?;
                     return Err(incompatible(
                         &module(),
                         &name(),
@@ -147,7 +157,7 @@ pub(super) fn resolve(
                 let entry = view
                     .tables()
                     .get(index)
-                    .ok_or_else(|| FormatError::Corrupt("imported table index".into()))?;
+                    .ok_or_else(|| no_entry(TableId::Tables, index))?;
                 let want_max = (entry.flags & LIMITS_HAS_MAX != 0).then(|| entry.max.get());
                 if ValType::from_code(entry.elem_type) != Some(t.elem_type())
                     || !limits_match(t.size(), t.max(), entry.min.get(), want_max)
@@ -164,7 +174,7 @@ pub(super) fn resolve(
                 let entry = view
                     .memories()
                     .get(index)
-                    .ok_or_else(|| FormatError::Corrupt("imported memory index".into()))?;
+                    .ok_or_else(|| no_entry(TableId::Memories, index))?;
                 let want_max = (entry.flags & LIMITS_HAS_MAX != 0).then(|| entry.max_pages.get());
                 if !limits_match(
                     m.size_pages(),
@@ -180,7 +190,7 @@ pub(super) fn resolve(
                 let entry = view
                     .globals()
                     .get(index)
-                    .ok_or_else(|| FormatError::Corrupt("imported global index".into()))?;
+                    .ok_or_else(|| no_entry(TableId::Globals, index))?;
                 if ValType::from_code(entry.val_type) != Some(g.ty())
                     || (entry.mutable != 0) != g.is_mutable()
                 {

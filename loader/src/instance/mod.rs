@@ -15,11 +15,11 @@ use crate::store::Store;
 use crate::table::Table;
 use crate::trap::Trap;
 use crate::values::{FuncType, ValType};
-use kiln_format::tables::extern_kind;
+use crate::vmctx::{VmctxAlloc, VmctxPtr};
+use kiln_format::tables::{extern_kind, TableId, NO_CODE};
 use kiln_format::vmctx::*;
-use kiln_format::FormatError;
-use std::alloc::Layout;
-use std::cell::Cell;
+use kiln_format::{EntityIndex, FormatError, Location};
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 /// Why instantiation failed.
@@ -53,7 +53,7 @@ pub(crate) struct FuncRefs<'a> {
     defined: &'a [crate::artifact::DefinedFunc],
     elem_slots: &'a [u32],
     count: u32,
-    base: *mut u8,
+    base: *mut VMFuncRef,
 }
 
 impl FuncRefs<'_> {
@@ -68,7 +68,12 @@ impl FuncRefs<'_> {
         let slots = self
             .elem_slots
             .get(start..start.saturating_add(n))
-            .ok_or_else(|| FormatError::Corrupt("element items out of range".into()))?;
+            .ok_or_else(|| {
+                FormatError::corrupt(
+                    Location::Table(TableId::ElemFuncs),
+                    format_args!("items {start}+{n} out of range"),
+                )
+            })?;
         Ok(slots.iter().map(|&slot| {
             if slot == kiln_format::tables::NULL_FUNC {
                 0
@@ -83,63 +88,13 @@ impl FuncRefs<'_> {
     /// The address of function `index`'s `VMFuncRef`; `None` for a function that has none or
     /// does not exist.
     #[inline]
-    pub(crate) fn get(&self, index: u32) -> Option<*mut u8> {
-        let slot = if index < self.imported {
-            index
-        } else {
-            self.defined.get((index - self.imported) as usize)?.slot
+    pub(crate) fn get(&self, index: u32) -> Option<*mut VMFuncRef> {
+        let slot = match EntityIndex::split(index, self.imported) {
+            EntityIndex::Imported(slot) => slot,
+            EntityIndex::Defined(d) => self.defined.get(d as usize)?.slot,
         };
         // `NO_FUNC_REF` is out of range; slots were checked against the count (`defined_funcs`).
-        (slot < self.count).then(|| {
-            // SAFETY: `slot < func_refs`: inside the VMContext's `func_refs` array.
-            unsafe { self.base.add(slot as usize * FUNCREF_SIZE as usize) }
-        })
-    }
-}
-
-/// `VMFuncRef` as generated code sees it (`FUNCREF_*` offsets).
-#[repr(C)]
-struct VMFuncRef {
-    code: usize,
-    type_id: u32,
-    _pad: u32,
-    vmctx: usize,
-}
-
-const _: () = assert!(
-    std::mem::size_of::<VMFuncRef>() == FUNCREF_SIZE as usize
-        && std::mem::offset_of!(VMFuncRef, type_id) == FUNCREF_TYPE_ID as usize
-        && std::mem::offset_of!(VMFuncRef, vmctx) == FUNCREF_VMCTX as usize
-);
-
-/// A zeroed, 16-byte aligned allocation for the VMContext. Generated code and the loader access it
-/// only through raw pointers.
-struct VmctxAlloc {
-    ptr: *mut u8,
-    layout: Layout,
-}
-
-impl VmctxAlloc {
-    /// Allocates `size` bytes and zeroes the first `zeroed` of them. The rest (the function
-    /// references, which instantiation overwrites in full) is left as is: for modules with
-    /// thousands of functions, zeroing it would be most of the allocation's cost.
-    fn new(size: u32, zeroed: u32) -> VmctxAlloc {
-        let layout = Layout::from_size_align(size.max(16) as usize, 16).expect("valid layout");
-        // SAFETY: the layout has a non-zero size.
-        let ptr = unsafe { std::alloc::alloc(layout) };
-        if ptr.is_null() {
-            std::alloc::handle_alloc_error(layout);
-        }
-        // SAFETY: `zeroed <= size`, inside the allocation.
-        unsafe { std::ptr::write_bytes(ptr, 0, zeroed.min(size) as usize) };
-        VmctxAlloc { ptr, layout }
-    }
-}
-
-impl Drop for VmctxAlloc {
-    fn drop(&mut self) {
-        // SAFETY: allocated in `new` with this layout.
-        unsafe { std::alloc::dealloc(self.ptr, self.layout) };
+        (slot < self.count).then(|| self.base.wrapping_add(slot as usize))
     }
 }
 
@@ -153,15 +108,11 @@ pub(crate) struct InstanceInner {
     imported_globals: Vec<Global>,
     /// Keeps imported functions' owners alive.
     imported_funcs: Vec<Func>,
-    pub dropped_data: Vec<Cell<bool>>,
-    pub dropped_elems: Vec<Cell<bool>>,
+    /// Which data segments `data.drop` (or instantiation) has dropped.
+    pub dropped_data: Vec<AtomicBool>,
+    /// Which element segments `elem.drop` (or instantiation) has dropped.
+    pub dropped_elems: Vec<AtomicBool>,
 }
-
-// SAFETY: an instance is only used while its store is borrowed; `&mut Store` serializes every
-// call into guest code and every builtin that mutates instance state.
-unsafe impl Send for InstanceInner {}
-// SAFETY: as above.
-unsafe impl Sync for InstanceInner {}
 
 impl Instance {
     /// Instantiates `artifact` in `store` with `imports`: links imports, creates memories, tables
@@ -179,9 +130,15 @@ impl Instance {
         let counts = link::counts(&view)?;
         let layout = VmctxLayout::new(counts);
         if layout.size != view.header().vmctx_size.get() {
-            return Err(
-                FormatError::Corrupt("VMContext size does not match the module".into()).into(),
-            );
+            return Err(FormatError::corrupt(
+                Location::Header("vmctx_size"),
+                format_args!(
+                    "{} bytes, but the module's counts give {}",
+                    view.header().vmctx_size,
+                    layout.size
+                ),
+            )
+            .into());
         }
         artifact.type_ids()?;
         let linked = link::resolve(store, &view, imports)?;
@@ -198,9 +155,11 @@ impl Instance {
             tables,
             imported_globals: linked.globals,
             imported_funcs: linked.funcs.clone(),
-            dropped_data: (0..view.data().len()).map(|_| Cell::new(false)).collect(),
+            dropped_data: (0..view.data().len())
+                .map(|_| AtomicBool::new(false))
+                .collect(),
             dropped_elems: (0..view.elements().len())
-                .map(|_| Cell::new(false))
+                .map(|_| AtomicBool::new(false))
                 .collect(),
         });
         inner.fill_vmctx(store, &linked.funcs)?;
@@ -264,15 +223,9 @@ impl Instance {
 }
 
 impl InstanceInner {
-    pub(crate) fn vmctx(&self) -> *mut u8 {
-        self.vmctx.ptr
-    }
-
-    /// Writes a pointer-sized value at `offset` of the VMContext.
-    fn write_ptr(&self, offset: u32, value: usize) {
-        debug_assert!(offset + PTR <= self.layout.size);
-        // SAFETY: `offset` comes from the layout, inside the allocation, 8-byte aligned.
-        unsafe { (self.vmctx().add(offset as usize) as *mut usize).write(value) };
+    /// This instance's VMContext.
+    pub(crate) fn vmctx(&self) -> VmctxPtr {
+        self.vmctx.ptr()
     }
 
     /// Fills the VMContext: fixed part, memories, tables, imported globals, function references.
@@ -284,93 +237,98 @@ impl InstanceInner {
     ) -> Result<(), FormatError> {
         let view = self.artifact.checked_view();
         let l = self.layout;
-        self.write_ptr(VMCTX_STORE, &store.inner.ctx as *const _ as usize);
-        self.write_ptr(VMCTX_BUILTINS, crate::builtins::table() as usize);
+        let vmctx = self.vmctx();
         let type_ids = self.artifact.type_ids()?;
-        // The ids live in the artifact, which this instance keeps alive.
-        self.write_ptr(VMCTX_TYPE_IDS, type_ids.as_ptr() as usize);
-        self.write_ptr(VMCTX_INSTANCE, Arc::as_ptr(self) as usize);
+        // SAFETY: here and in every write below, the field comes from this VMContext's own layout
+        // (indices below its counts), and no reference into the VMContext exists while it is
+        // filled.
+        unsafe {
+            vmctx.write(VmctxLayout::STORE, store.inner.ctx_ptr());
+            vmctx.write(VmctxLayout::BUILTINS, crate::builtins::table());
+            // The ids live in the artifact, which this instance keeps alive.
+            vmctx.write(VmctxLayout::TYPE_IDS, type_ids.as_ptr());
+            vmctx.write(VmctxLayout::INSTANCE, Arc::as_ptr(self).cast());
+        }
         for (i, m) in self.memories.iter().enumerate() {
-            self.write_ptr(l.memory(i as u32) + MEMREF_BASE, m.base() as usize);
-            self.write_ptr(l.memory(i as u32) + MEMREF_DEF, m.def_ptr() as usize);
+            let record = VMMemoryRef {
+                base: m.base(),
+                def: m.def_ptr(),
+            };
+            // SAFETY: a field of this layout (`i` < its memory count), not borrowed.
+            unsafe { vmctx.write(l.memory(i as u32), record) };
         }
         for (i, t) in self.tables.iter().enumerate() {
-            self.write_ptr(l.table(i as u32), t.def_ptr() as usize);
+            // SAFETY: a field of this layout (`i` < its table count), not borrowed.
+            unsafe { vmctx.write(l.table(i as u32), t.def_ptr()) };
         }
         for (i, g) in self.imported_globals.iter().enumerate() {
-            self.write_ptr(l.imported_global(i as u32), g.ptr as usize);
+            // SAFETY: a field of this layout (`i` < its imported-global count), not borrowed.
+            unsafe { vmctx.write(l.imported_global(i as u32), g.ptr.as_ptr()) };
         }
         let text = self.artifact.code();
-        let code_at = |offset: u32, len: u32| -> Result<usize, FormatError> {
-            let end = (offset as usize).checked_add(len as usize);
-            match end {
-                Some(end) if end <= text.len() && offset != kiln_format::tables::NO_CODE => {
-                    Ok(text.start + offset as usize)
-                }
-                _ => Err(FormatError::Corrupt(format!(
-                    "code offset {offset} outside the text"
-                ))),
+        let code_at = |ti: u32, offset: u32| -> Result<*const u8, FormatError> {
+            if offset != NO_CODE && (offset as usize) < text.len() {
+                Ok((text.start + offset as usize) as *const u8)
+            } else {
+                Err(FormatError::corrupt(
+                    Location::entry(TableId::Types, ti, "host_adapter"),
+                    format_args!("code offset {offset} outside the {}-byte text", text.len()),
+                ))
             }
         };
         let type_id = |ti: u32| -> Result<u32, FormatError> {
-            type_ids
-                .get(ti as usize)
-                .copied()
-                .ok_or_else(|| FormatError::Corrupt(format!("type index {ti} out of range")))
+            type_ids.get(ti as usize).copied().ok_or_else(|| {
+                FormatError::corrupt(Location::entry(TableId::Types, ti, ""), "no such type")
+            })
         };
         for (i, f) in imported_funcs.iter().enumerate() {
-            let at = l.func_ref(i as u32);
             let ti = view.func_type_index(i as u32)?;
-            match &f.0 {
+            let (code, callee) = match &f.0 {
                 FuncKind::Host(host) => {
                     let adapter = view.func_type(ti)?.host_adapter.get();
-                    self.write_ptr(at + FUNCREF_CODE, code_at(adapter, 1)?);
-                    self.write_ptr(at + FUNCREF_VMCTX, Arc::as_ptr(host) as usize);
+                    let ctx = Arc::as_ptr(host).cast::<VMContext>().cast_mut();
+                    (code_at(ti, adapter)?, ctx)
                 }
-                FuncKind::Wasm { instance, index } => {
-                    let (code, vmctx) = instance.code_and_vmctx(*index)?;
-                    self.write_ptr(at + FUNCREF_CODE, code);
-                    self.write_ptr(at + FUNCREF_VMCTX, vmctx);
-                }
-            }
-            self.write_u32(at + FUNCREF_TYPE_ID, type_id(ti)?);
-            // The padding too: this part of the VMContext is not zeroed at allocation.
-            self.write_u32(at + FUNCREF_TYPE_ID + 4, 0);
+                FuncKind::Wasm { instance, index } => instance.code_and_vmctx(*index)?,
+            };
+            let func_ref = VMFuncRef {
+                code,
+                type_id: type_id(ti)?,
+                pad: 0,
+                vmctx: callee,
+            };
+            // SAFETY: a field of this layout, not borrowed: an imported function's slot is its
+            // index, below the count (checked in `link::counts`). The padding is written too:
+            // this part of the VMContext is not zeroed at allocation.
+            unsafe { vmctx.write(l.func_ref(i as u32), func_ref) };
         }
         let imported = view.module().imported_funcs.get();
         let referenceable = &self.artifact.defined_funcs()?.referenceable;
         if imported as usize + referenceable.len() != l.counts.func_refs as usize {
-            return Err(FormatError::Corrupt("function reference count".into()));
+            return Err(FormatError::corrupt(
+                Location::Module("func_refs"),
+                "more slots than imported and referenceable functions",
+            ));
         }
-        // SAFETY: `func_refs` holds one 24-byte, 8-aligned VMFuncRef per slot inside the
-        // VMContext allocation (the layout was computed from these counts); the slots after the
-        // imported functions' belong to the referenceable defined functions, in order.
-        let refs = unsafe {
-            std::slice::from_raw_parts_mut(
-                self.vmctx().add(l.func_ref(imported) as usize) as *mut VMFuncRef,
-                referenceable.len(),
-            )
-        };
-        let vmctx = self.vmctx() as usize;
-        for (slot, &(code, type_id)) in refs.iter_mut().zip(referenceable.iter()) {
-            *slot = VMFuncRef {
-                code,
+        let own = vmctx.as_ptr();
+        for (k, &(code, type_id)) in referenceable.iter().enumerate() {
+            let func_ref = VMFuncRef {
+                code: code as *const u8,
                 type_id,
-                _pad: 0,
-                vmctx,
+                pad: 0,
+                vmctx: own,
             };
+            // SAFETY: a field of this layout, not borrowed: the slots after the imported
+            // functions' belong to the referenceable defined functions, in order, below the count
+            // (checked just above).
+            unsafe { vmctx.write(l.func_ref(imported + k as u32), func_ref) };
         }
         Ok(())
     }
 
-    fn write_u32(&self, offset: u32, value: u32) {
-        // SAFETY: as for `write_ptr`, 4-byte aligned.
-        unsafe { (self.vmctx().add(offset as usize) as *mut u32).write(value) };
-    }
-
     /// The address of function `index`'s `VMFuncRef`; `None` for a function that has none (one
     /// that can only be called directly) or does not exist.
-    pub(crate) fn func_ref(&self, index: u32) -> Option<*mut u8> {
+    pub(crate) fn func_ref(&self, index: u32) -> Option<*mut VMFuncRef> {
         self.func_refs().ok()?.get(index)
     }
 
@@ -382,33 +340,33 @@ impl InstanceInner {
             defined: &defined.all,
             elem_slots: &defined.elem_slots,
             count: self.layout.counts.func_refs,
-            // SAFETY: the `func_refs` array lies inside the VMContext allocation.
-            base: unsafe { self.vmctx().add(self.layout.func_refs as usize) },
+            base: self.vmctx().field(self.layout.func_ref(0)),
         })
     }
 
     /// The code address and callee VMContext of function `index`, for calling it.
-    pub(crate) fn code_and_vmctx(&self, index: u32) -> Result<(usize, usize), FormatError> {
-        let imported = self.num_imported_funcs();
-        if index < imported {
-            // SAFETY: an imported function's slot is its index, below `func_refs` (checked in
-            // `link::counts`): inside the VMContext allocation.
-            let fref = unsafe { self.vmctx().add(self.layout.func_ref(index) as usize) };
-            // SAFETY: an imported function's VMFuncRef, written by `fill_vmctx`.
-            return Ok(unsafe {
-                (
-                    *(fref.add(FUNCREF_CODE as usize) as *const usize),
-                    *(fref.add(FUNCREF_VMCTX as usize) as *const usize),
-                )
-            });
+    pub(crate) fn code_and_vmctx(
+        &self,
+        index: u32,
+    ) -> Result<(*const u8, *mut VMContext), FormatError> {
+        match EntityIndex::split(index, self.num_imported_funcs()) {
+            EntityIndex::Imported(slot) => {
+                // SAFETY: an imported function's slot is its index, below the count (checked in
+                // `link::counts`), written by `fill_vmctx`.
+                let f = unsafe { &*self.vmctx().field(self.layout.func_ref(slot)) };
+                Ok((f.code, f.vmctx))
+            }
+            EntityIndex::Defined(d) => {
+                let f = self.artifact.defined_funcs()?.all.get(d as usize);
+                let f = f.ok_or_else(|| {
+                    FormatError::corrupt(
+                        Location::entry(TableId::Functions, d, ""),
+                        "no such function",
+                    )
+                })?;
+                Ok((f.code as *const u8, self.vmctx().as_ptr()))
+            }
         }
-        let f = self
-            .artifact
-            .defined_funcs()?
-            .all
-            .get((index - imported) as usize);
-        let f = f.ok_or_else(|| FormatError::Corrupt(format!("function index {index}")))?;
-        Ok((f.code, self.vmctx() as usize))
     }
 
     /// Number of imported functions (they take the first function indices and slots).
@@ -417,37 +375,39 @@ impl InstanceInner {
     }
 
     /// The address of global `index`'s storage.
-    pub(crate) fn global_ptr(&self, index: u32) -> Option<*mut u128> {
-        let imported = self.imported_globals.len() as u32;
-        if index < imported {
-            return Some(self.imported_globals[index as usize].ptr);
+    pub(crate) fn global_ptr(&self, index: u32) -> Option<*mut VMGlobal> {
+        match EntityIndex::split(index, self.imported_globals.len() as u32) {
+            EntityIndex::Imported(i) => Some(self.imported_globals[i as usize].ptr.as_ptr()),
+            EntityIndex::Defined(_) if index >= self.layout.counts.globals => None,
+            EntityIndex::Defined(d) => Some(self.vmctx().field(self.layout.global_def(d))),
         }
-        if index >= self.layout.counts.globals {
-            return None;
-        }
-        let offset = self.layout.global_def(index - imported);
-        // SAFETY: inside the VMContext allocation, 16-byte aligned by the layout.
-        Some(unsafe { self.vmctx().add(offset as usize) as *mut u128 })
     }
 
     /// The type of function `index`.
     pub(crate) fn func_type(&self, index: u32) -> Result<FuncType, FormatError> {
         let view = self.artifact.checked_view();
-        let ty = view.func_type(view.func_type_index(index)?)?;
-        let (p, r) = view.signature(ty)?;
-        FuncType::from_codes(p, r).ok_or_else(|| FormatError::Corrupt("unknown value type".into()))
+        let ti = view.func_type_index(index)?;
+        let (p, r) = view.signature(ti)?;
+        FuncType::from_codes(p, r).ok_or_else(|| {
+            FormatError::corrupt(
+                Location::entry(TableId::Types, ti, "valtypes"),
+                "unknown value type",
+            )
+        })
     }
 
     /// The instance a guest VMContext belongs to.
     ///
     /// # Safety
-    /// `vmctx` must be null or the VMContext of a live instance.
-    pub(crate) unsafe fn from_vmctx<'a>(vmctx: *mut u8) -> Option<&'a InstanceInner> {
-        if vmctx.is_null() {
-            return None;
+    /// `vmctx` must be the VMContext of a live instance, whose store the caller borrows.
+    pub(crate) unsafe fn from_vmctx<'a>(vmctx: *mut VMContext) -> &'a InstanceInner {
+        let vmctx = VmctxPtr::from_raw(vmctx);
+        // SAFETY: per the contract, `INSTANCE` holds `Arc::as_ptr` of the live instance
+        // (`fill_vmctx`), which its store keeps alive.
+        unsafe {
+            let vmctx = vmctx.unwrap_unchecked();
+            &*vmctx.read(VmctxLayout::INSTANCE).cast::<InstanceInner>()
         }
-        // SAFETY: per the contract, VMCTX_INSTANCE holds `Arc::as_ptr` of the live instance.
-        unsafe { (*(vmctx.add(VMCTX_INSTANCE as usize) as *const *const InstanceInner)).as_ref() }
     }
 
     /// A new `Arc` to the instance behind `self`, which must be owned by an `Arc` (always true:
@@ -474,22 +434,21 @@ impl InstanceInner {
             })),
             extern_kind::TABLE => Extern::Table(self.tables.get(index as usize)?.clone()),
             extern_kind::MEMORY => Extern::Memory(self.memories.get(index as usize)?.clone()),
-            extern_kind::GLOBAL => {
-                let imported = self.imported_globals.len() as u32;
-                if index < imported {
-                    return Some(Extern::Global(
-                        self.imported_globals[index as usize].clone(),
-                    ));
+            extern_kind::GLOBAL => match view.global_index(index) {
+                EntityIndex::Imported(i) => {
+                    Extern::Global(self.imported_globals.get(i as usize)?.clone())
                 }
-                let entry = view.globals().get(index as usize)?;
-                Extern::Global(Global {
-                    ptr: self.global_ptr(index)?,
-                    ty: ValType::from_code(entry.val_type)?,
-                    mutable: entry.mutable != 0,
-                    store_id: self.store_id,
-                    _owner: self.arc(),
-                })
-            }
+                EntityIndex::Defined(_) => {
+                    let entry = view.globals().get(index as usize)?;
+                    Extern::Global(Global {
+                        ptr: crate::send_sync::SendSyncPtr::from_raw(self.global_ptr(index)?)?,
+                        ty: ValType::from_code(entry.val_type)?,
+                        mutable: entry.mutable != 0,
+                        store_id: self.store_id,
+                        _owner: self.arc(),
+                    })
+                }
+            },
             _ => return None,
         })
     }
@@ -498,7 +457,7 @@ impl InstanceInner {
 impl ConstEnv for InstanceInner {
     fn global(&self, index: u32) -> Option<u128> {
         // SAFETY: a valid global's storage is 16 bytes, aligned, alive with the instance.
-        self.global_ptr(index).map(|p| unsafe { *p })
+        self.global_ptr(index).map(|p| unsafe { (*p).raw })
     }
 
     fn func_ref(&self, index: u32) -> Option<u64> {

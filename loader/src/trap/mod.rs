@@ -1,4 +1,6 @@
-//! Traps: why guest code stopped, and where.
+//! Traps: why guest code stopped, and where ([`backtrace`]).
+
+pub(crate) mod backtrace;
 
 use kiln_format::TrapKind;
 use std::fmt;

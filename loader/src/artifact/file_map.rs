@@ -4,20 +4,16 @@
 //! read+exec private mapping Kiln wants; shared file mappings also cost more to set up. This is
 //! the whole of what Kiln needs: `mmap` on creation, `munmap` on drop.
 
+use crate::send_sync::SendSyncPtr;
 use std::fs::File;
 use std::os::fd::AsRawFd;
 
-/// A private, read-only, executable mapping of a whole file.
+/// A private, read-only, executable mapping of a whole file. Never writable, so sharing it
+/// between threads is sound (`SendSyncPtr`).
 pub(crate) struct FileMap {
-    ptr: *const u8,
+    ptr: SendSyncPtr<u8>,
     len: usize,
 }
-
-// SAFETY: the mapping is immutable for its whole life (never writable), so sharing or sending
-// references to it between threads is sound.
-unsafe impl Send for FileMap {}
-// SAFETY: as above.
-unsafe impl Sync for FileMap {}
 
 impl FileMap {
     /// Maps the first `len` bytes of `file` (which must be at least that long).
@@ -39,22 +35,21 @@ impl FileMap {
         if ptr == libc::MAP_FAILED {
             return Err(std::io::Error::last_os_error());
         }
-        Ok(FileMap {
-            ptr: ptr as *const u8,
-            len,
-        })
+        let ptr = SendSyncPtr::from_raw(ptr.cast::<u8>())
+            .ok_or_else(|| std::io::Error::other("mmap returned null"))?;
+        Ok(FileMap { ptr, len })
     }
 
     /// The mapped bytes.
     pub(crate) fn bytes(&self) -> &[u8] {
         // SAFETY: [ptr, ptr + len) is mapped readable for the life of `self` and never written.
-        unsafe { std::slice::from_raw_parts(self.ptr, self.len) }
+        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.len) }
     }
 }
 
 impl Drop for FileMap {
     fn drop(&mut self) {
         // SAFETY: unmaps exactly the mapping made in `new`; no reference to it outlives `self`.
-        unsafe { libc::munmap(self.ptr as *mut libc::c_void, self.len) };
+        unsafe { libc::munmap(self.ptr.as_ptr().cast(), self.len) };
     }
 }

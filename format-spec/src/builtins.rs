@@ -1,0 +1,189 @@
+//! The builtin functions that generated code calls through the VMContext's builtin table.
+//!
+//! The list is written once, in [`for_each_builtin!`]: name, parameters and result of each, in
+//! table order. This crate derives [`Builtin`] from it (index, name, signature, trap kind); the
+//! compiler builds its Cranelift signatures from [`Builtin::signature`]; the loader expands the
+//! macro itself into its table of entry shims, so that the two can never disagree.
+//!
+//! Every builtin takes the calling instance's VMContext first (not listed) and uses the target's
+//! C calling convention. A result written `status(Kind)` is a `u32` that is non-zero on failure;
+//! the calling code then traps with `Kind`. No builtin unwinds or traps itself.
+
+use crate::TrapKind;
+
+/// Calls `$mac!` with the list of builtins, in table order. Each entry reads
+/// `name(param: type, ...) -> result;` where a type is `u32` or `u64` and a result is `void`,
+/// `u32`, `u64` or `status(TrapKindVariant)`.
+#[macro_export]
+macro_rules! for_each_builtin {
+    ($mac:ident) => {
+        $mac! {
+            /// `memory.grow`: the old size in pages, or `u64::MAX` if the memory cannot grow.
+            memory_grow(memory: u32, delta: u64) -> u64;
+            /// `memory.fill`.
+            memory_fill(memory: u32, dst: u64, byte: u32, len: u64) -> status(MemoryOutOfBounds);
+            /// `memory.copy`, between two memories or within one.
+            memory_copy(dst_memory: u32, src_memory: u32, dst: u64, src: u64, len: u64)
+                -> status(MemoryOutOfBounds);
+            /// `memory.init` from a data segment.
+            memory_init(memory: u32, data: u32, dst: u64, src: u32, len: u32)
+                -> status(MemoryOutOfBounds);
+            /// `data.drop`.
+            data_drop(data: u32) -> void;
+            /// `table.grow`: the old size, or `u64::MAX` if the table cannot grow.
+            table_grow(table: u32, init: u64, delta: u64) -> u64;
+            /// `table.fill`.
+            table_fill(table: u32, dst: u64, value: u64, len: u64) -> status(TableOutOfBounds);
+            /// `table.copy`, between two tables or within one.
+            table_copy(dst_table: u32, src_table: u32, dst: u64, src: u64, len: u64)
+                -> status(TableOutOfBounds);
+            /// `table.init` from an element segment.
+            table_init(table: u32, elem: u32, dst: u64, src: u32, len: u32)
+                -> status(TableOutOfBounds);
+            /// `elem.drop`.
+            elem_drop(elem: u32) -> void;
+        }
+    };
+}
+
+/// The ABI type of a builtin parameter or result.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AbiType {
+    /// A 32-bit integer (zero-extended by the caller where the ABI asks for it).
+    U32,
+    /// A 64-bit integer.
+    U64,
+}
+
+/// What a builtin returns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BuiltinResult {
+    /// Nothing.
+    Void,
+    /// A value.
+    Value(AbiType),
+    /// A `u32` status: non-zero means the caller traps with this kind.
+    Status(TrapKind),
+}
+
+/// A builtin's parameters (after the VMContext) and result.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BuiltinSignature {
+    /// Parameter types, in order.
+    pub params: &'static [AbiType],
+    /// The result.
+    pub result: BuiltinResult,
+}
+
+/// A builtin function: its index in the builtin table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Builtin(u32);
+
+macro_rules! abi_type {
+    (u32) => {
+        AbiType::U32
+    };
+    (u64) => {
+        AbiType::U64
+    };
+}
+
+macro_rules! builtin_result {
+    (void) => {
+        BuiltinResult::Void
+    };
+    (status($kind:ident)) => {
+        BuiltinResult::Status(TrapKind::$kind)
+    };
+    ($t:ident) => {
+        BuiltinResult::Value(abi_type!($t))
+    };
+}
+
+macro_rules! declare_builtins {
+    ($( $(#[$doc:meta])* $name:ident ( $($p:ident : $t:ident),* ) -> $ret:ident $(($kind:ident))? ; )*) => {
+        /// Table positions, in list order.
+        #[allow(non_camel_case_types)]
+        #[repr(u32)]
+        enum Position { $($name,)* }
+
+        impl Builtin {
+            $(
+                $(#[$doc])*
+                pub const fn $name() -> Builtin {
+                    Builtin(Position::$name as u32)
+                }
+            )*
+
+            /// Number of builtins: the length of the builtin table.
+            pub const COUNT: usize = [$(Position::$name),*].len();
+
+            /// Every builtin, in table order.
+            pub const ALL: [Builtin; Builtin::COUNT] = [$(Builtin::$name()),*];
+
+            const NAMES: [&'static str; Builtin::COUNT] = [$(stringify!($name)),*];
+
+            const SIGNATURES: [BuiltinSignature; Builtin::COUNT] = [$(
+                BuiltinSignature {
+                    params: &[$(abi_type!($t)),*],
+                    result: builtin_result!($ret $(($kind))?),
+                }
+            ),*];
+        }
+    };
+}
+
+for_each_builtin!(declare_builtins);
+
+impl Builtin {
+    /// The position in the builtin table.
+    pub fn index(self) -> u32 {
+        self.0
+    }
+
+    /// The name, as in [`for_each_builtin!`].
+    pub fn name(self) -> &'static str {
+        Builtin::NAMES[self.0 as usize]
+    }
+
+    /// Parameters (after the VMContext) and result.
+    pub fn signature(self) -> BuiltinSignature {
+        Builtin::SIGNATURES[self.0 as usize]
+    }
+
+    /// The trap a non-zero result turns into, for builtins that can fail.
+    pub fn trap_kind(self) -> Option<TrapKind> {
+        match self.signature().result {
+            BuiltinResult::Status(kind) => Some(kind),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn list_is_dense_and_named() {
+        assert_eq!(Builtin::COUNT, 10);
+        for (i, b) in Builtin::ALL.iter().enumerate() {
+            assert_eq!(b.index() as usize, i);
+        }
+        assert_eq!(Builtin::memory_grow().name(), "memory_grow");
+        assert_eq!(Builtin::elem_drop().index(), 9);
+    }
+
+    #[test]
+    fn signatures_follow_the_list() {
+        let grow = Builtin::memory_grow().signature();
+        assert_eq!(grow.params, [AbiType::U32, AbiType::U64]);
+        assert_eq!(grow.result, BuiltinResult::Value(AbiType::U64));
+        assert_eq!(
+            Builtin::table_init().trap_kind(),
+            Some(TrapKind::TableOutOfBounds)
+        );
+        assert_eq!(Builtin::data_drop().signature().result, BuiltinResult::Void);
+        assert_eq!(Builtin::data_drop().trap_kind(), None);
+    }
+}

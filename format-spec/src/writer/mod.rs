@@ -1,0 +1,9 @@
+//! Writing artifacts: the metadata region ([`MetaTables::finish`](crate::tables::MetaTables)) and
+//! the ELF container with the Kiln header ([`write_artifact`]). The compiler prepares the
+//! regions' contents; everything about where they go and what the header says is decided here,
+//! next to the reader that checks it.
+
+mod container;
+mod meta;
+
+pub use container::{write_artifact, ArtifactParts, Placement, Symbol};

@@ -1,0 +1,132 @@
+//! Validation: the checks of `ArtifactView::check_prefix` and `check_compatibility`, made once
+//! per artifact, either at load from one 1 KiB `pread` ([`check_file`], `LoadOptions::check_now`)
+//! or at first use through the mapping ([`Artifact::check`]). Both run the same checks and give the
+//! same errors; what they establish is kept in [`Validated`].
+
+use super::{Artifact, LoadError};
+use kiln_format::{ArtifactView, FormatError};
+use std::fs::File;
+
+/// Why a file could not be validated before it was mapped.
+pub(super) enum FileCheckError {
+    /// It could not be read.
+    Io(std::io::Error),
+    /// It is not a usable artifact.
+    Format(FormatError),
+}
+
+/// Validates `file` (of `len` bytes) from its first 1 KiB, touching no page of any mapping;
+/// returns the file range of its `.eh_frame`.
+pub(super) fn check_file(
+    file: &File,
+    len: usize,
+) -> Result<std::ops::Range<usize>, FileCheckError> {
+    let mut prefix = [0u8; PREFIX_LEN];
+    let n = read_prefix(file, &mut prefix).map_err(FileCheckError::Io)?;
+    let header = ArtifactView::check_prefix(&prefix[..n], len).map_err(FileCheckError::Format)?;
+    kiln_format::reader::check_compatibility(header).map_err(FileCheckError::Format)?;
+    // Checked against the file length by `check_prefix`.
+    let eh = header.eh_frame;
+    Ok(eh.offset.get() as usize..eh.end() as usize)
+}
+
+impl Artifact {
+    /// Validates the artifact, once: the ELF identification, the Kiln header (magic, format
+    /// version), that this machine can run it (target, CPU features, settings), that every
+    /// region lies inside the file and the table directory is well formed. Instantiation and
+    /// [`Artifact::view`] call it; call it directly to learn of a bad artifact before its first
+    /// use. The first call reads the header page through the mapping.
+    pub fn check(&self) -> Result<(), LoadError> {
+        if self.inner.validated.get().is_some() {
+            return Ok(());
+        }
+        let format = |source| LoadError::Format {
+            path: self.inner.path.clone(),
+            source,
+        };
+        let bytes = self.mapped();
+        // The same checks as at load (`check_now`): everything from the first 1 KiB, which is
+        // backed since the file is at least an ELF header long (checked when it was mapped).
+        let prefix = &bytes[..bytes.len().min(PREFIX_LEN)];
+        ArtifactView::check_prefix(prefix, bytes.len()).map_err(format)?;
+        let view = ArtifactView::parse(bytes).map_err(format)?;
+        view.check_compatibility().map_err(format)?;
+        let text = view.text_range();
+        let base = bytes.as_ptr() as usize;
+        let code = base + text.start..base + text.end;
+        self.inner
+            .validated
+            .get_or_init(|| Validated { view, code });
+        Ok(())
+    }
+
+    /// The mapped bytes, for the views cached in the artifact.
+    fn mapped(&self) -> &'static [u8] {
+        let bytes = self.inner.map.bytes();
+        // SAFETY: the mapping is owned by `self.inner`, as are the views made from these bytes: it
+        // stays mapped, in place and unmodified as long as a cached view can be reached, and
+        // views are only handed out for the lifetime of `&self` (`checked_view`).
+        unsafe { std::slice::from_raw_parts(bytes.as_ptr(), bytes.len()) }
+    }
+
+    /// The validated view of the artifact's bytes (validating it first if needed).
+    pub fn view(&self) -> Result<ArtifactView<'_>, LoadError> {
+        self.check()?;
+        Ok(self.checked_view())
+    }
+
+    /// The view of an artifact known to be valid: one that has been instantiated (instantiation
+    /// validates first).
+    pub(crate) fn checked_view(&self) -> ArtifactView<'_> {
+        self.validated_view()
+            .expect("validated before instantiation")
+    }
+
+    /// The view, if the artifact has been validated. Reads a `OnceLock` without initializing it,
+    /// so the trap handler may call it.
+    pub(crate) fn validated_view(&self) -> Option<ArtifactView<'_>> {
+        self.inner.validated.get().map(|v| v.view)
+    }
+
+    /// Address range of the executable code (validating the artifact first if needed).
+    pub fn code_range(&self) -> Result<std::ops::Range<usize>, LoadError> {
+        self.check()?;
+        Ok(self.code())
+    }
+
+    /// Address range of the code; empty until the artifact has been validated.
+    pub(crate) fn code(&self) -> std::ops::Range<usize> {
+        self.inner.validated.get().map_or(0..0, |v| v.code.clone())
+    }
+}
+
+/// What validation establishes, kept with the artifact.
+pub(super) struct Validated {
+    /// The parsed view of the mapping (`'static` stands for "while the artifact lives": see
+    /// `Artifact::mapped`).
+    view: ArtifactView<'static>,
+    /// The address range of the code, which the trap handler and calls look up often.
+    code: std::ops::Range<usize>,
+}
+
+/// Length of an ELF64 file header: nothing shorter can be an artifact.
+pub(super) const ELF_HEADER_LEN: usize = 64;
+
+/// Bytes read to validate an artifact before mapping it: the ELF and Kiln headers, the program
+/// headers and the metadata directory all lie in the first 1 KiB (SPEC §1).
+const PREFIX_LEN: usize = 1024;
+
+/// Reads up to `buf.len()` bytes from the start of `file`.
+fn read_prefix(file: &File, buf: &mut [u8]) -> std::io::Result<usize> {
+    use std::os::unix::fs::FileExt;
+    let mut n = 0;
+    while n < buf.len() {
+        match file.read_at(&mut buf[n..], n as u64) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
