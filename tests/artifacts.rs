@@ -6,7 +6,10 @@ mod common;
 use kiln_compiler::{compile, CompileOptions};
 use kiln_format::header::HEADER_OFFSET;
 use kiln_format::{Arch, ArtifactHeader, ArtifactView, FormatError, FORMAT_MAJOR, FORMAT_MINOR};
-use kiln_loader::{Artifact, Imports, Instance, LoadError, LoadOptions, Store, Val};
+use kiln_loader::{
+    Artifact, Extern, Func, FuncType, Global, GlobalType, Instance, LoadError, LoadOptions,
+    Mutability, Store, Val, ValType,
+};
 use std::path::Path;
 
 const MODULE: &str = r#"
@@ -61,19 +64,22 @@ fn open_bytes(bytes: &[u8], options: &LoadOptions) -> Result<Artifact, LoadError
 
 fn format_error(bytes: &[u8], options: &LoadOptions) -> FormatError {
     match open_bytes(bytes, options) {
-        Err(LoadError::Format { source, .. }) => source,
+        Err(LoadError::Format { error, .. }) => error,
         Err(e) => panic!("expected a format error, got {e}"),
         Ok(_) => panic!("a damaged artifact loaded"),
     }
 }
 
-/// A store and the imports MODULE needs (`env.g`).
-fn store_with_env() -> (Store, Imports) {
-    let mut store = Store::new();
-    let mut imports = Imports::new();
-    let g = kiln_loader::Global::new(&mut store, Val::I32(1), false);
-    imports.define("env", "g", kiln_loader::Extern::Global(g));
-    (store, imports)
+/// A store and the imports MODULE needs (`env.g`), in its import order.
+fn store_with_env() -> (Store<()>, Vec<Extern>) {
+    let mut store = Store::new(());
+    let g = Global::new(
+        &mut store,
+        GlobalType::new(ValType::I32, Mutability::Const),
+        Val::I32(1),
+    )
+    .unwrap();
+    (store, vec![Extern::Global(g)])
 }
 
 /// File offset of the metadata region.
@@ -122,7 +128,8 @@ fn the_artifact_works_end_to_end() {
         inst.call(&mut store, "fac", &[Val::I64(10)]).unwrap(),
         [Val::I64(3628800)]
     );
-    assert_eq!(&inst.get_memory("mem").unwrap().data()[16..20], b"kiln");
+    let mem = inst.get_memory(&mut store, "mem").unwrap();
+    assert_eq!(&mem.data(&store)[16..20], b"kiln");
 }
 
 #[test]
@@ -160,15 +167,16 @@ fn only_functions_that_can_be_referenced_get_a_function_reference() {
         .all(|&s| s == kiln_format::tables::NO_FUNC_REF));
 
     let loaded = common::load_bytes(&bytes);
-    let mut store = Store::new();
-    let mut imports = Imports::new();
-    let ty = kiln_loader::FuncType::new([kiln_loader::ValType::I32], [kiln_loader::ValType::I32]);
-    let twice = kiln_loader::Func::host(ty, |_, args| match args {
-        [Val::I32(x)] => Ok(vec![Val::I32(x * 2)]),
-        _ => Err(kiln_loader::HostError::new("bad arguments")),
+    let mut store = Store::new(());
+    let ty = FuncType::new([ValType::I32], [ValType::I32]);
+    let twice = Func::new(&mut store, ty, |_, args, results| match args {
+        [Val::I32(x)] => {
+            results[0] = Val::I32(x * 2);
+            Ok(())
+        }
+        _ => Err("bad arguments".into()),
     });
-    imports.define("env", "twice", kiln_loader::Extern::Func(twice));
-    let inst = Instance::new(&mut store, &loaded.artifact, &imports).unwrap();
+    let inst = Instance::new(&mut store, &loaded.artifact, &[Extern::Func(twice)]).unwrap();
     let mut call = |name: &str, args: &[Val]| inst.call(&mut store, name, args).unwrap();
     assert_eq!(
         call("via_table", &[Val::I32(0), Val::I32(5)]),
@@ -389,9 +397,7 @@ fn corrupt_references_inside_tables_fail_at_instantiation_not_crash() {
         }
         let artifact = open_bytes(&b, &Default::default()).unwrap();
         let (mut store, imports) = store_with_env();
-        let e = Instance::new(&mut store, &artifact, &imports)
-            .err()
-            .expect("refused");
+        let e = Instance::new(&mut store, &artifact, &imports).expect_err("refused");
         // The error says which entry and field.
         let place = match field {
             "type" => "Functions[0].type_index",
@@ -422,7 +428,7 @@ fn flipped_bytes_are_caught_by_the_checksum() {
         b[at] ^= 0x5a;
         match open_bytes(&b, &verify) {
             Err(LoadError::Format {
-                source: FormatError::Checksum,
+                error: FormatError::Checksum,
                 ..
             }) => {}
             // A flip in a region header field may be caught earlier, by the structure checks.
@@ -508,4 +514,41 @@ fn every_flipped_metadata_byte_is_refused_or_harmless_before_running_code() {
         refused > 0 && accepted > 0,
         "refused {refused}, accepted {accepted}"
     );
+}
+
+/// The defect a corruption probe found in format 2: the checksum skipped the Kiln header, so a
+/// flipped bit in the code region's offset ran data or ELF bytes as code.
+#[test]
+fn the_checksum_covers_every_header_byte_and_regions_cannot_overlap() {
+    let good = artifact_bytes();
+    let verify = LoadOptions {
+        verify_checksum: true,
+        ..Default::default()
+    };
+    let start = HEADER_OFFSET as usize;
+    for at in start..start + ArtifactHeader::SIZE {
+        for bit in [0, 5] {
+            let mut b = good.clone();
+            b[at] ^= 1 << bit;
+            assert!(
+                open_bytes(&b, &verify).is_err(),
+                "a flip of bit {bit} at header byte {} loaded",
+                at - start
+            );
+        }
+    }
+    // Without the checksum, the structure checks still refuse code over the headers, and
+    // regions over each other.
+    for offset in [0u64, 64] {
+        let mut b = good.clone();
+        header_mut(&mut b).text.offset = offset.into();
+        let e = format_error(&b, &Default::default());
+        assert!(e.to_string().contains("text"), "{e}");
+    }
+    let mut b = good.clone();
+    let h = header_mut(&mut b);
+    h.data.offset = h.text.offset;
+    h.data.size = 64.into();
+    let e = format_error(&b, &Default::default());
+    assert!(e.to_string().contains("overlaps"), "{e}");
 }

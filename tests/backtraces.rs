@@ -4,9 +4,7 @@
 mod common;
 
 use kiln_compiler::CompileOptions;
-use kiln_loader::{
-    Artifact, CallError, Extern, Func, FuncType, Imports, Instance, LoadOptions, Store, Val,
-};
+use kiln_loader::{Artifact, Error, Extern, Func, FuncType, Instance, LoadOptions, Store, Val};
 use std::sync::{Arc, Mutex};
 
 const NESTED: &str = r#"
@@ -29,28 +27,30 @@ fn compile_to_file(wat: &str, options: &CompileOptions) -> (tempfile::TempDir, s
 }
 
 /// Instantiates NESTED with a `probe` host function that records a native backtrace.
-fn instantiate(artifact: &Artifact) -> (Store, Instance, Arc<Mutex<Vec<usize>>>) {
-    let mut store = Store::new();
+fn instantiate(artifact: &Artifact) -> (Store<()>, Instance, Arc<Mutex<Vec<usize>>>) {
+    let mut store = Store::new(());
     let ips = Arc::new(Mutex::new(Vec::new()));
     let recorded = ips.clone();
-    let probe = Func::new(&mut store, FuncType::default(), move |_caller, _args| {
-        let mut v = recorded.lock().unwrap();
-        v.clear();
-        backtrace::trace(|frame| {
-            v.push(frame.ip() as usize);
-            true
-        });
-        Ok(vec![])
-    });
-    let mut imports = Imports::new();
-    imports.define("host", "probe", Extern::Func(probe));
-    let instance = Instance::new(&mut store, artifact, &imports).unwrap();
+    let probe = Func::new(
+        &mut store,
+        FuncType::default(),
+        move |_caller, _args, _results| {
+            let mut v = recorded.lock().unwrap();
+            v.clear();
+            backtrace::trace(|frame| {
+                v.push(frame.ip() as usize);
+                true
+            });
+            Ok(())
+        },
+    );
+    let instance = Instance::new(&mut store, artifact, &[Extern::Func(probe)]).unwrap();
     (store, instance, ips)
 }
 
-fn trap_names(store: &mut Store, instance: &Instance) -> Vec<String> {
+fn trap_names(store: &mut Store<()>, instance: &Instance) -> Vec<String> {
     match instance.call(store, "outer", &[Val::I32(0)]) {
-        Err(CallError::Trap(t)) => {
+        Err(Error::Trap(t)) => {
             assert_eq!(t.kind, kiln_loader::TrapKind::IntegerDivisionByZero);
             assert!(
                 t.backtrace.iter().take(3).all(|f| f.wasm_offset.is_some()),
@@ -93,7 +93,7 @@ fn stripped_artifacts_report_function_indices() {
     let artifact = Artifact::open(&path).unwrap();
     let (mut store, instance, _) = instantiate(&artifact);
     let trap = match instance.call(&mut store, "outer", &[Val::I32(0)]) {
-        Err(CallError::Trap(t)) => t,
+        Err(Error::Trap(t)) => t,
         other => panic!("{other:?}"),
     };
     let names: Vec<_> = trap

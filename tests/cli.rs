@@ -53,7 +53,7 @@ fn compile_inspect_and_run_the_example() {
     let report = text(&out.stdout);
     assert!(out.status.success());
     for needle in [
-        "format version   2.0",
+        "format version   3.0",
         "this machine     compatible",
         ".text",
         "fib",
@@ -204,4 +204,50 @@ fn a_trap_prints_the_wasm_backtrace() {
     assert!(frames[0].contains("0: inner @ 0x"), "{err}");
     assert!(frames[1].contains("1: middle @ 0x"), "{err}");
     assert!(frames[2].contains("2: outer @ 0x"), "{err}");
+}
+
+/// Defects a probe found: `kiln inspect … | head -1` panicked on the closed pipe, `kiln disasm` of
+/// a module without functions was an error, and a load error printed its reason twice.
+#[test]
+fn pipes_empty_modules_and_errors_behave_like_a_command_line_tool() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let art = dir.path().join("fib.kiln");
+    let art = art.to_str().unwrap();
+    assert!(kiln(&["compile", &example(), "-o", art]).status.success());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kiln"))
+        .args(["inspect", art])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert!(first.starts_with("format version"), "{first}");
+    // The reader is gone: kiln stops without a panic.
+    let out = child.wait_with_output().unwrap();
+    let err = text(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    assert_ne!(out.status.code(), Some(101), "{err}");
+
+    let empty = dir.path().join("empty.wat");
+    std::fs::write(&empty, "(module)").unwrap();
+    let empty_art = dir.path().join("empty.kiln");
+    let (empty, empty_art) = (empty.to_str().unwrap(), empty_art.to_str().unwrap());
+    assert!(kiln(&["compile", empty, "-o", empty_art]).status.success());
+    let out = kiln(&["disasm", empty_art]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_clean_failure(
+        &kiln(&["disasm", empty_art, "--function", "f"]),
+        "no function",
+    );
+
+    let short = dir.path().join("short.kiln");
+    std::fs::write(&short, b"\x7fELF").unwrap();
+    let out = kiln(&["run", short.to_str().unwrap()]);
+    assert_clean_failure(&out, "short.kiln");
+    let err = text(&out.stderr);
+    assert_eq!(err.matches("truncated").count(), 1, "{err}");
 }

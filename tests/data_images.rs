@@ -3,7 +3,9 @@
 
 mod common;
 
-use kiln_loader::{Imports, Instance, Store, Val};
+use kiln_loader::{
+    Extern, Global, GlobalType, Instance, Memory, MemoryType, Mutability, Store, Val, ValType,
+};
 
 /// A WAT string literal of `len` bytes of a recognizable pattern.
 fn pattern(len: usize, seed: u8) -> (Vec<u8>, String) {
@@ -45,14 +47,15 @@ fn large_aligned_segments_are_mapped_and_copy_on_write() {
     );
     let loaded = common::load_wat(&wat);
     let file_before = std::fs::read(&loaded.path).unwrap();
-    let mut store = Store::new();
-    let inst = Instance::new(&mut store, &loaded.artifact, &Imports::new()).unwrap();
-    let mem = inst.get_memory("mem").unwrap();
-    assert_eq!(&mem.data()[65536..65536 + big.len()], &big[..]);
-    assert_eq!(&mem.data()[3..103], &small[..]);
-    assert!(mem.data()[..3].iter().all(|&b| b == 0));
-    assert!(mem.data()[65536 + big.len()..].iter().all(|&b| b == 0));
-    let image_addr = mem.data().as_ptr() as usize + 65536 + 4096;
+    let mut store = Store::new(());
+    let inst = Instance::new(&mut store, &loaded.artifact, &[]).unwrap();
+    let mem = inst.get_memory(&mut store, "mem").unwrap();
+    let data = mem.data(&store);
+    assert_eq!(&data[65536..65536 + big.len()], &big[..]);
+    assert_eq!(&data[3..103], &small[..]);
+    assert!(data[..3].iter().all(|&b| b == 0));
+    assert!(data[65536 + big.len()..].iter().all(|&b| b == 0));
+    let image_addr = data.as_ptr() as usize + 65536 + 4096;
     assert_eq!(
         std::path::Path::new(&backing_path(image_addr)),
         loaded.path.as_path(),
@@ -62,12 +65,10 @@ fn large_aligned_segments_are_mapped_and_copy_on_write() {
     // instance still sees the original bytes.
     inst.call(&mut store, "poke", &[Val::I32(65536 + 10), Val::I32(0xab)])
         .unwrap();
-    assert_eq!(mem.data()[65536 + 10], 0xab);
-    let second = Instance::new(&mut store, &loaded.artifact, &Imports::new()).unwrap();
-    assert_eq!(
-        second.get_memory("mem").unwrap().data()[65536 + 10],
-        big[10]
-    );
+    assert_eq!(mem.data(&store)[65536 + 10], 0xab);
+    let second = Instance::new(&mut store, &loaded.artifact, &[]).unwrap();
+    let second_mem = second.get_memory(&mut store, "mem").unwrap();
+    assert_eq!(second_mem.data(&store)[65536 + 10], big[10]);
     assert_eq!(std::fs::read(&loaded.path).unwrap(), file_before);
 }
 
@@ -82,9 +83,9 @@ fn overlapping_segments_apply_in_order() {
           (data (i32.const 0) "{a_lit}")
           (data (i32.const 4096) "{b_lit}"))"#
     );
-    let (_store, inst, _l) = common::instantiate(&wat);
-    let mem = inst.get_memory("mem").unwrap();
-    let data = mem.data();
+    let (mut store, inst, _l) = common::instantiate(&wat);
+    let mem = inst.get_memory(&mut store, "mem").unwrap();
+    let data = mem.data(&store);
     assert_eq!(&data[..4096], &a[..4096]);
     assert_eq!(&data[4096..3 * 4096], &b[..]);
     assert!(data[3 * 4096..].iter().all(|&x| x == 0));
@@ -101,12 +102,10 @@ fn a_replaced_file_is_not_mapped() {
     let tmp = loaded.path.with_extension("tmp");
     std::fs::write(&tmp, other).unwrap();
     std::fs::rename(&tmp, &loaded.path).unwrap();
-    let mut store = Store::new();
-    let inst = Instance::new(&mut store, &loaded.artifact, &Imports::new()).unwrap();
-    assert_eq!(
-        &inst.get_memory("mem").unwrap().data()[8192..8192 + 8192],
-        &big[..]
-    );
+    let mut store = Store::new(());
+    let inst = Instance::new(&mut store, &loaded.artifact, &[]).unwrap();
+    let mem = inst.get_memory(&mut store, "mem").unwrap();
+    assert_eq!(&mem.data(&store)[8192..8192 + 8192], &big[..]);
 }
 
 #[test]
@@ -122,10 +121,10 @@ fn unaligned_segments_are_merged_into_one_mapped_image() {
     );
     let loaded = common::load_wat(&wat);
     assert_eq!(loaded.artifact.view().unwrap().memory_images().len(), 1);
-    let mut store = Store::new();
-    let inst = Instance::new(&mut store, &loaded.artifact, &Imports::new()).unwrap();
-    let mem = inst.get_memory("mem").unwrap();
-    let data = mem.data();
+    let mut store = Store::new(());
+    let inst = Instance::new(&mut store, &loaded.artifact, &[]).unwrap();
+    let mem = inst.get_memory(&mut store, "mem").unwrap();
+    let data = mem.data(&store);
     assert!(data[..1024].iter().all(|&x| x == 0));
     assert_eq!(&data[1024..21_024], &a[..]);
     assert!(data[21_024..30_000].iter().all(|&x| x == 0));
@@ -150,12 +149,16 @@ fn segments_that_cannot_be_merged_are_applied_one_by_one() {
     );
     let loaded = common::load_wat(&wat);
     assert!(loaded.artifact.view().unwrap().memory_images().is_empty());
-    let mut store = Store::new();
-    let mem = kiln_loader::Memory::new(&mut store, 1, None).unwrap();
-    let mut imports = Imports::new();
-    imports.define("env", "mem", kiln_loader::Extern::Memory(mem.clone()));
-    let g = kiln_loader::Global::new(&mut store, Val::I32(4096), false);
-    imports.define("env", "g", kiln_loader::Extern::Global(g));
+    let mut store = Store::new(());
+    let mem = Memory::new(&mut store, MemoryType::new(1, None)).unwrap();
+    let g = Global::new(
+        &mut store,
+        GlobalType::new(ValType::I32, Mutability::Const),
+        Val::I32(4096),
+    )
+    .unwrap();
+    // In the artifact's import order: `env.mem`, then `env.g`.
+    let imports = [Extern::Memory(mem), Extern::Global(g)];
     let err = Instance::new(&mut store, &loaded.artifact, &imports)
         .err()
         .unwrap();
@@ -163,5 +166,43 @@ fn segments_that_cannot_be_merged_are_applied_one_by_one() {
         err.to_string().contains("out of bounds memory access"),
         "{err}"
     );
-    assert_eq!(&mem.data()[4096..4196], &a[..]);
+    assert_eq!(&mem.data(&store)[4096..4196], &a[..]);
+}
+
+/// Open descriptors of this process.
+fn open_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd").unwrap().count()
+}
+
+/// A corruption probe found one descriptor kept per instantiated artifact: 10,000 loads of one
+/// file took every free descriptor. Artifacts of one file now share one.
+#[test]
+fn artifacts_of_one_file_share_one_descriptor() {
+    let (_, lit) = pattern(8192, 3);
+    let wat = format!(r#"(module (memory (export "mem") 1) (data (i32.const 0) "{lit}"))"#);
+    let loaded = common::load_wat(&wat);
+    let before = open_fds();
+    let mut held = Vec::new();
+    for i in 0..1000 {
+        let artifact = kiln_loader::Artifact::open(&loaded.path).unwrap();
+        let mut store = Store::new(());
+        let inst = Instance::new(&mut store, &artifact, &[]).unwrap();
+        if i == 0 {
+            // The image is mapped from the file, so the file had to be opened again.
+            let mem = inst.get_memory(&mut store, "mem").unwrap();
+            let page = mem.data(&store).as_ptr() as usize;
+            assert_eq!(
+                std::path::Path::new(&backing_path(page)),
+                loaded.path.as_path()
+            );
+        }
+        held.push((artifact, store));
+    }
+    let during = open_fds();
+    assert!(
+        during <= before + 2,
+        "{before} descriptors before, {during} with 1000 artifacts"
+    );
+    drop(held);
+    assert!(open_fds() <= before + 1);
 }

@@ -2,7 +2,7 @@
 
 mod common;
 
-use kiln_loader::{Imports, Instance, Store, Val};
+use kiln_loader::{Instance, Store, Val};
 
 /// The smaps entry of the mapping that contains `addr`: (path, private dirty kB, anonymous kB).
 fn smaps_entry(addr: usize) -> Option<(String, u64, u64)> {
@@ -64,31 +64,32 @@ fn exported_code_runs_from_the_clean_file_mapping() {
 #[test]
 fn instances_share_one_mapping() {
     let loaded = common::load_wat(r#"(module (func (export "f") (result i32) i32.const 7))"#);
-    let mut store = Store::new();
-    let a = Instance::new(&mut store, &loaded.artifact, &Imports::new()).unwrap();
-    let b = Instance::new(&mut store, &loaded.artifact, &Imports::new()).unwrap();
+    let mut store = Store::new(());
+    let a = Instance::new(&mut store, &loaded.artifact, &[]).unwrap();
+    let b = Instance::new(&mut store, &loaded.artifact, &[]).unwrap();
     assert_eq!(a.call(&mut store, "f", &[]).unwrap(), vec![Val::I32(7)]);
     assert_eq!(b.call(&mut store, "f", &[]).unwrap(), vec![Val::I32(7)]);
-    assert!(a.artifact().ptr_eq(b.artifact()));
+    assert!(a.artifact(&store).ptr_eq(&b.artifact(&store)));
 }
 
 #[test]
 fn globals_and_data_are_initialized() {
-    let (_store, instance, _l) = common::instantiate(
+    let (mut store, instance, _l) = common::instantiate(
         r#"(module (memory (export "mem") 1) (data (i32.const 8) "hello")
                    (global (export "g") i32 (i32.const 42)))"#,
     );
-    assert_eq!(instance.get_global("g").unwrap().get(), Val::I32(42));
-    let mem = instance.get_memory("mem").unwrap();
-    assert_eq!(&mem.data()[8..13], b"hello");
-    assert_eq!(mem.size_pages(), 1);
+    let g = instance.get_global(&mut store, "g").unwrap();
+    assert_eq!(g.get(&mut store), Val::I32(42));
+    let mem = instance.get_memory(&mut store, "mem").unwrap();
+    assert_eq!(&mem.data(&store)[8..13], b"hello");
+    assert_eq!(mem.size(&store), 1);
 }
 
 #[test]
 fn one_artifact_serves_many_threads() {
     fn assert_send_sync<T: Send + Sync>() {}
     assert_send_sync::<kiln_loader::Artifact>();
-    assert_send_sync::<Store>();
+    assert_send_sync::<Store<()>>();
     let loaded = common::load_wat(
         r#"(module (func (export "sq") (param i32) (result i32) (i32.mul (local.get 0) (local.get 0))))"#,
     );
@@ -96,9 +97,9 @@ fn one_artifact_serves_many_threads() {
         for t in 0..4 {
             let artifact = loaded.artifact.clone();
             s.spawn(move || {
-                let mut store = Store::new();
-                let inst = Instance::new(&mut store, &artifact, &Imports::new()).unwrap();
-                let sq = inst.get_typed_func::<i32, i32>("sq").unwrap();
+                let mut store = Store::new(());
+                let inst = Instance::new(&mut store, &artifact, &[]).unwrap();
+                let sq = inst.get_typed_func::<i32, i32>(&mut store, "sq").unwrap();
                 for i in 0..1000 {
                     assert_eq!(sq.call(&mut store, i + t).unwrap(), (i + t) * (i + t));
                 }

@@ -4,7 +4,7 @@
 mod common;
 
 use kiln_loader::{
-    CallError, Func, FuncType, HostError, Imports, Instance, Store, TrapKind, Val, ValType,
+    BoxError, Error, Extern, Func, FuncType, Instance, Linker, Store, TrapKind, Val, ValType,
 };
 
 const TRAPS: &str = r#"
@@ -33,9 +33,14 @@ const TRAPS: &str = r#"
   (func (export "ok") (result i32) (i32.const 7)))
 "#;
 
-fn trap_of(store: &mut Store, instance: &Instance, name: &str, args: &[Val]) -> kiln_loader::Trap {
+fn trap_of<T>(
+    store: &mut Store<T>,
+    instance: &Instance,
+    name: &str,
+    args: &[Val],
+) -> kiln_loader::Trap {
     match instance.call(store, name, args) {
-        Err(CallError::Trap(t)) => t,
+        Err(Error::Trap(t)) => t,
         other => panic!("{name}: expected a trap, got {other:?}"),
     }
 }
@@ -84,6 +89,28 @@ fn unbounded_recursion_is_a_stack_overflow_trap() {
     );
 }
 
+/// A host thread with a small stack: the budget comes from the thread's real stack, so deep guest
+/// recursion is a trap there too, never Rust's "has overflowed its stack" abort.
+#[test]
+fn stack_overflow_on_a_small_host_thread_is_a_trap() {
+    for stack in [256 << 10, 512 << 10] {
+        let t = std::thread::Builder::new()
+            .stack_size(stack)
+            .spawn(|| {
+                let (mut store, instance, _loaded) = common::instantiate(TRAPS);
+                let trap = trap_of(&mut store, &instance, "recurse", &[Val::I32(0)]);
+                assert_eq!(trap.kind, TrapKind::StackOverflow);
+                // And normal calls afterwards, on the same thread.
+                assert_eq!(
+                    instance.call(&mut store, "ok", &[]).unwrap(),
+                    vec![Val::I32(7)]
+                );
+            })
+            .unwrap();
+        t.join().unwrap();
+    }
+}
+
 #[test]
 fn traps_on_other_threads_are_independent() {
     let handles: Vec<_> = (0..4)
@@ -111,21 +138,22 @@ const HOST: &str = r#"
 "#;
 
 fn host_instance(
-    f: impl Fn(i32) -> Result<i32, HostError> + Send + Sync + 'static,
-) -> (Store, Instance, common::Loaded) {
+    f: impl Fn(i32) -> Result<i32, BoxError> + Send + Sync + 'static,
+) -> (Store<()>, Instance, common::Loaded) {
     let loaded = common::load_wat(HOST);
-    let mut store = Store::new();
+    let mut store = Store::new(());
     let func = Func::new(
         &mut store,
         FuncType::new([ValType::I32], [ValType::I32]),
-        move |_caller, args| match args {
-            [Val::I32(x)] => Ok(vec![Val::I32(f(*x)?)]),
-            _ => Err(HostError::new("bad arguments")),
+        move |_caller, args, results| match args {
+            [Val::I32(x)] => {
+                results[0] = Val::I32(f(*x)?);
+                Ok(())
+            }
+            _ => Err("bad arguments".into()),
         },
     );
-    let mut imports = Imports::new();
-    imports.define("host", "f", kiln_loader::Extern::Func(func));
-    let instance = Instance::new(&mut store, &loaded.artifact, &imports).unwrap();
+    let instance = Instance::new(&mut store, &loaded.artifact, &[Extern::Func(func)]).unwrap();
     (store, instance, loaded)
 }
 
@@ -140,10 +168,13 @@ fn host_functions_are_called_with_their_arguments() {
 
 #[test]
 fn a_host_error_comes_back_to_the_caller() {
-    let (mut store, instance, _l) = host_instance(|x| Err(HostError::new(format!("refused {x}"))));
+    let (mut store, instance, _l) = host_instance(|x| Err(format!("refused {x}").into()));
     let trap = trap_of(&mut store, &instance, "call", &[Val::I32(3)]);
     assert_eq!(trap.kind, TrapKind::HostError);
-    assert_eq!(trap.host_error.as_deref(), Some("refused 3"));
+    assert_eq!(
+        trap.host_error().map(|e| e.to_string()).as_deref(),
+        Some("refused 3")
+    );
 }
 
 #[test]
@@ -152,7 +183,11 @@ fn a_host_panic_does_not_unwind_through_guest_frames() {
         host_instance(|x| if x > 0 { panic!("boom {x}") } else { Ok(0) });
     let trap = trap_of(&mut store, &instance, "call", &[Val::I32(5)]);
     assert_eq!(trap.kind, TrapKind::HostError);
-    assert!(trap.host_error.unwrap().contains("boom 5"));
+    let error = trap
+        .host_error()
+        .expect("the panic is the host error")
+        .to_string();
+    assert!(error.contains("boom 5"), "{error}");
     assert_eq!(
         instance.call(&mut store, "call", &[Val::I32(0)]).unwrap(),
         vec![Val::I32(1)]
@@ -164,7 +199,7 @@ fn faults_outside_guest_code_reach_the_previous_handler() {
     // Install Kiln's handlers, then fault in host code in a child process: it must die of SIGSEGV
     // as it would without Kiln, not be mistaken for a guest trap.
     if std::env::var("KILN_SEGV_CHILD").is_ok() {
-        let _store = Store::new();
+        let _store = Store::new(());
         // SAFETY: deliberately faulting to test signal chaining; the process is expected to die.
         unsafe { std::ptr::write_volatile(std::ptr::null_mut::<u8>(), 1) };
         unreachable!();
@@ -195,23 +230,31 @@ fn libc_sigsegv() -> i32 {
 #[test]
 fn store_independent_host_functions_serve_many_stores_and_threads() {
     let loaded = common::load_wat(HOST);
-    let double = Func::host(
-        FuncType::new([ValType::I32], [ValType::I32]),
-        |_caller, args| match args {
-            [Val::I32(x)] => Ok(vec![Val::I32(x * 2)]),
-            _ => Err(HostError::new("bad arguments")),
-        },
-    );
-    let mut imports = Imports::new();
-    imports.define("host", "f", kiln_loader::Extern::Func(double));
+    // A host function bound to no store: defined in a linker.
+    let mut linker = Linker::<()>::new();
+    linker
+        .func_new(
+            "host",
+            "f",
+            FuncType::new([ValType::I32], [ValType::I32]),
+            |_caller, args, results| match args {
+                [Val::I32(x)] => {
+                    results[0] = Val::I32(x * 2);
+                    Ok(())
+                }
+                _ => Err("bad arguments".into()),
+            },
+        )
+        .unwrap();
     // Linked once, instantiated in a fresh store per "request", on several threads.
+    let pre = linker.instantiate_pre(&loaded.artifact).unwrap();
     std::thread::scope(|s| {
         for t in 0..3 {
-            let (imports, artifact) = (&imports, &loaded.artifact);
+            let pre = &pre;
             s.spawn(move || {
                 for i in 0..20 {
-                    let mut store = Store::new();
-                    let inst = Instance::new(&mut store, artifact, imports).unwrap();
+                    let mut store = Store::new(());
+                    let inst = pre.instantiate(&mut store).unwrap();
                     let x = t * 100 + i;
                     assert_eq!(
                         inst.call(&mut store, "call", &[Val::I32(x)]).unwrap(),

@@ -1,8 +1,13 @@
 //! WASI programs run through the real `kiln` binary: C programs compiled to wasm32-wasi
 //! (tests/programs, rebuilt by tests/programs/build.sh; the .wasm files are committed), compiled
 //! to artifacts with `kiln compile` and run with `kiln run`. Their standard output and error,
-//! exit status and the files they leave are compared with what they must be.
+//! exit status and the files they leave are compared with what they must be. The WASI functions
+//! are also linked and called through the library (`kiln_wasi::add_to_linker`).
 
+mod common;
+
+use kiln_loader::{Error, FuncType, Linker, Store, Val};
+use kiln_wasi::{Errno, I32Exit, WasiCtx};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -499,7 +504,7 @@ fn unknown_imports() {
     let r = run_in(tmp.path(), &[w], b"");
     assert_eq!(r.status, 1);
     assert!(
-        r.stderr.contains("unknown import: env.missing"),
+        r.stderr.contains("unknown import: `env::missing`"),
         "{}",
         r.stderr
     );
@@ -511,8 +516,13 @@ fn unknown_imports() {
     assert_eq!(r.status, 134);
     assert!(
         r.stderr.starts_with(&format!(
-            "error: {w}: unknown import `env::missing` was called"
-        )),
+            "error: {w}: host function `env.missing` failed (called from _start at wasm offset "
+        )) && r
+            .stderr
+            .lines()
+            .next()
+            .unwrap()
+            .ends_with(": unknown import `env::missing` was called"),
         "{}",
         r.stderr
     );
@@ -615,4 +625,131 @@ fn a_cpp_program_with_libcxx() {
     let r = run_in(tmp.path(), &[arg(&art)], text.as_bytes());
     assert_eq!(r.status, 0, "{}", r.stderr);
     assert_eq!(r.stdout(), expected_wordfreq(&text));
+}
+
+/// The host data of the stores of the library-level tests.
+struct Host {
+    wasi: WasiCtx,
+}
+
+/// A linker with every WASI function, for stores of `Host`.
+fn wasi_linker() -> Linker<Host> {
+    let mut linker = Linker::new();
+    kiln_wasi::add_to_linker(&mut linker, |h: &mut Host| &mut h.wasi).unwrap();
+    linker
+}
+
+/// A store with a default WASI context.
+fn wasi_store() -> Store<Host> {
+    Store::new(Host {
+        wasi: WasiCtx::builder().build().unwrap(),
+    })
+}
+
+/// `ty` in the text format, without the `func` keyword: `(param ..) (result ..)`.
+fn signature(ty: &FuncType) -> String {
+    let list = |word: &str, types: &[kiln_loader::ValType]| {
+        if types.is_empty() {
+            String::new()
+        } else {
+            let names: Vec<String> = types.iter().map(|t| t.to_string()).collect();
+            format!(" ({word} {})", names.join(" "))
+        }
+    };
+    list("param", ty.params()) + &list("result", ty.results())
+}
+
+/// A module importing `functions` from WASI, each also exported under its own name.
+fn reexporting_module(functions: &[(&str, FuncType)]) -> String {
+    let mut wat = String::from("(module\n");
+    for (i, (name, ty)) in functions.iter().enumerate() {
+        wat += &format!(
+            "  (import \"{}\" \"{name}\" (func $f{i}{}))\n  (export \"{name}\" (func $f{i}))\n",
+            kiln_wasi::MODULE,
+            signature(ty)
+        );
+    }
+    wat + ")"
+}
+
+#[test]
+fn every_preview1_function_links_with_its_type() {
+    let functions = kiln_wasi::functions();
+    let mut names: Vec<&str> = functions.iter().map(|(n, _)| *n).collect();
+    assert_eq!(names.len(), 46);
+    names.sort();
+    names.dedup();
+    assert_eq!(names.len(), 46, "every function is defined once");
+
+    // A module importing all of them, with their types, links.
+    let linker = wasi_linker();
+    let all = common::load_wat(&reexporting_module(&functions));
+    let pre = linker
+        .instantiate_pre(&all.artifact)
+        .expect("every WASI function is defined");
+    let mut store = wasi_store();
+    let instance = pre.instantiate(&mut store).expect("and has its type");
+    for (name, ty) in &functions {
+        let f = instance.get_func(&mut store, name).unwrap();
+        assert_eq!(&f.ty(&store), ty, "{name}");
+    }
+
+    // One imported with a wrong type does not.
+    let wrong = vec![("fd_close", FuncType::new([kiln_loader::ValType::I64], []))];
+    let bad = common::load_wat(&reexporting_module(&wrong));
+    let mut store = wasi_store();
+    // (Refused when instantiated: `instantiate_pre` finds the definitions by name only.)
+    let Err(e) = linker
+        .instantiate_pre(&bad.artifact)
+        .and_then(|pre| pre.instantiate(&mut store))
+    else {
+        panic!("a mistyped WASI import is refused");
+    };
+    assert!(matches!(e, Error::Link(_)), "{e:?}");
+    assert!(e.to_string().contains("fd_close"), "{e}");
+}
+
+#[test]
+fn host_calls_without_a_calling_instance_fault_instead_of_crashing() {
+    // A module without memory re-exporting WASI functions: called directly from the host, the
+    // WASI functions see no calling instance and no memory.
+    let functions = kiln_wasi::functions();
+    let module = common::load_wat(&reexporting_module(&functions));
+    let mut store = wasi_store();
+    let instance = wasi_linker()
+        .instantiate(&mut store, &module.artifact)
+        .unwrap();
+    let mut call = |name: &str, args: &[Val]| -> Result<Vec<Val>, Error> {
+        instance.call(&mut store, name, args)
+    };
+    let errno = |e: Errno| vec![Val::I32(i32::from(e.raw()))];
+    assert_eq!(Errno::Fault.raw(), 21);
+    assert_eq!(Errno::Nosys.raw(), 52);
+    assert_eq!(Errno::Badf.raw(), 8);
+    assert_eq!(
+        call("args_sizes_get", &[Val::I32(0), Val::I32(4)]).unwrap(),
+        errno(Errno::Fault)
+    );
+    assert_eq!(
+        call(
+            "fd_write",
+            &[Val::I32(1), Val::I32(0), Val::I32(1), Val::I32(8)]
+        )
+        .unwrap(),
+        errno(Errno::Fault)
+    );
+    assert_eq!(
+        call("proc_raise", &[Val::I32(2)]).unwrap(),
+        errno(Errno::Nosys)
+    );
+    assert_eq!(call("sched_yield", &[]).unwrap(), [Val::I32(0)]);
+    assert_eq!(
+        call("fd_close", &[Val::I32(9)]).unwrap(),
+        errno(Errno::Badf)
+    );
+    assert_eq!(call("fd_close", &[Val::I32(2)]).unwrap(), [Val::I32(0)]);
+    match call("proc_exit", &[Val::I32(3)]) {
+        Err(e) => assert_eq!(e.downcast_ref::<I32Exit>(), Some(&I32Exit(3)), "{e}"),
+        Ok(r) => panic!("proc_exit did not exit: {r:?}"),
+    }
 }

@@ -4,17 +4,20 @@
 //! cargo run --release -p kiln-benches --example profile -- load FILE.kiln N REPS
 //! cargo run --release -p kiln-benches --example profile -- instantiate FILE.wasm ITERS
 //! cargo run --release -p kiln-benches --example profile -- call typed|dynamic|by-name ITERS
+//! cargo run --release -p kiln-benches --example profile -- hostcall loop|caller|round-trip ITERS
 //! cargo run --release -p kiln-benches --example profile -- kernel fib|sieve|lcg|copy|matmul ARG REPS
 //! ```
 //!
 //! `load` loads the artifact N times (the same file) and unloads them, REPS times; `instantiate`
 //! compiles the module and instantiates it ITERS times (imports satisfied by failing host
-//! functions); `call` calls the empty `nop` export ITERS times; `kernel` runs a kernel of
+//! functions); `call` calls the empty `nop` export ITERS times; `hostcall` makes ITERS calls of a
+//! host function from a guest loop (`loop`, `caller`: with a `Caller`) or ITERS host→guest→host
+//! round trips (`round-trip`) in an instance of `HOSTCALLS_WAT`; `kernel` runs a kernel of
 //! `KERNELS_WAT` REPS times in each of two instances, alternately, and prints each run's time.
 
 use anyhow::{bail, Context, Result};
-use kiln_benches::modules::{Kernel, CALLS_WAT, KERNELS_WAT};
-use kiln_benches::runtime::{CallKind, Kiln, Runtime, Threads};
+use kiln_benches::modules::{Kernel, CALLS_WAT, HOSTCALLS_WAT, KERNELS_WAT};
+use kiln_benches::runtime::{CallKind, HostCallKind, Interrupt, Kiln, Runtime, Threads};
 use std::path::PathBuf;
 
 fn arg<T: std::str::FromStr>(args: &[String], i: usize, what: &str) -> Result<T> {
@@ -42,7 +45,7 @@ fn main() -> Result<()> {
             let wasm = std::fs::read(args.get(1).context("missing FILE.wasm")?)?;
             let iters: usize = arg(&args, 2, "ITERS")?;
             let path = scratch.path().join("module.kiln");
-            std::fs::write(&path, kiln.compile(&wasm, Threads::All)?)?;
+            std::fs::write(&path, kiln.compile(&wasm, Threads::All, Interrupt::None)?)?;
             let mut factory = kiln.instance_factory(&path, &wasm)?;
             for _ in 0..iters {
                 drop(factory.instantiate()?);
@@ -58,10 +61,28 @@ fn main() -> Result<()> {
             let iters: u64 = arg(&args, 2, "ITERS")?;
             let path = scratch.path().join("calls.kiln");
             let wasm = wat::parse_str(CALLS_WAT)?;
-            std::fs::write(&path, kiln.compile(&wasm, Threads::All)?)?;
+            std::fs::write(&path, kiln.compile(&wasm, Threads::All, Interrupt::None)?)?;
             let mut runner = kiln.call_runner(&path)?;
             let t = runner.run(kind, iters)?;
             eprintln!("{:.1} ns per call", t.as_secs_f64() * 1e9 / iters as f64);
+        }
+        Some("hostcall") => {
+            let kind = match args.get(1).map(String::as_str) {
+                Some("loop") => HostCallKind::GuestToHost,
+                Some("caller") => HostCallKind::GuestToHostCaller,
+                Some("round-trip") => HostCallKind::RoundTrip,
+                _ => bail!("hostcall loop|caller|round-trip ITERS"),
+            };
+            let iters: u64 = arg(&args, 2, "ITERS")?;
+            let path = scratch.path().join("hostcalls.kiln");
+            let wasm = wat::parse_str(HOSTCALLS_WAT)?;
+            std::fs::write(&path, kiln.compile(&wasm, Threads::All, Interrupt::None)?)?;
+            let mut runner = kiln.host_call_runner(&path)?;
+            let (t, result) = runner.run(kind, iters)?;
+            eprintln!(
+                "{:.1} ns per call ({result})",
+                t.as_secs_f64() * 1e9 / iters as f64
+            );
         }
         Some("kernel") => {
             let export = match args.get(1).map(String::as_str) {
@@ -82,8 +103,11 @@ fn main() -> Result<()> {
             };
             let path = scratch.path().join("kernels.kiln");
             let wasm = wat::parse_str(KERNELS_WAT)?;
-            std::fs::write(&path, kiln.compile(&wasm, Threads::All)?)?;
-            let mut runners = [kiln.kernel_runner(&path)?, kiln.kernel_runner(&path)?];
+            std::fs::write(&path, kiln.compile(&wasm, Threads::All, Interrupt::None)?)?;
+            let mut runners = [
+                kiln.kernel_runner(&path, Interrupt::None)?,
+                kiln.kernel_runner(&path, Interrupt::None)?,
+            ];
             for _ in 0..reps {
                 for (i, r) in runners.iter_mut().enumerate() {
                     let (t, result) = r.run(&kernel)?;
@@ -93,7 +117,8 @@ fn main() -> Result<()> {
         }
         _ => bail!(
             "usage: profile load FILE.kiln N REPS | instantiate FILE.wasm ITERS | \
-             call typed|dynamic|by-name ITERS | kernel NAME ARG REPS"
+             call typed|dynamic|by-name ITERS | hostcall loop|caller|round-trip ITERS | \
+             kernel NAME ARG REPS"
         ),
     }
     Ok(())

@@ -7,25 +7,30 @@
 //!    same file N times, against the floor `open` + `mmap` + `close` / `munmap`;
 //! 2. memory per loaded artifact and what is left after unloading;
 //! 3. instantiation latency and memory, and host→guest call overhead;
-//! 4. compile throughput and artifact size;
-//! 5. execution speed of compute kernels, against the same code in native Rust.
+//! 4. per-request setup of WASI programs (context, store and instance) and guest→host calls;
+//! 5. compile throughput and artifact size;
+//! 6. execution speed of compute kernels, against the same code in native Rust, and what fuel
+//!    metering and epoch checks add to it.
 //!
 //! Every figure is a median over repetitions, and every comparison is with a baseline measured
 //! in the same run: the machine is shared and noisy, so absolute numbers from different runs are
 //! not comparable, ratios are. Performance is measured and reported, never asserted.
 
+pub mod hostcalls;
+pub mod interrupt;
 pub mod modules;
 pub mod report;
 pub mod runtime;
 pub mod sys;
 pub mod unwind;
+pub mod wasi;
 #[cfg(feature = "wasmtime")]
 pub mod wasmtime_rt;
 
 use anyhow::{bail, Context, Result};
 use modules::{Kernel, KernelScale, SynthSpec};
 use report::{Report, Row, Target, Unit};
-use runtime::{CallKind, Kiln, Runtime, Threads};
+use runtime::{CallKind, InstanceFactory, Interrupt, KernelRunner, Kiln, Runtime, Threads};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use sys::{CodeProt, FloorExtras, FloorFile, HeaderRead, MemSnapshot, SizeQuery};
@@ -75,10 +80,16 @@ pub enum Section {
     Instantiate,
     /// Host→guest calls.
     Calls,
+    /// Guest→host calls and host→guest→host round trips.
+    HostCalls,
+    /// Per-request setup of WASI programs.
+    Wasi,
     /// Compile throughput and artifact size.
     Compile,
     /// Compute kernels.
     Execute,
+    /// Compute kernels compiled with fuel metering and with epoch checks.
+    Interrupt,
     /// Unwind-table registration.
     Unwind,
 }
@@ -91,12 +102,16 @@ impl std::str::FromStr for Section {
             "load" => Section::Load,
             "instantiate" => Section::Instantiate,
             "calls" => Section::Calls,
+            "hostcalls" => Section::HostCalls,
+            "wasi" => Section::Wasi,
             "compile" => Section::Compile,
             "execute" => Section::Execute,
+            "interrupt" => Section::Interrupt,
             "unwind" => Section::Unwind,
             other => {
                 bail!(
-                    "unknown section `{other}` (load, instantiate, calls, compile, execute or unwind)"
+                    "unknown section `{other}` (load, instantiate, calls, hostcalls, wasi, \
+                     compile, execute, interrupt or unwind)"
                 )
             }
         })
@@ -196,11 +211,11 @@ pub fn median(v: &[f64]) -> f64 {
 
 /// The indices `0..n`, rotated by `rep`: the order in which repetition `rep` measures `n`
 /// runtimes, so that none always runs first (right after the baseline) or last.
-fn rotation(n: usize, rep: usize) -> impl Iterator<Item = usize> {
+pub(crate) fn rotation(n: usize, rep: usize) -> impl Iterator<Item = usize> {
     (0..n).map(move |i| (i + rep) % n.max(1))
 }
 
-fn ns(d: Duration) -> f64 {
+pub(crate) fn ns(d: Duration) -> f64 {
     d.as_secs_f64() * 1e9
 }
 
@@ -221,22 +236,25 @@ fn runtimes(config: &Config) -> Result<Vec<Box<dyn Runtime>>> {
 }
 
 /// One module compiled by every runtime: the wasm bytes and each runtime's artifact file.
-struct Compiled {
-    wasm: Vec<u8>,
+pub(crate) struct Compiled {
+    pub(crate) wasm: Vec<u8>,
     /// Per runtime, in [`runtimes`] order.
-    paths: Vec<PathBuf>,
+    pub(crate) paths: Vec<PathBuf>,
 }
 
-fn compile_all(
+/// Compiles `wasm` with every runtime (all threads), interruptible as `interrupt` says, into
+/// `{name}.{extension}` files of `dir`.
+pub(crate) fn compile_all(
     rts: &[Box<dyn Runtime>],
     dir: &Path,
     name: &str,
     wasm: Vec<u8>,
+    interrupt: Interrupt,
 ) -> Result<Compiled> {
     let mut paths = Vec::new();
     for rt in rts {
         let bytes = rt
-            .compile(&wasm, Threads::All)
+            .compile(&wasm, Threads::All, interrupt)
             .with_context(|| format!("{} compiling {name}", rt.name()))?;
         let path = dir.join(format!("{name}.{}", rt.extension()));
         std::fs::write(&path, bytes)?;
@@ -267,7 +285,10 @@ pub fn run(config: &Config) -> Result<Report> {
         progress("compiling the synthetic modules");
         for spec in &config.sizes {
             let wasm = modules::synthetic(spec, 0);
-            synth.push((*spec, compile_all(&rts, dir, spec.name, wasm)?));
+            synth.push((
+                *spec,
+                compile_all(&rts, dir, spec.name, wasm, Interrupt::None)?,
+            ));
         }
     }
 
@@ -314,11 +335,24 @@ pub fn run(config: &Config) -> Result<Report> {
     if wants(Section::Calls) {
         report.rows.extend(bench_calls(config, &rts, dir)?);
     }
+    if wants(Section::HostCalls) {
+        report
+            .rows
+            .extend(hostcalls::bench_hostcalls(config, &rts, dir)?);
+    }
+    if wants(Section::Wasi) {
+        report.rows.extend(wasi::bench_wasi(config, &rts, dir)?);
+    }
     if wants(Section::Compile) {
         report.rows.extend(bench_compile(config, &rts, &synth)?);
     }
     if wants(Section::Execute) {
         report.rows.extend(bench_kernels(config, &rts, dir)?);
+    }
+    if wants(Section::Interrupt) {
+        report
+            .rows
+            .extend(interrupt::bench_interrupt(config, &rts, dir)?);
     }
     if wants(Section::Unwind) {
         let ends: Vec<(&str, &[u8])> = [synth.first(), synth.last()]
@@ -361,9 +395,11 @@ pub fn run(config: &Config) -> Result<Report> {
             s
         })
         .collect();
-    report
-        .notes
-        .push(format!("Synthetic modules: {}.", sizes.join("; ")));
+    if !sizes.is_empty() {
+        report
+            .notes
+            .push(format!("Synthetic modules: {}.", sizes.join("; ")));
+    }
     #[cfg(feature = "wasmtime")]
     if has_wasmtime {
         report.notes.push(wasmtime_rt::SETTINGS.to_string());
@@ -389,6 +425,8 @@ pub fn write_modules(config: &Config, dir: &Path) -> Result<Vec<PathBuf>> {
         .collect();
     modules.push(("instantiation".into(), modules::instantiation_module()));
     modules.push(("calls".into(), wat::parse_str(modules::CALLS_WAT)?));
+    modules.push(("hostcalls".into(), wat::parse_str(modules::HOSTCALLS_WAT)?));
+    modules.push(("wasi".into(), wat::parse_str(modules::WASI_WAT)?));
     modules.push(("kernels".into(), wat::parse_str(modules::KERNELS_WAT)?));
     modules
         .into_iter()
@@ -400,7 +438,7 @@ pub fn write_modules(config: &Config, dir: &Path) -> Result<Vec<PathBuf>> {
         .collect()
 }
 
-fn file_len(path: &Path) -> u64 {
+pub(crate) fn file_len(path: &Path) -> u64 {
     std::fs::metadata(path).map_or(0, |m| m.len())
 }
 
@@ -711,27 +749,74 @@ fn memory_rows(
     ])
 }
 
+/// The real programs (`*.wasm`) of `programs_dir`, largest first (ties by name); none if the
+/// directory is not set or cannot be read.
+pub(crate) fn program_files(config: &Config) -> Vec<PathBuf> {
+    let Some(entries) = config
+        .programs_dir
+        .as_ref()
+        .and_then(|dir| std::fs::read_dir(dir).ok())
+    else {
+        return Vec::new();
+    };
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "wasm"))
+        .collect();
+    files.sort_by_key(|p| (std::cmp::Reverse(file_len(p)), p.clone()));
+    files
+}
+
+/// The file name of `path`, for tables.
+pub(crate) fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map_or("program".into(), |s| s.to_string_lossy().into_owned())
+}
+
 /// The largest real program of `programs_dir` (by size) if there is one, and the largest
 /// synthetic module.
 fn programs(config: &Config, synth: &[(SynthSpec, Compiled)]) -> Result<Vec<(String, Vec<u8>)>> {
     let mut out = Vec::new();
-    if let Some(dir) = &config.programs_dir {
-        if let Ok(entries) = std::fs::read_dir(dir) {
-            let largest = entries
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.extension().is_some_and(|e| e == "wasm"))
-                .max_by_key(|p| (file_len(p), p.clone()));
-            if let Some(f) = largest {
-                let name = f
-                    .file_name()
-                    .map_or("program".into(), |s| s.to_string_lossy().into_owned());
-                out.push((format!("{name} (real program)"), std::fs::read(&f)?));
-            }
-        }
+    if let Some(f) = program_files(config).first() {
+        out.push((
+            format!("{} (real program)", file_name(f)),
+            std::fs::read(f)?,
+        ));
     }
     let (spec, c) = synth.last().context("no synthetic module")?;
     out.push((format!("{} synthetic module", spec.name), c.wasm.clone()));
     Ok(out)
+}
+
+/// Instantiation and drop times: per factory, `config.instantiations` samples of each per
+/// repetition, the factories in a rotating order, then `after_rep` (a baseline interleaved with
+/// them). Every factory instantiates once before, unmeasured.
+pub(crate) fn time_instantiations(
+    config: &Config,
+    factories: &mut [Box<dyn InstanceFactory>],
+    mut after_rep: impl FnMut() -> Result<()>,
+) -> Result<Vec<(Vec<f64>, Vec<f64>)>> {
+    // [factory] x (create, drop) samples.
+    let mut samples = vec![(Vec::new(), Vec::new()); factories.len()];
+    for f in factories.iter_mut() {
+        drop(f.instantiate()?);
+    }
+    for rep in 0..config.reps {
+        for i in rotation(factories.len(), rep) {
+            let (f, s) = (&mut factories[i], &mut samples[i]);
+            for _ in 0..config.instantiations {
+                let start = Instant::now();
+                let held = f.instantiate()?;
+                let created = start.elapsed();
+                let start = Instant::now();
+                drop(held);
+                s.0.push(ns(created));
+                s.1.push(ns(start.elapsed()));
+            }
+        }
+        after_rep()?;
+    }
+    Ok(samples)
 }
 
 fn bench_instantiation(
@@ -751,7 +836,7 @@ fn bench_instantiation(
     }
     for (i, (name, wasm, with_floor)) in targets.into_iter().enumerate() {
         progress(format!("instantiation: {name}"));
-        let compiled = match compile_all(rts, dir, &format!("inst{i}"), wasm) {
+        let compiled = match compile_all(rts, dir, &format!("inst{i}"), wasm, Interrupt::None) {
             Ok(c) => c,
             Err(e) => {
                 progress(format!("skipping {name}: {e:#}"));
@@ -762,8 +847,6 @@ fn bench_instantiation(
         for (rt, path) in rts.iter().zip(&compiled.paths) {
             factories.push(rt.instance_factory(path, &compiled.wasm)?);
         }
-        // [runtime] x (create, drop) samples.
-        let mut samples = vec![(Vec::new(), Vec::new()); rts.len()];
         let mut floor = (Vec::new(), Vec::new());
         // The floor maps the 1 MiB image from Kiln's artifact, where it starts the data region.
         let floor_file = FloorFile::new(&compiled.paths[0])?;
@@ -771,22 +854,7 @@ fn bench_instantiation(
             let a = kiln_loader::Artifact::open(&compiled.paths[0])?;
             (a.view()?.data_range().start, 1 << 20)
         };
-        for f in factories.iter_mut() {
-            drop(f.instantiate()?);
-        }
-        for rep in 0..config.reps {
-            for i in rotation(factories.len(), rep) {
-                let (f, s) = (&mut factories[i], &mut samples[i]);
-                for _ in 0..config.instantiations {
-                    let start = Instant::now();
-                    let held = f.instantiate()?;
-                    let created = start.elapsed();
-                    let start = Instant::now();
-                    drop(held);
-                    s.0.push(ns(created));
-                    s.1.push(ns(start.elapsed()));
-                }
-            }
+        let samples = time_instantiations(config, &mut factories, || {
             if with_floor {
                 for _ in 0..config.instantiations {
                     let (setup, teardown) = sys::floor_memory(32, &floor_file, image, 65536)?;
@@ -794,7 +862,8 @@ fn bench_instantiation(
                     floor.1.push(ns(teardown));
                 }
             }
-        }
+            Ok(())
+        })?;
         let wt = |v: &[(Vec<f64>, Vec<f64>)], drop: bool| {
             v.get(1).map(|s| median(if drop { &s.1 } else { &s.0 }))
         };
@@ -866,7 +935,8 @@ fn bench_instantiation(
 
 fn bench_calls(config: &Config, rts: &[Box<dyn Runtime>], dir: &Path) -> Result<Vec<Row>> {
     progress("calls");
-    let compiled = compile_all(rts, dir, "calls", wat::parse_str(modules::CALLS_WAT)?)?;
+    let wasm = wat::parse_str(modules::CALLS_WAT)?;
+    let compiled = compile_all(rts, dir, "calls", wasm, Interrupt::None)?;
     let mut runners = Vec::new();
     for (rt, path) in rts.iter().zip(&compiled.paths) {
         runners.push(rt.call_runner(path)?);
@@ -932,7 +1002,7 @@ fn bench_compile(
             for (t, threads) in [Threads::One, Threads::All].into_iter().enumerate() {
                 for (i, rt) in rts.iter().enumerate() {
                     let start = Instant::now();
-                    let bytes = rt.compile(&wasm, threads)?;
+                    let bytes = rt.compile(&wasm, threads, Interrupt::None)?;
                     samples[t][i].push(mb / start.elapsed().as_secs_f64());
                     sizes[i] = bytes.len();
                 }
@@ -967,12 +1037,31 @@ fn bench_compile(
     Ok(rows)
 }
 
+/// Runs `kernel` once with `runner` (of runtime `name`): its time in nanoseconds, or an error if
+/// its result is not the native one, `expected`.
+pub(crate) fn run_kernel(
+    runner: &mut dyn KernelRunner,
+    name: &str,
+    kernel: &Kernel,
+    expected: i64,
+) -> Result<f64> {
+    let (t, got) = runner.run(kernel)?;
+    if got != expected {
+        bail!(
+            "{name} computed {} = {got}, native Rust {expected}",
+            kernel.describe()
+        );
+    }
+    Ok(ns(t))
+}
+
 fn bench_kernels(config: &Config, rts: &[Box<dyn Runtime>], dir: &Path) -> Result<Vec<Row>> {
     progress("kernels");
-    let compiled = compile_all(rts, dir, "kernels", wat::parse_str(modules::KERNELS_WAT)?)?;
+    let wasm = wat::parse_str(modules::KERNELS_WAT)?;
+    let compiled = compile_all(rts, dir, "kernels", wasm, Interrupt::None)?;
     let mut runners = Vec::new();
     for (rt, path) in rts.iter().zip(&compiled.paths) {
-        runners.push(rt.kernel_runner(path)?);
+        runners.push(rt.kernel_runner(path, Interrupt::None)?);
     }
     let mut rows = Vec::new();
     for kernel in Kernel::all(config.kernel_scale) {
@@ -986,15 +1075,12 @@ fn bench_kernels(config: &Config, rts: &[Box<dyn Runtime>], dir: &Path) -> Resul
             let expected = kernel.native(&mut scratch);
             native.push(ns(start.elapsed()));
             for i in rotation(runners.len(), rep) {
-                let (t, got) = runners[i].run(&kernel)?;
-                if got != expected {
-                    bail!(
-                        "{} computed {} = {got}, native Rust {expected}",
-                        rts[i].name(),
-                        kernel.describe()
-                    );
-                }
-                samples[i].push(ns(t));
+                samples[i].push(run_kernel(
+                    &mut *runners[i],
+                    rts[i].name(),
+                    &kernel,
+                    expected,
+                )?);
             }
         }
         rows.push(

@@ -6,9 +6,9 @@ use clap::Parser;
 use kiln_benches::{run, sys, Config};
 use std::path::PathBuf;
 
-/// Kiln's benchmark suite: load/unload, memory, instantiation, calls, compilation and execution,
-/// each against a baseline measured in the same run (and against Wasmtime when built with
-/// `--features wasmtime`).
+/// Kiln's benchmark suite: load/unload, memory, instantiation, calls both ways, WASI setup,
+/// compilation, execution and the cost of interruption, each against a baseline measured in the
+/// same run (and against Wasmtime when built with `--features wasmtime`).
 #[derive(Parser, Debug)]
 #[command(name = "kiln-benches")]
 struct Args {
@@ -32,7 +32,8 @@ struct Args {
     /// tests/programs).
     #[arg(long, value_name = "DIR")]
     programs: Option<PathBuf>,
-    /// Run only one section: load, instantiate, calls, compile, execute or unwind (for profiling).
+    /// Run only one section: load, instantiate, calls, hostcalls, wasi, compile, execute,
+    /// interrupt or unwind (for profiling).
     #[arg(long, value_name = "SECTION")]
     only: Option<kiln_benches::Section>,
     /// Write the benchmark's modules as .wasm files into DIR and exit (for profiling).

@@ -1,6 +1,7 @@
 //! The WebAssembly modules the benchmarks run: synthetic modules of any size (generated with
-//! `wasm-encoder`, deterministically), a module with a 1 MiB data segment and a table, a module
-//! for call overhead, and compute kernels written in WAT with native Rust twins.
+//! `wasm-encoder`, deterministically), a module with a 1 MiB data segment and a table, modules
+//! for call overhead (host→guest and guest→host), a minimal WASI command, and compute kernels
+//! written in WAT with native Rust twins.
 
 use wasm_encoder::{
     BlockType, CodeSection, ConstExpr, DataSection, ElementSection, Elements, EntityType,
@@ -427,6 +428,56 @@ pub const CALLS_WAT: &str = r#"
     i32.add))
 "#;
 
+/// The host-call benchmark's module: two imported host functions `(i32) -> i32` (`host.inc`,
+/// and `host.inc_caller`, which takes a `Caller`), a loop calling each N times on its previous
+/// result (`loop`, `loop_caller`: from 0, so the result is N when each call adds 1), and
+/// `once`, which calls `host.inc` once.
+pub const HOSTCALLS_WAT: &str = r#"
+(module
+  (import "host" "inc" (func $inc (param i32) (result i32)))
+  (import "host" "inc_caller" (func $inc_caller (param i32) (result i32)))
+
+  (func (export "loop") (param $n i32) (result i32)
+    (local $acc i32)
+    (block $done
+      (loop $l
+        (br_if $done (i32.eqz (local.get $n)))
+        (local.set $acc (call $inc (local.get $acc)))
+        (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+        (br $l)))
+    (local.get $acc))
+
+  (func (export "loop_caller") (param $n i32) (result i32)
+    (local $acc i32)
+    (block $done
+      (loop $l
+        (br_if $done (i32.eqz (local.get $n)))
+        (local.set $acc (call $inc_caller (local.get $acc)))
+        (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+        (br $l)))
+    (local.get $acc))
+
+  (func (export "once") (param $x i32) (result i32)
+    (call $inc (local.get $x))))
+"#;
+
+/// A minimal WASI command (`_start` writes a line with `fd_write`), for the `wasi` section when
+/// no real program is found (the smoke test).
+pub const WASI_WAT: &str = r#"
+(module
+  (import "wasi_snapshot_preview1" "args_sizes_get" (func (param i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "environ_sizes_get" (func (param i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "fd_write"
+    (func $fd_write (param i32 i32 i32 i32) (result i32)))
+  (import "wasi_snapshot_preview1" "proc_exit" (func (param i32)))
+  (memory (export "memory") 1)
+  (data (i32.const 16) "hello\n")
+  (func (export "_start")
+    (i32.store (i32.const 0) (i32.const 16))
+    (i32.store (i32.const 4) (i32.const 6))
+    (drop (call $fd_write (i32.const 1) (i32.const 0) (i32.const 1) (i32.const 8)))))
+"#;
+
 /// Compute kernels. Memory layout: the sieve uses `[0, n)`, the copy kernel `[0, 2 * len)`, and
 /// matrix multiplication three `n * n` f64 matrices from 16 MiB.
 pub const KERNELS_WAT: &str = r#"
@@ -797,6 +848,8 @@ mod tests {
         validate(&synthetic(&SynthSpec::TINY, 3));
         validate(&instantiation_module());
         validate(&wat::parse_str(CALLS_WAT).unwrap());
+        validate(&wat::parse_str(HOSTCALLS_WAT).unwrap());
+        validate(&wat::parse_str(WASI_WAT).unwrap());
         validate(&wat::parse_str(KERNELS_WAT).unwrap());
     }
 

@@ -14,6 +14,8 @@ pub enum Unit {
     BytesPerSec,
     /// A plain ratio.
     Ratio,
+    /// A number of things (fuel units, for example).
+    Count,
 }
 
 /// The target a row is judged by, from the benchmark issue.
@@ -151,6 +153,18 @@ pub fn format_value(v: f64, unit: Unit) -> String {
         }
         Unit::BytesPerSec => format!("{:.2} MB/s", v / 1e6),
         Unit::Ratio => format!("{v:.2}"),
+        Unit::Count => {
+            let a = v.abs();
+            if a < 1e3 {
+                format!("{v:.0}")
+            } else if a < 1e6 {
+                format!("{:.2} k", v / 1e3)
+            } else if a < 1e9 {
+                format!("{:.2} M", v / 1e6)
+            } else {
+                format!("{:.2} G", v / 1e9)
+            }
+        }
     }
 }
 
@@ -248,5 +262,6 @@ mod tests {
         assert_eq!(format_value(1500.0, Unit::Nanos), "1.50 µs");
         assert_eq!(format_value(4096.0, Unit::Bytes), "4.0 KiB");
         assert_eq!(format_value(2.5e6, Unit::BytesPerSec), "2.50 MB/s");
+        assert_eq!(format_value(12_345_678.0, Unit::Count), "12.35 M");
     }
 }

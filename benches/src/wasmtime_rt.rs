@@ -1,15 +1,20 @@
 //! Wasmtime behind the same interface as Kiln, configured like Kiln (feature `wasmtime`).
 
 use crate::modules::Kernel;
-use crate::runtime::{CallKind, CallRunner, Held, InstanceFactory, KernelRunner, Runtime, Threads};
+use crate::runtime::{
+    CallKind, CallRunner, Held, HostCallKind, HostCallRunner, HostState, InstanceFactory,
+    Interrupt, KernelRunner, Runtime, Threads, EPOCH_DEADLINE, FUEL, WASI_ARGS, WASI_ENV,
+};
 use anyhow::{Context, Result};
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use wasmtime::{
-    Config, Engine, Func, Instance, InstancePre, Linker, Module, OptLevel, Store, Strategy,
+    Caller, Config, Engine, Func, Instance, InstancePre, Linker, Module, OptLevel, Store, Strategy,
     TypedFunc,
 };
+use wasmtime_wasi::p1::WasiP1Ctx;
+use wasmtime_wasi::WasiCtxBuilder;
 
 /// The settings that differ from Wasmtime's defaults or matter for the comparison, for the
 /// report.
@@ -18,15 +23,21 @@ reservation + 2 GiB guard (as Kiln; static bounds, no bounds checks), signals-ba
 Kiln), native unwind info off (Kiln artifacts have none by default), parallel compilation on \
 (off for the 1-thread figures), default copy-on-write memory images (memory_init_cow) and \
 on-demand instance allocator; modules are precompiled with Engine::precompile_module and loaded \
-with Module::deserialize_file; instances are created through an InstancePre";
+with Module::deserialize_file; instances are created through an InstancePre; WASI is \
+wasmtime-wasi 48.0.8's preview 1 (p1::add_to_linker_sync, WasiCtxBuilder::build_p1); fuel and \
+epochs: Config::consume_fuel / Config::epoch_interruption, Store::set_fuel(2^62) / \
+Store::set_epoch_deadline(2^62)";
 
 /// Wasmtime with the settings of [`SETTINGS`].
 pub struct Wasmtime {
-    engine: Engine,
-    serial: Engine,
+    /// Parallel compilation, by [`Interrupt`] (in [`Interrupt::ALL`] order): fuel and epoch
+    /// checks are engine settings, and an artifact loads only into an engine with its settings.
+    engines: [Engine; 3],
+    /// Single-threaded compilation, likewise.
+    serial: [Engine; 3],
 }
 
-fn config(parallel: bool) -> Config {
+fn config(parallel: bool, interrupt: Interrupt) -> Config {
     let mut c = Config::new();
     c.strategy(Strategy::Cranelift)
         .cranelift_opt_level(OptLevel::Speed)
@@ -34,23 +45,44 @@ fn config(parallel: bool) -> Config {
         .memory_guard_size(2 << 30)
         .signals_based_traps(true)
         .native_unwind_info(false)
-        .parallel_compilation(parallel);
+        .parallel_compilation(parallel)
+        .consume_fuel(interrupt == Interrupt::Fuel)
+        .epoch_interruption(interrupt == Interrupt::Epochs);
     c
 }
 
 impl Wasmtime {
-    /// Engines for parallel and single-threaded compilation.
+    /// Engines for parallel and single-threaded compilation, plain, with fuel and with epochs.
     pub fn new() -> Result<Wasmtime> {
+        let engines = |parallel| -> Result<[Engine; 3]> {
+            let [a, b, c] = Interrupt::ALL.map(|i| Engine::new(&config(parallel, i)));
+            Ok([a?, b?, c?])
+        };
         Ok(Wasmtime {
-            engine: Engine::new(&config(true))?,
-            serial: Engine::new(&config(false))?,
+            engines: engines(true)?,
+            serial: engines(false)?,
         })
     }
 
+    /// The engine of plain code.
+    fn engine(&self) -> &Engine {
+        self.engine_for(Interrupt::None)
+    }
+
+    /// The engine of code compiled with `interrupt`.
+    fn engine_for(&self, interrupt: Interrupt) -> &Engine {
+        &self.engines[interrupt as usize]
+    }
+
     fn load(&self, path: &Path) -> Result<Module> {
+        self.load_for(path, Interrupt::None)
+    }
+
+    /// Loads an artifact compiled with `interrupt`.
+    fn load_for(&self, path: &Path, interrupt: Interrupt) -> Result<Module> {
         // SAFETY: the file was written by `Engine::precompile_module` of an engine with the same
         // settings in this process, and nothing modifies it while it is loaded.
-        unsafe { Module::deserialize_file(&self.engine, path) }
+        unsafe { Module::deserialize_file(self.engine_for(interrupt), path) }
             .map_err(anyhow::Error::from)
             .with_context(|| format!("{}", path.display()))
     }
@@ -65,12 +97,12 @@ impl Runtime for Wasmtime {
         "cwasm"
     }
 
-    fn compile(&self, wasm: &[u8], threads: Threads) -> Result<Vec<u8>> {
-        let engine = match threads {
+    fn compile(&self, wasm: &[u8], threads: Threads, interrupt: Interrupt) -> Result<Vec<u8>> {
+        let engines = match threads {
             Threads::One => &self.serial,
-            Threads::All => &self.engine,
+            Threads::All => &self.engines,
         };
-        Ok(engine.precompile_module(wasm)?)
+        Ok(engines[interrupt as usize].precompile_module(wasm)?)
     }
 
     fn load_all(&self, paths: &[PathBuf]) -> Result<Held> {
@@ -83,18 +115,29 @@ impl Runtime for Wasmtime {
 
     fn instance_factory(&self, path: &Path, _wasm: &[u8]) -> Result<Box<dyn InstanceFactory>> {
         let module = self.load(path)?;
-        let mut linker = Linker::new(&self.engine);
+        let mut linker = Linker::new(self.engine());
         linker.define_unknown_imports_as_traps(&module)?;
         let pre = linker.instantiate_pre(&module)?;
         Ok(Box::new(WasmtimeFactory {
-            engine: self.engine.clone(),
+            engine: self.engine().clone(),
+            pre,
+        }))
+    }
+
+    fn wasi_factory(&self, path: &Path) -> Result<Box<dyn InstanceFactory>> {
+        let module = self.load(path)?;
+        let mut linker = Linker::<WasiP1Ctx>::new(self.engine());
+        wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |ctx| ctx)?;
+        let pre = linker.instantiate_pre(&module)?;
+        Ok(Box::new(WasmtimeWasi {
+            engine: self.engine().clone(),
             pre,
         }))
     }
 
     fn call_runner(&self, path: &Path) -> Result<Box<dyn CallRunner>> {
         let module = self.load(path)?;
-        let mut store = Store::new(&self.engine, ());
+        let mut store = Store::new(self.engine(), ());
         let instance = Instance::new(&mut store, &module, &[])?;
         Ok(Box::new(WasmtimeCalls {
             nop: instance.get_typed_func::<(), ()>(&mut store, "nop")?,
@@ -105,11 +148,36 @@ impl Runtime for Wasmtime {
         }))
     }
 
-    fn kernel_runner(&self, path: &Path) -> Result<Box<dyn KernelRunner>> {
+    fn host_call_runner(&self, path: &Path) -> Result<Box<dyn HostCallRunner>> {
         let module = self.load(path)?;
-        let mut store = Store::new(&self.engine, ());
+        let mut store = Store::new(self.engine(), HostState::default());
+        let inc = Func::wrap(&mut store, |x: i32| x.wrapping_add(1));
+        let inc_caller = Func::wrap(&mut store, |caller: Caller<'_, HostState>, x: i32| {
+            x.wrapping_add(caller.data().step)
+        });
+        let instance = Instance::new(&mut store, &module, &[inc.into(), inc_caller.into()])?;
+        Ok(Box::new(WasmtimeHostCalls {
+            guest_loop: instance.get_typed_func::<i32, i32>(&mut store, "loop")?,
+            guest_loop_caller: instance.get_typed_func::<i32, i32>(&mut store, "loop_caller")?,
+            once: instance.get_typed_func::<i32, i32>(&mut store, "once")?,
+            store,
+        }))
+    }
+
+    fn kernel_runner(&self, path: &Path, interrupt: Interrupt) -> Result<Box<dyn KernelRunner>> {
+        let module = self.load_for(path, interrupt)?;
+        let mut store = Store::new(self.engine_for(interrupt), ());
+        match interrupt {
+            Interrupt::None => {}
+            Interrupt::Fuel => store.set_fuel(FUEL)?,
+            Interrupt::Epochs => store.set_epoch_deadline(EPOCH_DEADLINE),
+        }
         let instance = Instance::new(&mut store, &module, &[])?;
-        Ok(Box::new(WasmtimeKernels { store, instance }))
+        Ok(Box::new(WasmtimeKernels {
+            store,
+            instance,
+            interrupt,
+        }))
     }
 }
 
@@ -121,6 +189,23 @@ struct WasmtimeFactory {
 impl InstanceFactory for WasmtimeFactory {
     fn instantiate(&mut self) -> Result<Held> {
         let mut store = Store::new(&self.engine, ());
+        let instance = self.pre.instantiate(&mut store)?;
+        Ok(Box::new((store, instance)))
+    }
+}
+
+struct WasmtimeWasi {
+    engine: Engine,
+    pre: InstancePre<WasiP1Ctx>,
+}
+
+impl InstanceFactory for WasmtimeWasi {
+    fn instantiate(&mut self) -> Result<Held> {
+        let wasi = WasiCtxBuilder::new()
+            .args(WASI_ARGS)
+            .envs(WASI_ENV)
+            .build_p1();
+        let mut store = Store::new(&self.engine, wasi);
         let instance = self.pre.instantiate(&mut store)?;
         Ok(Box::new((store, instance)))
     }
@@ -170,12 +255,49 @@ impl CallRunner for WasmtimeCalls {
     }
 }
 
+struct WasmtimeHostCalls {
+    store: Store<HostState>,
+    guest_loop: TypedFunc<i32, i32>,
+    guest_loop_caller: TypedFunc<i32, i32>,
+    once: TypedFunc<i32, i32>,
+}
+
+impl HostCallRunner for WasmtimeHostCalls {
+    fn run(&mut self, kind: HostCallKind, iters: u64) -> Result<(Duration, i32)> {
+        let store = &mut self.store;
+        let n = i32::try_from(iters).context("too many host calls for an i32 counter")?;
+        let start = Instant::now();
+        let result = match kind {
+            HostCallKind::GuestToHost => self.guest_loop.call(&mut *store, black_box(n))?,
+            HostCallKind::GuestToHostCaller => {
+                self.guest_loop_caller.call(&mut *store, black_box(n))?
+            }
+            HostCallKind::RoundTrip => {
+                let mut acc = 0i32;
+                for _ in 0..n {
+                    acc = self.once.call(&mut *store, acc)?;
+                }
+                acc
+            }
+        };
+        Ok((start.elapsed(), result))
+    }
+}
+
 struct WasmtimeKernels {
     store: Store<()>,
     instance: Instance,
+    interrupt: Interrupt,
 }
 
 impl KernelRunner for WasmtimeKernels {
+    fn fuel_consumed(&self) -> Result<Option<u64>> {
+        Ok(match self.interrupt {
+            Interrupt::Fuel => Some(FUEL - self.store.get_fuel()?),
+            Interrupt::None | Interrupt::Epochs => None,
+        })
+    }
+
     fn run(&mut self, kernel: &Kernel) -> Result<(Duration, i64)> {
         let (x, y) = kernel.args;
         if kernel.two_args {

@@ -9,11 +9,22 @@ fn quick_mode_measurement_code_runs() {
     let report = run(&Config::smoke()).expect("the smoke benchmark runs");
     let sections: std::collections::BTreeSet<&str> =
         report.rows.iter().map(|r| r.section).collect();
-    assert_eq!(sections.len(), 8, "every section has rows: {sections:?}");
+    assert_eq!(sections.len(), 12, "every section has rows: {sections:?}");
+    for section in [
+        kiln_benches::hostcalls::HOSTCALLS,
+        kiln_benches::wasi::WASI,
+        kiln_benches::interrupt::INTERRUPT,
+        kiln_benches::interrupt::INTERRUPT_OVERHEAD,
+    ] {
+        assert!(sections.contains(section), "{section}: {sections:?}");
+    }
     for row in &report.rows {
         assert!(row.kiln.is_finite(), "{}: {}", row.name, row.kiln);
         if let Some((_, b)) = &row.baseline {
             assert!(b.is_finite(), "{}: baseline {b}", row.name);
+        }
+        if let Some(w) = row.wasmtime {
+            assert!(w.is_finite(), "{}: Wasmtime {w}", row.name);
         }
     }
     let md = report.markdown();

@@ -41,6 +41,9 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // A reader that stops early (`kiln inspect … | head`) ends the program quietly, as with any
+    // command-line tool, instead of making every print fail.
+    sigpipe::reset();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Compile(args) => commands::compile::run(args),

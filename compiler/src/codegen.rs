@@ -100,7 +100,7 @@ pub fn compile_module(
                     UserFuncName::user(0, index),
                     wasm_signature(module.func_type(index)),
                 );
-                translate_function(module, isa_ref, index, body, &mut func)?;
+                translate_function(module, isa_ref, options, index, body, &mut func)?;
                 compile_function(isa_ref, index, func, options.unwind_info)
             })
             // Collecting into a Result keeps the first error by index: deterministic.

@@ -44,4 +44,12 @@ pub struct CompileOptions {
     pub unwind_info: bool,
     /// Drop function names and the address map.
     pub strip: bool,
+    /// Meter fuel, so that a store's `set_fuel` bounds how much the code runs, as Wasmtime does:
+    /// each operator costs 1 except `nop`, `drop`, `block`, `loop`, `else`, `end`, `unreachable`
+    /// and `return` (0), each function entry 1 more; the code traps with `OutOfFuel` at function
+    /// entries and loop headers once none is left (SPEC.md §6). Recorded in the header.
+    pub fuel: bool,
+    /// Check the store's epoch deadline at function entries and loop headers, so that a host can
+    /// interrupt the code from another thread (SPEC.md §6). Recorded in the header.
+    pub epoch_interruption: bool,
 }

@@ -76,7 +76,14 @@ fn simd_unsupported_on_riscv64_baseline() {
         let index = module.imported_funcs + i as u32;
         let sig = wasm_signature(module.func_type(index));
         let mut func = ir::Function::with_name_signature(UserFuncName::user(0, index), sig);
-        let result = translate_function(&module, &*isa, index, &module.bodies[i], &mut func);
+        let result = translate_function(
+            &module,
+            &*isa,
+            &Default::default(),
+            index,
+            &module.bodies[i],
+            &mut func,
+        );
         match (expected, result) {
             (None, Ok(())) => {}
             (Some(what), Err(e)) => {

@@ -6,20 +6,25 @@
 //! macro itself into its table of entry shims, so that the two can never disagree.
 //!
 //! Every builtin takes the calling instance's VMContext first (not listed) and uses the target's
-//! C calling convention. A result written `status(Kind)` is a `u32` that is non-zero on failure;
-//! the calling code then traps with `Kind`. No builtin unwinds or traps itself.
+//! C calling convention. No builtin unwinds or traps itself; it tells the calling code to:
+//!
+//! - a result written `status(Kind)` is a `u32`: [`STATUS_OK`], [`STATUS_TRAP`] (the caller traps
+//!   with `Kind`) or [`STATUS_HOST_ERROR`] (the caller traps with `HostError`: the store's limiter
+//!   or a callback failed, and the loader has kept the error);
+//! - a result written `grow` is a `u64`: the old size, `u64::MAX` if it cannot grow (wasm's -1),
+//!   or [`GROW_HOST_ERROR`] (the caller traps with `HostError`).
 
 use crate::TrapKind;
 
 /// Calls `$mac!` with the list of builtins, in table order. Each entry reads
 /// `name(param: type, ...) -> result;` where a type is `u32` or `u64` and a result is `void`,
-/// `u32`, `u64` or `status(TrapKindVariant)`.
+/// `u32`, `u64`, `grow` or `status(TrapKindVariant)`.
 #[macro_export]
 macro_rules! for_each_builtin {
     ($mac:ident) => {
         $mac! {
-            /// `memory.grow`: the old size in pages, or `u64::MAX` if the memory cannot grow.
-            memory_grow(memory: u32, delta: u64) -> u64;
+            /// `memory.grow`: the old size in pages.
+            memory_grow(memory: u32, delta: u64) -> grow;
             /// `memory.fill`.
             memory_fill(memory: u32, dst: u64, byte: u32, len: u64) -> status(MemoryOutOfBounds);
             /// `memory.copy`, between two memories or within one.
@@ -30,8 +35,8 @@ macro_rules! for_each_builtin {
                 -> status(MemoryOutOfBounds);
             /// `data.drop`.
             data_drop(data: u32) -> void;
-            /// `table.grow`: the old size, or `u64::MAX` if the table cannot grow.
-            table_grow(table: u32, init: u64, delta: u64) -> u64;
+            /// `table.grow`: the old size.
+            table_grow(table: u32, init: u64, delta: u64) -> grow;
             /// `table.fill`.
             table_fill(table: u32, dst: u64, value: u64, len: u64) -> status(TableOutOfBounds);
             /// `table.copy`, between two tables or within one.
@@ -42,6 +47,9 @@ macro_rules! for_each_builtin {
                 -> status(TableOutOfBounds);
             /// `elem.drop`.
             elem_drop(elem: u32) -> void;
+            /// The epoch deadline has passed: the store's deadline behaviour either traps or sets
+            /// a new deadline (in `VMStoreContext::epoch_deadline`) and lets the code go on.
+            epoch_interrupt() -> status(Interrupt);
         }
     };
 }
@@ -62,9 +70,20 @@ pub enum BuiltinResult {
     Void,
     /// A value.
     Value(AbiType),
-    /// A `u32` status: non-zero means the caller traps with this kind.
+    /// A `u32` status ([`STATUS_OK`], [`STATUS_TRAP`] with this kind, [`STATUS_HOST_ERROR`]).
     Status(TrapKind),
+    /// A `u64` old size, `u64::MAX` for failure, or [`GROW_HOST_ERROR`].
+    Grow,
 }
+
+/// Status result: go on.
+pub const STATUS_OK: u32 = 0;
+/// Status result: trap with the builtin's kind.
+pub const STATUS_TRAP: u32 = 1;
+/// Status result: trap with `HostError` (the loader keeps the error for the trap it becomes).
+pub const STATUS_HOST_ERROR: u32 = 2;
+/// `grow` result: trap with `HostError`. Never an old size: memories and tables are far smaller.
+pub const GROW_HOST_ERROR: u64 = u64::MAX - 1;
 
 /// A builtin's parameters (after the VMContext) and result.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -92,6 +111,9 @@ macro_rules! builtin_result {
     (void) => {
         BuiltinResult::Void
     };
+    (grow) => {
+        BuiltinResult::Grow
+    };
     (status($kind:ident)) => {
         BuiltinResult::Status(TrapKind::$kind)
     };
@@ -103,7 +125,7 @@ macro_rules! builtin_result {
 macro_rules! declare_builtins {
     ($( $(#[$doc:meta])* $name:ident ( $($p:ident : $t:ident),* ) -> $ret:ident $(($kind:ident))? ; )*) => {
         /// Table positions, in list order.
-        #[allow(non_camel_case_types)]
+        #[allow(non_camel_case_types, reason = "positions are named after the builtins")]
         #[repr(u32)]
         enum Position { $($name,)* }
 
@@ -166,19 +188,19 @@ mod tests {
 
     #[test]
     fn list_is_dense_and_named() {
-        assert_eq!(Builtin::COUNT, 10);
+        assert_eq!(Builtin::COUNT, Builtin::ALL.len());
         for (i, b) in Builtin::ALL.iter().enumerate() {
             assert_eq!(b.index() as usize, i);
         }
         assert_eq!(Builtin::memory_grow().name(), "memory_grow");
-        assert_eq!(Builtin::elem_drop().index(), 9);
+        assert_eq!(Builtin::memory_grow().index(), 0);
     }
 
     #[test]
     fn signatures_follow_the_list() {
         let grow = Builtin::memory_grow().signature();
         assert_eq!(grow.params, [AbiType::U32, AbiType::U64]);
-        assert_eq!(grow.result, BuiltinResult::Value(AbiType::U64));
+        assert_eq!(grow.result, BuiltinResult::Grow);
         assert_eq!(
             Builtin::table_init().trap_kind(),
             Some(TrapKind::TableOutOfBounds)

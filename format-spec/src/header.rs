@@ -8,12 +8,16 @@ use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout, Unaligned};
 /// The eight bytes every Kiln header starts with.
 pub const MAGIC: [u8; 8] = *b"KILNART\0";
 /// Format major version: a loader refuses any other major version.
-pub const FORMAT_MAJOR: u16 = 2;
+pub const FORMAT_MAJOR: u16 = 3;
 /// Format minor version: additions a loader of the same major version may ignore. A loader refuses
 /// artifacts with a newer minor version than its own, since it cannot know what they rely on.
 pub const FORMAT_MINOR: u16 = 0;
 /// File offset of the Kiln header.
 pub const HEADER_OFFSET: u64 = 64;
+
+/// File offset of the end of the Kiln header: the ELF and Kiln headers together, which identify an
+/// artifact's contents (the wasm hash and the checksum are in it).
+pub const HEADERS_END: usize = HEADER_OFFSET as usize + ArtifactHeader::SIZE;
 
 /// `os` code of Linux, the only OS Kiln targets.
 pub const OS_LINUX: u16 = 1;
@@ -24,6 +28,13 @@ pub const FLAG_UNWIND_INFO: u32 = 1 << 0;
 pub const FLAG_STRIPPED: u32 = 1 << 1;
 /// `flags` bit: every function keeps a frame pointer.
 pub const FLAG_FRAME_POINTERS: u32 = 1 << 2;
+/// `flags` bit: the code meters fuel (`VMStoreContext::fuel_consumed`).
+pub const FLAG_FUEL: u32 = 1 << 3;
+/// `flags` bit: the code checks the epoch deadline (`VMStoreContext::epoch_deadline`).
+pub const FLAG_EPOCH_INTERRUPTION: u32 = 1 << 4;
+/// Every `flags` bit this format defines; a loader refuses any other.
+pub const KNOWN_FLAGS: u32 =
+    FLAG_UNWIND_INFO | FLAG_STRIPPED | FLAG_FRAME_POINTERS | FLAG_FUEL | FLAG_EPOCH_INTERRUPTION;
 
 /// Bounds-check strategy: a 4 GiB reservation plus a guard region; accesses whose static offset
 /// fits in the guard have no explicit check.
@@ -96,7 +107,8 @@ pub struct ArtifactHeader {
     pub data: FileRange,
     /// `.eh_frame`, empty without unwind info.
     pub eh_frame: FileRange,
-    /// 64-bit FNV-1a checksum of the file from the end of this header to the end of the data region.
+    /// xxh3-64 of the file from its first byte to the end of the furthest region, with this field
+    /// read as zero ([`checksum`]).
     pub checksum: U64,
 }
 
@@ -195,16 +207,15 @@ impl ArtifactHeader {
         }
     }
 
-    /// The file range the checksum covers: from the end of the header to the end of the furthest
-    /// region.
+    /// The file range the checksum covers: from the first byte (ELF header, this header, program
+    /// headers: everything that steers loading) to the end of the furthest region.
     pub fn checksum_range(&self) -> std::ops::Range<usize> {
-        let start = HEADER_OFFSET as usize + ArtifactHeader::SIZE;
         let end = [self.text, self.meta, self.data, self.eh_frame]
             .iter()
             .map(FileRange::end)
             .max()
             .unwrap_or(0);
-        start..usize::try_from(end).unwrap_or(usize::MAX).max(start)
+        0..usize::try_from(end).unwrap_or(usize::MAX).max(HEADERS_END)
     }
 
     /// The triple as a string.
@@ -231,15 +242,23 @@ fn nul_padded(bytes: &[u8]) -> &str {
     std::str::from_utf8(&bytes[..end]).unwrap_or("<invalid utf-8>")
 }
 
-/// 64-bit FNV-1a, the artifact checksum. Chosen for being trivially specified and dependency-free;
-/// it detects corruption, not tampering.
-pub fn fnv1a64(bytes: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for &b in bytes {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+/// The file offset of the header's `checksum` field.
+pub const CHECKSUM_OFFSET: usize =
+    HEADER_OFFSET as usize + std::mem::offset_of!(ArtifactHeader, checksum);
+
+/// The artifact checksum of `file` (its checksummed range, see
+/// [`ArtifactHeader::checksum_range`]): xxh3-64 with the `checksum` field read as zero. Chosen for
+/// speed (it hashes gigabytes per second, so verifying costs little next to loading) from a
+/// well-kept crate; it detects damage, not tampering (that is what signatures are for).
+pub fn checksum(file: &[u8]) -> u64 {
+    let mut h = xxhash_rust::xxh3::Xxh3Default::new();
+    let field = CHECKSUM_OFFSET..CHECKSUM_OFFSET + 8;
+    h.update(file.get(..field.start).unwrap_or(file));
+    if file.len() >= field.end {
+        h.update(&[0; 8]);
+        h.update(&file[field.end..]);
     }
-    h
+    h.digest()
 }
 
 #[cfg(test)]
@@ -284,6 +303,19 @@ mod tests {
     }
 
     #[test]
+    fn the_checksum_ignores_only_its_own_field() {
+        let mut file = vec![7u8; 400];
+        let sum = checksum(&file);
+        file[CHECKSUM_OFFSET..CHECKSUM_OFFSET + 8].copy_from_slice(&sum.to_le_bytes());
+        assert_eq!(checksum(&file), sum);
+        for at in [0, 64, CHECKSUM_OFFSET - 1, CHECKSUM_OFFSET + 8, 399] {
+            let mut damaged = file.clone();
+            damaged[at] ^= 1;
+            assert_ne!(checksum(&damaged), sum, "byte {at}");
+        }
+    }
+
+    #[test]
     fn new_header_records_settings_and_regions() {
         let settings = CodeSettings {
             arch: Arch::Aarch64,
@@ -305,7 +337,7 @@ mod tests {
         assert_eq!(h.triple_str(), "aarch64-unknown-linux-gnu");
         assert_eq!(h.region_align.get(), 64 * 1024);
         assert_eq!(h.regions(), regions);
-        assert_eq!(h.checksum_range(), 280..0x20000);
+        assert_eq!(h.checksum_range(), 0..0x20000);
         assert_eq!(h.kiln_version_str(), env!("CARGO_PKG_VERSION"));
     }
 }

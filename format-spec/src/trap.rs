@@ -28,11 +28,15 @@ pub enum TrapKind {
     HostError = 10,
     /// A null reference was dereferenced.
     NullReference = 11,
+    /// The store's fuel ran out (artifacts compiled with fuel metering).
+    OutOfFuel = 12,
+    /// The store's epoch deadline passed (artifacts compiled with epoch interruption).
+    Interrupt = 13,
 }
 
 impl TrapKind {
     /// Every kind, in code order.
-    pub const ALL: [TrapKind; 11] = [
+    pub const ALL: [TrapKind; 13] = [
         TrapKind::StackOverflow,
         TrapKind::MemoryOutOfBounds,
         TrapKind::IntegerOverflow,
@@ -44,6 +48,8 @@ impl TrapKind {
         TrapKind::BadSignature,
         TrapKind::HostError,
         TrapKind::NullReference,
+        TrapKind::OutOfFuel,
+        TrapKind::Interrupt,
     ];
 
     /// Decodes a trap-table code.
@@ -65,6 +71,8 @@ impl TrapKind {
             TrapKind::BadSignature => "indirect call type mismatch",
             TrapKind::HostError => "host function error",
             TrapKind::NullReference => "null reference",
+            TrapKind::OutOfFuel => "all fuel consumed by WebAssembly",
+            TrapKind::Interrupt => "interrupt",
         }
     }
 }

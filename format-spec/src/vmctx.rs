@@ -40,8 +40,9 @@ pub struct VMContextHeader {
     /// The canonical id of each of the module's types, indexed by type index. Two types have the
     /// same id if and only if they are the same function type.
     pub type_ids: *const u32,
-    /// The loader's private instance pointer, used by builtins.
-    pub instance: *const (),
+    /// Loader-private: how the loader finds this instance and its store from generated code's
+    /// calls (builtins, host functions). Generated code never reads it.
+    pub host: *const (),
 }
 
 /// VMContext offset of [`VMContextHeader::store`].
@@ -50,21 +51,39 @@ pub const VMCTX_STORE: u32 = offset_of!(VMContextHeader, store) as u32;
 pub const VMCTX_BUILTINS: u32 = offset_of!(VMContextHeader, builtins) as u32;
 /// VMContext offset of [`VMContextHeader::type_ids`].
 pub const VMCTX_TYPE_IDS: u32 = offset_of!(VMContextHeader, type_ids) as u32;
-/// VMContext offset of [`VMContextHeader::instance`].
-pub const VMCTX_INSTANCE: u32 = offset_of!(VMContextHeader, instance) as u32;
+/// VMContext offset of [`VMContextHeader::host`].
+pub const VMCTX_HOST: u32 = offset_of!(VMContextHeader, host) as u32;
 /// Size of the fixed part of the VMContext.
 pub const VMCTX_FIXED_SIZE: u32 = size_of::<VMContextHeader>() as u32;
 
-/// The run-time state of a store that generated code reads, shared by all its instances.
+/// The run-time state of a store that generated code reads and writes, shared by all its
+/// instances.
 #[repr(C)]
 pub struct VMStoreContext {
     /// The lowest stack address guest code may use: every function's prologue compares the
     /// stack pointer with it.
     pub stack_limit: usize,
+    /// Fuel metering (artifacts compiled with fuel): fuel consumed minus fuel given, so the
+    /// negation of the fuel left. Code adds each basic block's cost and, at function entries and
+    /// loop headers, traps with `OutOfFuel` once it is no longer negative. Code may keep it in a
+    /// register and writes it back before every call and return.
+    pub fuel_consumed: i64,
+    /// Epoch interruption (artifacts compiled with it): the epoch at which guest code calls the
+    /// `epoch_interrupt` builtin. Code may cache it and reloads it after every call.
+    pub epoch_deadline: u64,
+    /// The engine's epoch counter (an atomic `u64` that any thread may increment), read by code
+    /// at function entries and loop headers. Aligned 64-bit loads are atomic on every target.
+    pub epoch_counter: *const u64,
 }
 
 /// `VMStoreContext` offset of the stack limit.
 pub const STORE_STACK_LIMIT: u32 = offset_of!(VMStoreContext, stack_limit) as u32;
+/// `VMStoreContext` offset of the fuel consumed (i64).
+pub const STORE_FUEL_CONSUMED: u32 = offset_of!(VMStoreContext, fuel_consumed) as u32;
+/// `VMStoreContext` offset of the epoch deadline (u64).
+pub const STORE_EPOCH_DEADLINE: u32 = offset_of!(VMStoreContext, epoch_deadline) as u32;
+/// `VMStoreContext` offset of the pointer to the epoch counter.
+pub const STORE_EPOCH_COUNTER: u32 = offset_of!(VMStoreContext, epoch_counter) as u32;
 
 /// What a `funcref` points to and what `call_indirect` calls.
 #[repr(C)]
@@ -276,8 +295,8 @@ impl VmctxLayout {
     pub const BUILTINS: Field<*const usize> = Field::at(VMCTX_BUILTINS);
     /// [`VMContextHeader::type_ids`].
     pub const TYPE_IDS: Field<*const u32> = Field::at(VMCTX_TYPE_IDS);
-    /// [`VMContextHeader::instance`].
-    pub const INSTANCE: Field<*const ()> = Field::at(VMCTX_INSTANCE);
+    /// [`VMContextHeader::host`].
+    pub const HOST: Field<*const ()> = Field::at(VMCTX_HOST);
 }
 
 impl VmctxLayout {
@@ -347,11 +366,19 @@ mod tests {
     #[test]
     fn records_have_the_documented_layout() {
         assert_eq!(
-            (VMCTX_STORE, VMCTX_BUILTINS, VMCTX_TYPE_IDS, VMCTX_INSTANCE),
+            (VMCTX_STORE, VMCTX_BUILTINS, VMCTX_TYPE_IDS, VMCTX_HOST),
             (0, 8, 16, 24)
         );
         assert_eq!(VMCTX_FIXED_SIZE, 32);
-        assert_eq!(STORE_STACK_LIMIT, 0);
+        assert_eq!(
+            (
+                STORE_STACK_LIMIT,
+                STORE_FUEL_CONSUMED,
+                STORE_EPOCH_DEADLINE,
+                STORE_EPOCH_COUNTER
+            ),
+            (0, 8, 16, 24)
+        );
         assert_eq!(
             (FUNCREF_CODE, FUNCREF_TYPE_ID, FUNCREF_VMCTX, FUNCREF_SIZE),
             (0, 8, 16, 24)

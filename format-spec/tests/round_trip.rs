@@ -261,10 +261,24 @@ fn whole_artifacts_round_trip_on_every_target() {
                 assert_eq!(&bytes[hdr..hdr + eh_hdr.len()], &eh_hdr[..]);
             }
             view.verify_checksum().unwrap();
-            let mut damaged = bytes.clone();
-            damaged[view.text_range().start] ^= 1;
-            let damaged = ArtifactView::parse(&damaged).unwrap();
-            assert_eq!(damaged.verify_checksum(), Err(FormatError::Checksum));
+            // The checksum covers the code, and the headers that say where it is.
+            let guard = HEADER_OFFSET as usize + std::mem::offset_of!(ArtifactHeader, memory_guard);
+            for at in [
+                view.text_range().start,
+                0x12,
+                guard,
+                HEADER_OFFSET as usize + 40,
+            ] {
+                let mut damaged = bytes.clone();
+                damaged[at] ^= 1;
+                if let Ok(damaged) = ArtifactView::parse(&damaged) {
+                    assert_eq!(
+                        damaged.verify_checksum(),
+                        Err(FormatError::Checksum),
+                        "{at}"
+                    );
+                }
+            }
             // Deterministic: the same parts give the same bytes.
             assert_eq!(bytes, write());
         }
@@ -308,6 +322,35 @@ fn header_errors_name_the_field() {
         "header_size"
     );
     assert_eq!(field_of(mutate(&|h| h.text.offset = 100.into())), "text");
+    // Every header value this version defines is checked; none is ignored.
+    assert_eq!(
+        field_of(mutate(&|h| h.header_size = 400.into())),
+        "header_size"
+    );
+    assert_eq!(field_of(mutate(&|h| h.reserved0 = 1)), "reserved0");
+    assert_eq!(field_of(mutate(&|h| h.triple[0] = b'y')), "triple");
+    assert_eq!(field_of(mutate(&|h| h.triple[31] = b'x')), "triple");
+    assert_eq!(
+        field_of(mutate(&|h| h.kiln_version[0] = 0xff)),
+        "kiln_version"
+    );
+    assert_eq!(
+        field_of(mutate(&|h| h.num_functions = 7.into())),
+        "num_functions"
+    );
+    assert_eq!(
+        field_of(mutate(&|h| h.eh_frame.size = 8.into())),
+        "eh_frame"
+    );
+    // Regions may not overlap the headers or each other.
+    assert_eq!(field_of(mutate(&|h| h.meta.offset = 64.into())), "meta");
+    assert_eq!(
+        field_of(mutate(&|h| {
+            h.data.offset = h.text.offset;
+            h.data.size = 16.into();
+        })),
+        "text"
+    );
     assert_eq!(
         mutate(&|h| h.format_major = 1.into()),
         Some(FormatError::Version {

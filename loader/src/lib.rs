@@ -1,29 +1,38 @@
 //! The Kiln loader and runtime.
 //!
 //! The pipeline after compilation: [`Artifact::open`] maps an artifact (one `mmap`, nothing
-//! copied or relocated), [`Instance::new`] instantiates it in a [`Store`], and
-//! [`Instance::call`] or a [`TypedFunc`] runs its code. Traps come back as [`Trap`] errors.
+//! copied or relocated), a [`Linker`] (or [`Instance::new`]) instantiates it in a [`Store`], and
+//! a [`TypedFunc`] or a [`Func`] runs its code. Traps come back as [`Trap`] errors.
+//!
+//! The API follows Wasmtime's: a [`Store<T>`] owns every instance and entity and the host's data
+//! `T`; handles ([`Instance`], [`Func`], [`Memory`], [`Table`], [`Global`], [`ExternRef`]) are
+//! indices that every operation checks against the store it is given ([`AsContext`],
+//! [`AsContextMut`]); host functions see a [`Caller`] through which they reach the host data and
+//! call back into the guest. Differences, all deliberate: there is no compiler in the loader (an
+//! [`Engine`] holds only the epoch), artifacts record whether they meter fuel or check epochs
+//! (asking a store for either with an artifact compiled without it is an error), and memories,
+//! tables and globals are reached by index with the store, never through a pointer the host keeps.
 //!
 //! ```no_run
-//! use kiln_loader::{Artifact, Extern, Func, FuncType, Imports, Instance, Store, Val, ValType};
+//! use kiln_loader::{Artifact, Caller, Linker, Store};
+//!
+//! struct Host { calls: u32 }
 //!
 //! let artifact = Artifact::open("app.kiln")?; // one mmap, nothing read; share it between threads
-//! let mut store = Store::new();
-//! let mut imports = Imports::new();
-//! let log = Func::new(&mut store, FuncType::new([ValType::I32], []), |_caller, args| {
-//!     println!("guest says {:?}", args[0]);
-//!     Ok(vec![])
-//! });
-//! imports.define("env", "log", Extern::Func(log));
-//! let instance = Instance::new(&mut store, &artifact, &imports)?;
-//! let fib = instance.get_typed_func::<i32, i64>("fib")?;
+//! let mut linker = Linker::<Host>::new();
+//! linker.func_wrap("env", "log", |mut caller: Caller<'_, Host>, x: i32| {
+//!     caller.data_mut().calls += 1;
+//!     println!("guest says {x}");
+//! })?;
+//! let pre = linker.instantiate_pre(&artifact)?; // imports resolved once, for every store
+//! let mut store = Store::new(Host { calls: 0 });
+//! let instance = pre.instantiate(&mut store)?;
+//! let fib = instance.get_typed_func::<i32, i64>(&mut store, "fib")?;
 //! println!("{}", fib.call(&mut store, 30)?);
 //! // A trap is an error that names its kind and function; the process and the store carry on.
-//! match instance.call(&mut store, "oops", &[]) {
-//!     Err(e) => eprintln!("{e}"), // wasm trap: out of bounds memory access in oops
-//!     Ok(results) => println!("{results:?}"),
+//! if let Err(e) = instance.call(&mut store, "oops", &[]) {
+//!     eprintln!("{e}"); // wasm trap: out of bounds memory access in oops
 //! }
-//! # let _ = Val::I32(0);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
@@ -32,30 +41,53 @@
 mod artifact;
 mod builtins;
 mod call;
+mod caller;
 mod constexpr;
+mod engine;
+mod error;
+mod extern_;
+mod externref;
 mod func;
 mod global;
-mod imports;
 mod instance;
+mod limits;
+mod linker;
 mod memory;
 mod send_sync;
 mod signals;
+mod stack;
 mod store;
 mod table;
 mod trap;
 mod type_registry;
+mod types;
 mod values;
 mod vmctx;
 
 pub use artifact::{Artifact, LoadError, LoadOptions};
-pub use call::{CallError, TypedFunc, WasmParams, WasmResults, WasmTy};
-pub use func::{Caller, Func, HostError};
+pub use caller::Caller;
+pub use engine::Engine;
+pub use error::{BoxError, Error, Result};
+pub use extern_::Extern;
+pub use externref::ExternRef;
+pub use func::{Func, IntoFunc, TypedFunc, WasmParams, WasmResults, WasmRet, WasmTy, WasmTyList};
 pub use global::Global;
-pub use imports::{Extern, Imports};
-pub use instance::{Instance, InstantiateError};
+pub use instance::Instance;
 pub use kiln_format::TrapKind;
+pub use limits::{
+    LimitError, ResourceLimiter, StoreLimits, StoreLimitsBuilder, DEFAULT_INSTANCE_LIMIT,
+    DEFAULT_MEMORY_LIMIT, DEFAULT_TABLE_LIMIT,
+};
+pub use linker::{InstancePre, Linker};
 pub use memory::{Memory, MemoryError};
-pub use store::{Store, DEFAULT_MAX_WASM_STACK};
+pub use store::{
+    AsContext, AsContextMut, Store, StoreContext, StoreContextMut, UpdateDeadline,
+    DEFAULT_MAX_WASM_STACK,
+};
 pub use table::Table;
 pub use trap::{Frame, Trap};
-pub use values::{FuncRef, FuncType, Val, ValType};
+pub use types::{
+    ExportType, ExternType, FuncType, GlobalType, ImportType, MemoryType, Mutability, TableType,
+    ValType,
+};
+pub use values::Val;

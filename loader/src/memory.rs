@@ -1,53 +1,47 @@
 //! Linear memories: a 4 GiB reservation plus a guard, of which the first `length` bytes are
-//! accessible. Growing changes protections; the base never moves.
+//! accessible. Growing changes protections; the base never moves. Owned by a store, named by a
+//! [`Memory`] handle; its bytes are reached only through a store borrow.
 
+use crate::error::{BoxError, Error, Result};
 use crate::send_sync::SendSyncPtr;
+use crate::store::{AsContextMut, StoreContext, StoreContextMut, StoreId, StoreOpaque, VMStore};
+use crate::types::MemoryType;
 use kiln_format::vmctx::{VMMemoryDef, MEMORY_GUARD, MEMORY_RESERVATION};
 use kiln_format::WASM_PAGE_SIZE;
 use std::ptr::NonNull;
-use std::sync::Arc;
 
 /// The largest number of pages a 32-bit memory can have.
 pub const MAX_PAGES: u64 = 65536;
 
-pub(crate) struct MemoryInner {
-    /// The definition generated code reads (a boxed `VMMemoryDef` at a stable address, freed on
-    /// drop), accessed under the store discipline (`SendSyncPtr`).
-    def: SendSyncPtr<VMMemoryDef>,
-    max_pages: Option<u64>,
-    pub(crate) store_id: u64,
+/// A linear memory of a store.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Memory {
+    pub(crate) store: StoreId,
+    pub(crate) index: u32,
 }
 
-/// A linear memory.
-#[derive(Clone)]
-pub struct Memory(pub(crate) Arc<MemoryInner>);
+/// A memory's reservation and the definition generated code reads.
+pub(crate) struct MemoryData {
+    /// A boxed `VMMemoryDef` at a stable address (freed on drop), raw because guest code reads
+    /// it while the host holds the store.
+    def: SendSyncPtr<VMMemoryDef>,
+    ty: MemoryType,
+}
 
-/// A memory could not be created.
+/// Why a memory could not be created or grown.
 #[derive(Debug, thiserror::Error)]
-#[error("cannot create linear memory: {0}")]
+#[error("{0}")]
 pub struct MemoryError(String);
 
-impl Memory {
-    /// A host memory of `min` pages that may grow to `max` pages (at most 65536), owned by
-    /// `store`, for instances to import.
-    pub fn new(
-        store: &mut crate::Store,
-        min: u64,
-        max: Option<u64>,
-    ) -> Result<Memory, MemoryError> {
-        let mem = Memory::reserve(store.id(), min, max)?;
-        store.inner.keep_alive.push(mem.0.clone());
-        Ok(mem)
-    }
-
-    /// Reserves a memory of `min` pages that may grow to `max` (at most 65536).
-    pub(crate) fn reserve(
-        store_id: u64,
-        min: u64,
-        max: Option<u64>,
-    ) -> Result<Memory, MemoryError> {
+impl MemoryData {
+    /// Reserves a memory of `ty` with its minimum size accessible.
+    pub(crate) fn new(ty: MemoryType) -> Result<MemoryData, MemoryError> {
+        let (min, max) = (ty.minimum(), ty.maximum());
         if min > MAX_PAGES || max.is_some_and(|m| m > MAX_PAGES) {
-            return Err(MemoryError(format!("{min} pages exceeds the 4 GiB limit")));
+            return Err(MemoryError(format!(
+                "a memory of {} pages exceeds the 4 GiB of a 32-bit memory",
+                max.unwrap_or(min).max(min)
+            )));
         }
         let total = (MEMORY_RESERVATION + MEMORY_GUARD) as usize;
         // SAFETY: a fresh anonymous PROT_NONE reservation; no existing memory is affected.
@@ -62,74 +56,95 @@ impl Memory {
             )
         };
         if base == libc::MAP_FAILED {
-            return Err(MemoryError(std::io::Error::last_os_error().to_string()));
+            let why = std::io::Error::last_os_error();
+            return Err(MemoryError(format!(
+                "cannot reserve a linear memory: {why}"
+            )));
         }
         let def = Box::new(VMMemoryDef {
             base: base.cast(),
             length: 0,
         });
-        let mem = Memory(Arc::new(MemoryInner {
+        let mut mem = MemoryData {
             def: SendSyncPtr::new(NonNull::from(Box::leak(def))),
-            max_pages: max,
-            store_id,
-        }));
-        if mem.grow(min).is_none() {
-            return Err(MemoryError(format!("cannot commit {min} pages")));
-        }
+            ty,
+        };
+        mem.resize(min * WASM_PAGE_SIZE)?;
         Ok(mem)
     }
 
     pub(crate) fn def_ptr(&self) -> *mut VMMemoryDef {
-        self.0.def.as_ptr()
+        self.def.as_ptr()
+    }
+
+    fn def(&self) -> &VMMemoryDef {
+        // SAFETY: the box lives as long as `self`; guest code, the only other user, does not
+        // write it, and runs only while the store (which owns `self`) is held by its call.
+        unsafe { &*self.def.as_ptr() }
     }
 
     /// The base address.
     pub(crate) fn base(&self) -> *mut u8 {
-        // SAFETY: the definition lives as long as `self`; `base` is written once, at creation.
-        unsafe { (*self.def_ptr()).base }
+        self.def().base
     }
 
     /// Current size in bytes.
-    pub fn data_size(&self) -> u64 {
-        // SAFETY: the definition lives as long as `self`; reading the length while no guest code
-        // runs (the caller holds the store).
-        unsafe { (*self.def_ptr()).length }
+    pub(crate) fn byte_len(&self) -> u64 {
+        self.def().length
     }
 
-    /// Current size in pages.
-    pub fn size_pages(&self) -> u64 {
-        self.data_size() / WASM_PAGE_SIZE
+    /// The type, with the current size as minimum.
+    pub(crate) fn ty(&self) -> MemoryType {
+        MemoryType::from_limits(self.byte_len() / WASM_PAGE_SIZE, self.ty.maximum())
     }
 
-    /// The maximum size in pages, if any.
-    pub fn max_pages(&self) -> Option<u64> {
-        self.0.max_pages
+    /// The declared maximum in bytes.
+    fn max_bytes(&self) -> u64 {
+        self.ty.maximum().unwrap_or(MAX_PAGES).min(MAX_PAGES) * WASM_PAGE_SIZE
     }
 
-    /// Grows by `delta` pages; returns the old size in pages, or `None` if it cannot grow.
-    pub fn grow(&self, delta: u64) -> Option<u64> {
-        let old = self.size_pages();
-        let new = old.checked_add(delta)?;
-        if new > self.0.max_pages.unwrap_or(MAX_PAGES).min(MAX_PAGES) {
-            return None;
+    /// Makes the first `bytes` accessible (at least the current length, at most the maximum).
+    fn resize(&mut self, bytes: u64) -> Result<(), MemoryError> {
+        let old = self.byte_len();
+        if bytes > self.max_bytes() {
+            return Err(MemoryError(format!(
+                "{} pages exceed the memory's maximum of {}",
+                bytes / WASM_PAGE_SIZE,
+                self.max_bytes() / WASM_PAGE_SIZE
+            )));
         }
-        if delta > 0 {
-            let start = old * WASM_PAGE_SIZE;
-            // SAFETY: [start, new * 64 KiB) lies inside the 4 GiB reservation made in `new`.
+        if bytes > old {
+            // SAFETY: [old, bytes) lies inside the 4 GiB reservation made in `new` (the maximum
+            // is at most 4 GiB), which no Rust reference covers.
             let rc = unsafe {
                 libc::mprotect(
-                    self.base().add(start as usize) as *mut libc::c_void,
-                    (delta * WASM_PAGE_SIZE) as usize,
+                    self.base().add(old as usize).cast(),
+                    (bytes - old) as usize,
                     libc::PROT_READ | libc::PROT_WRITE,
                 )
             };
             if rc != 0 {
-                return None;
+                let why = std::io::Error::last_os_error();
+                return Err(MemoryError(format!("cannot commit memory pages: {why}")));
             }
-            // SAFETY: exclusive access as for `data_size`.
-            unsafe { (*self.def_ptr()).length = new * WASM_PAGE_SIZE };
+            // SAFETY: the definition is ours (`&mut self`); guest code does not run now.
+            unsafe { (*self.def.as_ptr()).length = bytes };
         }
-        Some(old)
+        Ok(())
+    }
+
+    /// The accessible bytes.
+    pub(crate) fn data(&self) -> &[u8] {
+        // SAFETY: [base, base + length) is mapped read-write and stays so while `self` is
+        // borrowed: it only grows (through `&mut self`), and guest code, which writes it, runs
+        // only while the store holding `self` is exclusively borrowed by its call.
+        unsafe { std::slice::from_raw_parts(self.base(), self.byte_len() as usize) }
+    }
+
+    /// The accessible bytes, mutably.
+    pub(crate) fn data_mut(&mut self) -> &mut [u8] {
+        // SAFETY: as for `data`, and `&mut self` makes the slice the only access.
+        unsafe { std::slice::from_raw_parts_mut(self.base(), self.byte_len() as usize) }
     }
 
     /// Maps `len` bytes of `file` at `file_offset` copy-on-write over `[dst, dst + len)`: the
@@ -137,19 +152,23 @@ impl Memory {
     /// `len` must be page-aligned and the range accessible and never written. Returns false (the
     /// memory unchanged) if the kernel refuses.
     pub(crate) fn map_image(
-        &self,
+        &mut self,
         dst: u64,
         file: &std::fs::File,
         file_offset: u64,
         len: u64,
     ) -> bool {
         use std::os::fd::AsRawFd;
-        debug_assert!(dst + len <= self.data_size());
-        // SAFETY: the target lies inside this memory's accessible range (callers check), so
-        // MAP_FIXED replaces only pages of our own reservation; no Rust reference to them is live.
+        if dst.checked_add(len).is_none_or(|end| end > self.byte_len()) {
+            return false;
+        }
+        let at = self.base().wrapping_add(dst as usize).cast();
+        // SAFETY: the target lies inside this memory's accessible range (checked just above), so
+        // MAP_FIXED replaces only pages of our own reservation; `&mut self` means no Rust
+        // reference to them is live.
         let addr = unsafe {
             libc::mmap(
-                self.base().add(dst as usize) as *mut libc::c_void,
+                at,
                 len as usize,
                 libc::PROT_READ | libc::PROT_WRITE,
                 libc::MAP_PRIVATE | libc::MAP_FIXED,
@@ -166,7 +185,7 @@ impl Memory {
         // reference covers.
         let restored = unsafe {
             libc::mmap(
-                self.base().add(dst as usize) as *mut libc::c_void,
+                at,
                 len as usize,
                 libc::PROT_READ | libc::PROT_WRITE,
                 libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_FIXED,
@@ -180,37 +199,222 @@ impl Memory {
         }
         false
     }
-
-    /// The accessible bytes. The slice is valid until the memory grows or guest code runs.
-    pub fn data(&self) -> &[u8] {
-        // SAFETY: [base, base + length) is mapped read-write.
-        unsafe { std::slice::from_raw_parts(self.base(), self.data_size() as usize) }
-    }
-
-    /// The accessible bytes, mutably. Same validity as [`Memory::data`].
-    #[allow(
-        clippy::mut_from_ref,
-        reason = "callers hold the store; the host API issue (#11) makes this take `&mut Store`"
-    )]
-    pub fn data_mut(&self) -> &mut [u8] {
-        // SAFETY: as for `data`; callers hold the store, so no guest code runs concurrently.
-        unsafe { std::slice::from_raw_parts_mut(self.base(), self.data_size() as usize) }
-    }
-
-    /// Whether two handles are the same memory.
-    pub fn ptr_eq(&self, other: &Memory) -> bool {
-        Arc::ptr_eq(&self.0, &other.0)
-    }
 }
 
-impl Drop for MemoryInner {
+impl Drop for MemoryData {
     fn drop(&mut self) {
         let total = (MEMORY_RESERVATION + MEMORY_GUARD) as usize;
-        // SAFETY: the definition was leaked from a Box in `reserve` and no handle or instance
-        // refers to it any more; the reservation it names is unmapped exactly once.
+        // SAFETY: the definition was leaked from a Box in `new`; the store that owns `self` is
+        // being dropped (or the memory was never handed out), so nothing refers to either.
         unsafe {
             let def = Box::from_raw(self.def.as_ptr());
             libc::munmap(def.base.cast(), total);
         }
+    }
+}
+
+/// Grows memory `index` of `store` by `delta` pages, asking the store's limiter: `Ok(Some(old
+/// pages))`, `Ok(None)` if it cannot grow (wasm's -1), `Err` if the limiter failed (a trap).
+pub(crate) fn grow(
+    store: &mut dyn VMStore,
+    index: u32,
+    delta: u64,
+) -> Result<Option<u64>, BoxError> {
+    let Some(m) = store.opaque().memories.get(index as usize) else {
+        return Ok(None);
+    };
+    let current = m.byte_len();
+    let old_pages = current / WASM_PAGE_SIZE;
+    if delta == 0 {
+        return Ok(Some(old_pages));
+    }
+    let Some(desired) = delta
+        .checked_mul(WASM_PAGE_SIZE)
+        .and_then(|d| d.checked_add(current))
+        .and_then(|d| usize::try_from(d).ok())
+    else {
+        return Ok(None);
+    };
+    let maximum = m.ty.maximum().map(|p| (p * WASM_PAGE_SIZE) as usize);
+    if !store.memory_growing(current as usize, desired, maximum)? {
+        return Ok(None);
+    }
+    let m = &mut store.opaque_mut().memories[index as usize];
+    match m.resize(desired as u64) {
+        Ok(()) => Ok(Some(old_pages)),
+        Err(e) => {
+            store.memory_grow_failed(Box::new(e))?;
+            Ok(None)
+        }
+    }
+}
+
+impl Memory {
+    /// A host memory of type `ty` in `store`, for instances to import. Its initial size is
+    /// subject to the store's limiter.
+    pub fn new(mut store: impl AsContextMut, ty: MemoryType) -> Result<Memory> {
+        let mut cx = store.as_context_mut();
+        let store = cx.opaque_mut();
+        store.check_memory_count(1)?;
+        let mem = MemoryData::new(MemoryType::from_limits(0, ty.maximum()))
+            .map_err(|e| Error::Resource(e.to_string()))?;
+        let index = store.push_memory(mem);
+        let memory = Memory {
+            store: store.id,
+            index,
+        };
+        let initial = ty.minimum();
+        if initial > 0 {
+            let grew = memory.grow(&mut cx, initial);
+            if let Err(e) = grew {
+                return Err(Error::Resource(format!(
+                    "memory minimum size of {initial} pages: {e}"
+                )));
+            }
+        }
+        Ok(memory)
+    }
+
+    fn data_of<'a>(&self, store: &'a StoreOpaque) -> &'a MemoryData {
+        store.assert_owns(self.store, "memory");
+        &store.memories[self.index as usize]
+    }
+
+    /// The type, with the current size as its minimum.
+    ///
+    /// # Panics
+    /// If `store` does not own this memory (as every accessor that cannot fail).
+    pub fn ty<'a, T: 'static>(&self, store: impl Into<StoreContext<'a, T>>) -> MemoryType {
+        self.data_of(store.into().opaque()).ty()
+    }
+
+    /// The accessible bytes.
+    ///
+    /// # Panics
+    /// If `store` does not own this memory.
+    pub fn data<'a, T: 'static>(&self, store: impl Into<StoreContext<'a, T>>) -> &'a [u8] {
+        let store = store.into().0;
+        self.data_of(&store.opaque).data()
+    }
+
+    /// The accessible bytes, mutably: the store stays borrowed while the slice lives, so no
+    /// guest code can run (or grow the memory) meanwhile.
+    ///
+    /// # Panics
+    /// If `store` does not own this memory.
+    pub fn data_mut<'a, T: 'static>(
+        &self,
+        store: impl Into<StoreContextMut<'a, T>>,
+    ) -> &'a mut [u8] {
+        let store = store.into().into_inner();
+        store.opaque.assert_owns(self.store, "memory");
+        store.opaque.memories[self.index as usize].data_mut()
+    }
+
+    /// The accessible bytes and the host data, both mutably (for host functions that copy
+    /// between guest memory and their own state).
+    ///
+    /// # Panics
+    /// If `store` does not own this memory.
+    pub fn data_and_store_mut<'a, T: 'static>(
+        &self,
+        store: impl Into<StoreContextMut<'a, T>>,
+    ) -> (&'a mut [u8], &'a mut T) {
+        let store = store.into().into_inner();
+        store.opaque.assert_owns(self.store, "memory");
+        let data = store.opaque.memories[self.index as usize].data_mut();
+        (data, &mut store.data)
+    }
+
+    /// Current size in bytes.
+    ///
+    /// # Panics
+    /// If `store` does not own this memory.
+    pub fn data_size<'a, T: 'static>(&self, store: impl Into<StoreContext<'a, T>>) -> usize {
+        self.data_of(store.into().opaque()).byte_len() as usize
+    }
+
+    /// Current size in pages.
+    ///
+    /// # Panics
+    /// If `store` does not own this memory.
+    pub fn size<'a, T: 'static>(&self, store: impl Into<StoreContext<'a, T>>) -> u64 {
+        self.data_of(store.into().opaque()).byte_len() / WASM_PAGE_SIZE
+    }
+
+    /// Copies `buf.len()` bytes at `offset` into `buf`; an error if out of bounds.
+    pub fn read(&self, store: impl crate::AsContext, offset: usize, buf: &mut [u8]) -> Result<()> {
+        let cx = store.as_context();
+        let data = self.checked(cx.opaque())?.data();
+        let src = offset
+            .checked_add(buf.len())
+            .and_then(|end| data.get(offset..end))
+            .ok_or_else(|| {
+                Error::Resource(format!(
+                    "read of {} bytes at {offset} is out of bounds",
+                    buf.len()
+                ))
+            })?;
+        buf.copy_from_slice(src);
+        Ok(())
+    }
+
+    /// Copies `buf` to `offset`; an error if out of bounds.
+    pub fn write(&self, mut store: impl AsContextMut, offset: usize, buf: &[u8]) -> Result<()> {
+        let mut cx = store.as_context_mut();
+        let store = cx.opaque_mut();
+        store.check_owns(self.store, "memory")?;
+        let data = store.memories[self.index as usize].data_mut();
+        let len = data.len();
+        let dst = offset
+            .checked_add(buf.len())
+            .and_then(|end| data.get_mut(offset..end))
+            .ok_or_else(|| {
+                Error::Resource(format!(
+                    "write of {} bytes at {offset} is out of bounds of {len}",
+                    buf.len()
+                ))
+            })?;
+        dst.copy_from_slice(buf);
+        Ok(())
+    }
+
+    fn checked<'a>(&self, store: &'a StoreOpaque) -> Result<&'a MemoryData> {
+        store.check_owns(self.store, "memory")?;
+        Ok(&store.memories[self.index as usize])
+    }
+
+    /// Grows by `delta` pages, asking the store's limiter; returns the old size in pages.
+    pub fn grow(&self, mut store: impl AsContextMut, delta: u64) -> Result<u64> {
+        let cx = store.as_context_mut();
+        cx.opaque().check_owns(self.store, "memory")?;
+        let store: &mut dyn VMStore = cx.into_inner();
+        match grow(store, self.index, delta) {
+            Ok(Some(old)) => Ok(old),
+            Ok(None) => Err(Error::Resource(format!(
+                "cannot grow the memory by {delta} pages"
+            ))),
+            Err(e) => Err(Error::Resource(format!("cannot grow the memory: {e}"))),
+        }
+    }
+}
+
+impl StoreOpaque {
+    /// Fails if the store may not define `n` more memories.
+    pub(crate) fn check_memory_count(&self, n: usize) -> Result<()> {
+        if self.own_memories + n > self.limits.memories {
+            return Err(Error::Resource(format!(
+                "memory count limit of {} would be exceeded",
+                self.limits.memories
+            )));
+        }
+        Ok(())
+    }
+
+    /// Adds a memory the store's instances (or the host) defined.
+    pub(crate) fn push_memory(&mut self, mem: MemoryData) -> u32 {
+        self.own_memories += 1;
+        self.memories.push(mem);
+        (self.memories.len() - 1) as u32
     }
 }

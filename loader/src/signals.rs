@@ -7,6 +7,9 @@
 //! Kiln's. Loading an artifact registers nothing anywhere.
 
 use crate::artifact::Artifact;
+use crate::error::BoxError;
+use crate::store::VMStore;
+use kiln_format::vmctx::VMHostFuncContext;
 use kiln_format::TrapKind;
 use std::cell::{Cell, RefCell};
 use std::ptr;
@@ -37,12 +40,47 @@ pub(crate) struct Activation {
     pub jmp_buf: Cell<*mut libc::c_void>,
     /// Artifacts whose code this call may run (the store's).
     pub artifacts: *const Vec<Artifact>,
+    /// The store the call runs in, lent to it exclusively: what builtins and host functions
+    /// called by its guest code work on. Derived from the `&mut` the call was made with, so it is
+    /// valid exactly as long as the call.
+    store: *mut dyn VMStore,
     /// Set by the signal handler.
     pub trap: Cell<Option<TrapSite>>,
-    /// Set by a host function that failed.
-    pub host_error: RefCell<Option<crate::func::HostError>>,
+    /// Set by a host function, builtin or callback that failed: the error, and the host
+    /// function's context (null for builtins).
+    failure: RefCell<Option<(BoxError, *const VMHostFuncContext)>>,
     /// The enclosing activation.
     pub prev: *const Activation,
+}
+
+impl Activation {
+    /// A new activation for a call into guest code of `store` whose code is in `artifacts`.
+    pub(crate) fn new(store: *mut dyn VMStore, artifacts: *const Vec<Artifact>) -> Activation {
+        Activation {
+            jmp_buf: Cell::new(ptr::null_mut()),
+            artifacts,
+            store,
+            trap: Cell::new(None),
+            failure: RefCell::new(None),
+            prev: current(),
+        }
+    }
+
+    /// The store of the call.
+    pub(crate) fn store(&self) -> *mut dyn VMStore {
+        self.store
+    }
+
+    /// Records why the host function with context `host` (null for a builtin) failed; the guest
+    /// traps next, and the trap carries `error`.
+    pub(crate) fn fail(&self, host: *const VMHostFuncContext, error: BoxError) {
+        *self.failure.borrow_mut() = Some((error, host));
+    }
+
+    /// The failure recorded, if any.
+    pub(crate) fn take_failure(&self) -> Option<(BoxError, *const VMHostFuncContext)> {
+        self.failure.borrow_mut().take()
+    }
 }
 
 thread_local! {

@@ -1,126 +1,17 @@
-//! WebAssembly values and types as the host sees them.
+//! WebAssembly values as the host sees them, and their representation in the 16-byte slots
+//! that globals, tables and calls exchange with guest code.
 
+use crate::error::Result;
+use crate::externref::ExternRef;
+use crate::func::{Func, FuncKind};
 use crate::send_sync::SendSyncPtr;
-use kiln_format::vmctx::{val_type, VMFuncRef};
+use crate::store::StoreOpaque;
+use crate::types::ValType;
+use kiln_format::vmctx::VMFuncRef;
 use std::fmt;
 
-/// A value type.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum ValType {
-    /// 32-bit integer.
-    I32,
-    /// 64-bit integer.
-    I64,
-    /// 32-bit float.
-    F32,
-    /// 64-bit float.
-    F64,
-    /// 128-bit vector.
-    V128,
-    /// Function reference.
-    FuncRef,
-    /// External reference.
-    ExternRef,
-}
-
-impl ValType {
-    /// Decodes an artifact value-type code.
-    pub fn from_code(code: u8) -> Option<ValType> {
-        Some(match code {
-            val_type::I32 => ValType::I32,
-            val_type::I64 => ValType::I64,
-            val_type::F32 => ValType::F32,
-            val_type::F64 => ValType::F64,
-            val_type::V128 => ValType::V128,
-            val_type::FUNCREF => ValType::FuncRef,
-            val_type::EXTERNREF => ValType::ExternRef,
-            _ => return None,
-        })
-    }
-
-    /// The artifact code of this type.
-    pub fn code(self) -> u8 {
-        match self {
-            ValType::I32 => val_type::I32,
-            ValType::I64 => val_type::I64,
-            ValType::F32 => val_type::F32,
-            ValType::F64 => val_type::F64,
-            ValType::V128 => val_type::V128,
-            ValType::FuncRef => val_type::FUNCREF,
-            ValType::ExternRef => val_type::EXTERNREF,
-        }
-    }
-}
-
-impl fmt::Display for ValType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            ValType::I32 => "i32",
-            ValType::I64 => "i64",
-            ValType::F32 => "f32",
-            ValType::F64 => "f64",
-            ValType::V128 => "v128",
-            ValType::FuncRef => "funcref",
-            ValType::ExternRef => "externref",
-        })
-    }
-}
-
-/// A function type.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Default)]
-pub struct FuncType {
-    /// Parameter types.
-    pub params: Vec<ValType>,
-    /// Result types.
-    pub results: Vec<ValType>,
-}
-
-impl FuncType {
-    /// A function type from parameter and result lists.
-    pub fn new(
-        params: impl IntoIterator<Item = ValType>,
-        results: impl IntoIterator<Item = ValType>,
-    ) -> FuncType {
-        FuncType {
-            params: params.into_iter().collect(),
-            results: results.into_iter().collect(),
-        }
-    }
-
-    /// Decodes artifact value-type codes.
-    pub(crate) fn from_codes(params: &[u8], results: &[u8]) -> Option<FuncType> {
-        let decode = |codes: &[u8]| -> Option<Vec<ValType>> {
-            codes.iter().map(|c| ValType::from_code(*c)).collect()
-        };
-        Some(FuncType {
-            params: decode(params)?,
-            results: decode(results)?,
-        })
-    }
-}
-
-impl fmt::Display for FuncType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let list = |v: &[ValType]| {
-            v.iter()
-                .map(|t| t.to_string())
-                .collect::<Vec<_>>()
-                .join(" ")
-        };
-        write!(
-            f,
-            "(func (param {}) (result {}))",
-            list(&self.params),
-            list(&self.results)
-        )
-    }
-}
-
-/// An opaque, non-null function reference. Valid as long as the store it came from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct FuncRef(pub(crate) SendSyncPtr<VMFuncRef>);
-
-/// A value.
+/// A value. References are handles of the store they come from: passing one to another store is
+/// an error.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Val {
     /// `i32`.
@@ -134,9 +25,9 @@ pub enum Val {
     /// `v128`.
     V128(u128),
     /// `funcref`; `None` is null.
-    FuncRef(Option<FuncRef>),
-    /// `externref`: an opaque host value; `None` is null.
-    ExternRef(Option<u64>),
+    FuncRef(Option<Func>),
+    /// `externref`: a host value ([`ExternRef::new`]); `None` is null.
+    ExternRef(Option<ExternRef>),
 }
 
 impl Val {
@@ -153,27 +44,84 @@ impl Val {
         }
     }
 
-    /// The null or zero value of a type.
+    /// The zero or null value of a type.
     pub fn default_for(ty: ValType) -> Val {
-        Val::from_raw(0, ty)
+        match ty {
+            ValType::I32 => Val::I32(0),
+            ValType::I64 => Val::I64(0),
+            ValType::F32 => Val::F32(0),
+            ValType::F64 => Val::F64(0),
+            ValType::V128 => Val::V128(0),
+            ValType::FuncRef => Val::FuncRef(None),
+            ValType::ExternRef => Val::ExternRef(None),
+        }
     }
 
-    /// The value's representation in a value slot or global (native endianness, low bits).
-    pub(crate) fn to_raw(self) -> u128 {
+    /// The `i32`, if this is one.
+    pub fn i32(&self) -> Option<i32> {
         match self {
+            Val::I32(v) => Some(*v),
+            _ => None,
+        }
+    }
+
+    /// The `i64`, if this is one.
+    pub fn i64(&self) -> Option<i64> {
+        match self {
+            Val::I64(v) => Some(*v),
+            _ => None,
+        }
+    }
+
+    /// The `f32`, if this is one.
+    pub fn f32(&self) -> Option<f32> {
+        match self {
+            Val::F32(v) => Some(f32::from_bits(*v)),
+            _ => None,
+        }
+    }
+
+    /// The `f64`, if this is one.
+    pub fn f64(&self) -> Option<f64> {
+        match self {
+            Val::F64(v) => Some(f64::from_bits(*v)),
+            _ => None,
+        }
+    }
+
+    /// The function reference, if this is a non-null one.
+    pub fn func_ref(&self) -> Option<Func> {
+        match self {
+            Val::FuncRef(f) => *f,
+            _ => None,
+        }
+    }
+
+    /// The external reference, if this is a non-null one.
+    pub fn extern_ref(&self) -> Option<ExternRef> {
+        match self {
+            Val::ExternRef(e) => *e,
+            _ => None,
+        }
+    }
+
+    /// The value's representation in a slot of `store` (native endianness, low bits); an error
+    /// for a reference of another store.
+    pub(crate) fn to_raw(self, store: &mut StoreOpaque) -> Result<u128> {
+        Ok(match self {
             Val::I32(v) => v as u32 as u128,
             Val::I64(v) => v as u64 as u128,
             Val::F32(v) => v as u128,
             Val::F64(v) => v as u128,
             Val::V128(v) => v,
-            Val::FuncRef(r) => r.map_or(0, |p| p.0.as_ptr() as usize as u128),
-            // Host value n is stored as n + 1 so that 0 stays null.
-            Val::ExternRef(r) => r.map_or(0, |n| n.wrapping_add(1) as u128),
-        }
+            Val::FuncRef(None) | Val::ExternRef(None) => 0,
+            Val::FuncRef(Some(f)) => f.vm_func_ref(store)? as usize as u128,
+            Val::ExternRef(Some(e)) => u128::from(e.to_raw(store)?),
+        })
     }
 
-    /// Decodes a slot.
-    pub(crate) fn from_raw(raw: u128, ty: ValType) -> Val {
+    /// Decodes a slot of `store`.
+    pub(crate) fn from_raw(store: &StoreOpaque, raw: u128, ty: ValType) -> Val {
         match ty {
             ValType::I32 => Val::I32(raw as u32 as i32),
             ValType::I64 => Val::I64(raw as u64 as i64),
@@ -181,13 +129,37 @@ impl Val {
             ValType::F64 => Val::F64(raw as u64),
             ValType::V128 => Val::V128(raw),
             ValType::FuncRef => Val::FuncRef(
-                SendSyncPtr::from_raw(raw as u64 as usize as *mut VMFuncRef).map(FuncRef),
+                SendSyncPtr::from_raw(raw as u64 as usize as *mut VMFuncRef).map(|ptr| Func {
+                    store: store.id,
+                    kind: FuncKind::Ref(ptr),
+                }),
             ),
-            ValType::ExternRef => Val::ExternRef(match raw as u64 {
-                0 => None,
-                n => Some(n - 1),
-            }),
+            ValType::ExternRef => Val::ExternRef(ExternRef::from_raw(store, raw as u64)),
         }
+    }
+}
+
+impl From<i32> for Val {
+    fn from(v: i32) -> Val {
+        Val::I32(v)
+    }
+}
+
+impl From<i64> for Val {
+    fn from(v: i64) -> Val {
+        Val::I64(v)
+    }
+}
+
+impl From<f32> for Val {
+    fn from(v: f32) -> Val {
+        Val::F32(v.to_bits())
+    }
+}
+
+impl From<f64> for Val {
+    fn from(v: f64) -> Val {
+        Val::F64(v.to_bits())
     }
 }
 
@@ -200,9 +172,9 @@ impl fmt::Display for Val {
             Val::F64(v) => write!(f, "{}:f64", f64::from_bits(*v)),
             Val::V128(v) => write!(f, "0x{v:032x}:v128"),
             Val::FuncRef(None) => write!(f, "null:funcref"),
-            Val::FuncRef(Some(p)) => write!(f, "{:?}:funcref", p.0),
+            Val::FuncRef(Some(_)) => write!(f, "funcref"),
             Val::ExternRef(None) => write!(f, "null:externref"),
-            Val::ExternRef(Some(n)) => write!(f, "{n}:externref"),
+            Val::ExternRef(Some(_)) => write!(f, "externref"),
         }
     }
 }

@@ -50,19 +50,25 @@ impl VmctxPtr {
     }
 }
 
-/// The VMContext allocation of one instance: 16-byte aligned, freed on drop. Generated code and
-/// the loader access it only through raw pointers ([`VmctxPtr`]).
+/// The VMContext allocation of one instance: 16-byte aligned, freed on drop, with a trailer
+/// after the VMContext for the loader's own record of the instance. Generated code and the loader
+/// access it only through raw pointers ([`VmctxPtr`]).
 pub(crate) struct VmctxAlloc {
     ptr: VmctxPtr,
     layout: Layout,
+    /// Where the trailer starts (the VMContext's size, 16-aligned).
+    trailer: usize,
 }
 
 impl VmctxAlloc {
-    /// Allocates `size` bytes and zeroes the first `zeroed` of them. The rest (the function
-    /// references, which instantiation overwrites in full) is left as is: for modules with
-    /// thousands of functions, zeroing it would be most of the allocation's cost.
-    pub(crate) fn new(size: u32, zeroed: u32) -> VmctxAlloc {
-        let Ok(layout) = Layout::from_size_align(size.max(16) as usize, 16) else {
+    /// Allocates a VMContext of `size` bytes followed by a `trailer`-byte record, and zeroes the
+    /// first `zeroed` bytes of the VMContext. The rest (the function references, which
+    /// instantiation overwrites in full) is left as is: for modules with thousands of
+    /// functions, zeroing it would be most of the allocation's cost.
+    pub(crate) fn new(size: u32, zeroed: u32, trailer: u32) -> VmctxAlloc {
+        let start = (size as usize).next_multiple_of(16);
+        let total = (start + trailer as usize).max(16);
+        let Ok(layout) = Layout::from_size_align(total, 16) else {
             // Sizes are bounded by WebAssembly's limits far below `isize::MAX`.
             unreachable!("VMContext layout of {size} bytes")
         };
@@ -76,12 +82,18 @@ impl VmctxAlloc {
         VmctxAlloc {
             ptr: VmctxPtr(SendSyncPtr::new(ptr)),
             layout,
+            trailer: start,
         }
     }
 
     /// The VMContext.
     pub(crate) fn ptr(&self) -> VmctxPtr {
         self.ptr
+    }
+
+    /// The trailer: 16-aligned, as long as asked for in `new`.
+    pub(crate) fn trailer(&self) -> *mut u8 {
+        self.ptr.as_ptr().cast::<u8>().wrapping_add(self.trailer)
     }
 }
 

@@ -1,8 +1,8 @@
 //! Helpers shared by the cross-crate tests: WAT in, a real artifact file and instance out.
 
-#![allow(dead_code)]
+#![allow(dead_code, reason = "each test binary uses a different part")]
 
-use kiln_loader::{Artifact, Imports, Instance, Store};
+use kiln_loader::{Artifact, Instance, Store};
 use std::path::PathBuf;
 
 /// Compiles WAT text with default options.
@@ -43,11 +43,16 @@ pub fn load_wat(wat: &str) -> Loaded {
     load_bytes(&compile_wat(wat))
 }
 
+/// Compiles WAT with `options`, writes and loads it.
+pub fn load_wat_with(wat: &str, options: &kiln_compiler::CompileOptions) -> Loaded {
+    let wasm = wat::parse_str(wat).expect("test WAT parses");
+    load_bytes(&kiln_compiler::compile(&wasm, options).expect("test module compiles"))
+}
+
 /// Compiles and instantiates WAT with no imports.
-pub fn instantiate(wat: &str) -> (Store, Instance, Loaded) {
+pub fn instantiate(wat: &str) -> (Store<()>, Instance, Loaded) {
     let loaded = load_wat(wat);
-    let mut store = Store::new();
-    let instance =
-        Instance::new(&mut store, &loaded.artifact, &Imports::new()).expect("instantiates");
+    let mut store = Store::new(());
+    let instance = Instance::new(&mut store, &loaded.artifact, &[]).expect("instantiates");
     (store, instance, loaded)
 }

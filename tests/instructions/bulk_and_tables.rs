@@ -1,6 +1,7 @@
 //! Bulk memory, tables, reference types, element and data segments.
 
 use super::*;
+use kiln_loader::ExternRef;
 
 #[test]
 fn bulk_memory_operations() {
@@ -29,7 +30,7 @@ fn bulk_memory_operations() {
 
 #[test]
 fn tables_and_references() {
-    check(
+    let (mut store, instance, _loaded) = crate::common::instantiate(
         r#"(module
           (type $t (func (result i32)))
           (table $tab 2 10 funcref)
@@ -45,6 +46,10 @@ fn tables_and_references() {
           (func (export "is_null") (param i32) (result i32) (ref.is_null (table.get $tab (local.get 0))))
           (func (export "set_ext") (param externref) (table.set $ext (i32.const 0) (local.get 0)))
           (func (export "get_ext") (result externref) (table.get $ext (i32.const 0))))"#,
+    );
+    check_in(
+        &mut store,
+        &instance,
         &[
             ("call", &[i32v(0)], &[i32v(1)]),
             ("is_null", &[i32v(1)], &[i32v(1)]),
@@ -54,8 +59,20 @@ fn tables_and_references() {
             ("grow", &[], &[i32v(2)]),
             ("size", &[], &[i32v(5)]),
             ("call", &[i32v(4)], &[i32v(2)]),
-            ("set_ext", &[Val::ExternRef(Some(77))], &[]),
-            ("get_ext", &[], &[Val::ExternRef(Some(77))]),
         ],
     );
+    // An externref is a host value of the store: it comes back as the same reference.
+    let ext = ExternRef::new(&mut store, 77u32).unwrap();
+    check_in(
+        &mut store,
+        &instance,
+        &[
+            ("set_ext", &[Val::ExternRef(Some(ext))], &[]),
+            ("get_ext", &[], &[Val::ExternRef(Some(ext))]),
+        ],
+    );
+    let back = instance.call(&mut store, "get_ext", &[]).unwrap()[0]
+        .extern_ref()
+        .expect("a non-null externref");
+    assert_eq!(back.data(&store).unwrap().downcast_ref::<u32>(), Some(&77));
 }

@@ -2,7 +2,7 @@
 //! instances.
 
 use super::*;
-use kiln_loader::{Extern, Imports, Instance, Store};
+use kiln_loader::{Error, Extern, Instance, Linker, Store};
 
 #[test]
 fn recursion_and_mutual_calls() {
@@ -49,28 +49,37 @@ fn instances_import_each_others_exports() {
             (global.set $g (i32.add (global.get $g) (i32.const 1)))
             (call_indirect (type $t) (global.get $g) (i32.const 0))))"#,
     );
-    let mut store = Store::new();
-    let p = Instance::new(&mut store, &provider.artifact, &Imports::new()).unwrap();
-    let mut imports = Imports::new();
+    let mut store = Store::new(());
+    let p = Instance::new(&mut store, &provider.artifact, &[]).unwrap();
+    let mut linker = Linker::new();
     for name in ["f", "mem", "g", "tab"] {
-        imports.define("p", name, p.get_export(name).unwrap());
+        let export = p.get_export(&mut store, name).unwrap();
+        linker.define(&store, "p", name, export).unwrap();
     }
-    let u = Instance::new(&mut store, &user.artifact, &imports).unwrap();
+    let u = linker.instantiate(&mut store, &user.artifact).unwrap();
     assert_eq!(u.call(&mut store, "go", &[i32v(7)]).unwrap(), [i32v(18)]);
     assert_eq!(p.call(&mut store, "read", &[]).unwrap(), [i32v(21)]);
-    assert_eq!(p.get_global("g").unwrap().get(), i32v(6));
+    let g = p.get_global(&mut store, "g").unwrap();
+    assert_eq!(g.get(&mut store), i32v(6));
     // A missing import and a mistyped one are clear link errors.
-    let e = Instance::new(&mut store, &user.artifact, &Imports::new())
+    let e = Linker::new()
+        .instantiate(&mut store, &user.artifact)
         .err()
         .unwrap();
-    assert!(e.to_string().contains("unknown import: p.f"), "{e}");
-    let mut bad = imports.clone();
-    bad.define("p", "f", p.get_export("mem").unwrap());
-    let e = Instance::new(&mut store, &user.artifact, &bad)
-        .err()
+    assert!(matches!(e, Error::Link(_)), "{e:?}");
+    assert!(e.to_string().contains("unknown import: `p::f`"), "{e}");
+    let mut bad = linker.clone();
+    let mem = p.get_export(&mut store, "mem").unwrap();
+    bad.allow_shadowing(true)
+        .define(&store, "p", "f", mem)
         .unwrap();
+    let e = bad.instantiate(&mut store, &user.artifact).err().unwrap();
+    assert!(matches!(e, Error::Link(_)), "{e:?}");
     assert!(e.to_string().contains("incompatible import type"), "{e}");
-    assert!(matches!(p.get_export("mem"), Some(Extern::Memory(_))));
+    assert!(matches!(
+        p.get_export(&mut store, "mem"),
+        Some(Extern::Memory(_))
+    ));
 }
 
 #[test]
@@ -79,16 +88,24 @@ fn typed_functions() {
         r#"(module (func (export "add") (param i32 i32) (result i32) (i32.add (local.get 0) (local.get 1)))
                    (func (export "pair") (param f64) (result f64 i64) (local.get 0) (i64.const 9)))"#,
     );
-    let add = instance.get_typed_func::<(i32, i32), i32>("add").unwrap();
+    let add = instance
+        .get_typed_func::<(i32, i32), i32>(&mut store, "add")
+        .unwrap();
     assert_eq!(add.call(&mut store, (2, 40)).unwrap(), 42);
-    let pair = instance.get_typed_func::<f64, (f64, i64)>("pair").unwrap();
+    let pair = instance
+        .get_typed_func::<f64, (f64, i64)>(&mut store, "pair")
+        .unwrap();
     assert_eq!(pair.call(&mut store, 0.5).unwrap(), (0.5, 9));
-    assert!(instance.get_typed_func::<i32, i32>("add").is_err());
+    assert!(instance
+        .get_typed_func::<i32, i32>(&mut store, "add")
+        .is_err());
 }
 
 #[test]
 fn host_memories_tables_and_globals_can_be_imported() {
-    use kiln_loader::{Global, Memory, Table, ValType};
+    use kiln_loader::{
+        Global, GlobalType, Memory, MemoryType, Mutability, Table, TableType, Val, ValType,
+    };
     let loaded = crate::common::load_wat(
         r#"(module
           (import "host" "mem" (memory 1 4))
@@ -101,20 +118,33 @@ fn host_memories_tables_and_globals_can_be_imported() {
             (table.set 0 (i32.const 1) (ref.func $f))
             (memory.grow (i32.const 2))))"#,
     );
-    let mut store = Store::new();
-    let mem = Memory::new(&mut store, 1, Some(4)).unwrap();
-    let tab = Table::new(&mut store, ValType::FuncRef, 2, None).unwrap();
-    let g = Global::new(&mut store, i64v(-9), false);
-    let mut imports = Imports::new();
-    imports
-        .define("host", "mem", Extern::Memory(mem.clone()))
-        .define("host", "tab", Extern::Table(tab.clone()))
-        .define("host", "g", Extern::Global(g));
+    let mut store = Store::new(());
+    let mem = Memory::new(&mut store, MemoryType::new(1, Some(4))).unwrap();
+    let tab = Table::new(
+        &mut store,
+        TableType::new(ValType::FuncRef, 2, None),
+        Val::FuncRef(None),
+    )
+    .unwrap();
+    let g = Global::new(
+        &mut store,
+        GlobalType::new(ValType::I64, Mutability::Const),
+        i64v(-9),
+    )
+    .unwrap();
+    // In the artifact's import order: mem, tab, g.
+    let imports = [Extern::Memory(mem), Extern::Table(tab), Extern::Global(g)];
     let inst = Instance::new(&mut store, &loaded.artifact, &imports).unwrap();
     assert_eq!(inst.call(&mut store, "go", &[]).unwrap(), [i32v(1)]);
-    assert_eq!(mem.size_pages(), 3);
-    assert_eq!(&mem.data()[8..16], &(-9i64).to_le_bytes());
-    assert_eq!(tab.size(), 2);
-    assert!(Table::new(&mut store, ValType::I32, 1, None).is_none());
-    assert!(Memory::new(&mut store, 70000, None).is_err());
+    assert_eq!(mem.size(&store), 3);
+    assert_eq!(&mem.data(&store)[8..16], &(-9i64).to_le_bytes());
+    assert_eq!(tab.size(&store), 2);
+    // Only reference types make tables.
+    assert!(Table::new(
+        &mut store,
+        TableType::new(ValType::I32, 1, None),
+        Val::I32(0)
+    )
+    .is_err());
+    assert!(Memory::new(&mut store, MemoryType::new(70000, None)).is_err());
 }

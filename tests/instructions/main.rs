@@ -11,14 +11,19 @@ mod memory;
 mod numeric;
 mod variables;
 
-use kiln_loader::Val;
+use kiln_loader::{Instance, Store, Val};
 
 /// Instantiates `wat` and checks each `(export, args, expected results)`.
 pub fn check(wat: &str, cases: &[(&str, &[Val], &[Val])]) {
     let (mut store, instance, _loaded) = common::instantiate(wat);
+    check_in(&mut store, &instance, cases);
+}
+
+/// Checks each `(export, args, expected results)` of an instance, in order.
+pub fn check_in(store: &mut Store<()>, instance: &Instance, cases: &[(&str, &[Val], &[Val])]) {
     for (name, args, expected) in cases {
         let got = instance
-            .call(&mut store, name, args)
+            .call(&mut *store, name, args)
             .unwrap_or_else(|e| panic!("{name}{args:?}: {e}"));
         assert_eq!(&got, expected, "{name}{args:?}");
     }

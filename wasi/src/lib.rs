@@ -1,33 +1,40 @@
 //! WASI preview 1 (`wasi_snapshot_preview1`) for Kiln instances.
 //!
-//! Build a [`WasiCtx`] describing what the program sees, then define the WASI functions in the
-//! [`Imports`] it is instantiated with:
+//! Link the WASI functions into a [`Linker`] once, naming where each store's [`WasiCtx`] lives in
+//! its host data; then every store only builds its own context:
 //!
 //! ```no_run
-//! use kiln_loader::{Artifact, Imports, Instance, Store};
+//! use kiln_loader::{Artifact, Linker, Store};
+//! use kiln_wasi::{I32Exit, WasiCtx};
+//!
+//! struct Host { wasi: WasiCtx }
+//!
 //! let artifact = Artifact::open("app.kiln")?;
-//! let mut store = Store::new();
-//! let mut imports = Imports::new();
-//! let ctx = kiln_wasi::WasiCtx::builder()
+//! let mut linker = Linker::<Host>::new();
+//! kiln_wasi::add_to_linker(&mut linker, |host: &mut Host| &mut host.wasi)?;
+//! let pre = linker.instantiate_pre(&artifact)?;
+//! // Per request: a store with its own context.
+//! let wasi = WasiCtx::builder()
 //!     .args(["app.kiln", "--verbose"])
 //!     .env("HOME", "/data")
 //!     .preopen_dir("/tmp/app-data", "/data")
 //!     .inherit_stdio()
 //!     .build()?;
-//! kiln_wasi::add_to_imports(&mut store, &mut imports, ctx);
-//! let instance = Instance::new(&mut store, &artifact, &imports)?;
-//! match instance.call(&mut store, "_start", &[]) {
-//!     Ok(_) => {}
-//!     Err(kiln_loader::CallError::Trap(t)) if t.exit_code.is_some() => {
-//!         println!("exited with {}", t.exit_code.unwrap());
-//!     }
-//!     Err(e) => return Err(e.into()),
+//! let mut store = Store::new(Host { wasi });
+//! let instance = pre.instantiate(&mut store)?;
+//! let start = instance.get_typed_func::<(), ()>(&mut store, "_start")?;
+//! match start.call(&mut store, ()) {
+//!     Ok(()) => {}
+//!     Err(e) => match e.downcast_ref::<I32Exit>() {
+//!         Some(exit) => println!("exited with {}", exit.0),
+//!         None => return Err(e.into()),
+//!     },
 //! }
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! Every preview-1 function is defined. `proc_exit` ends the program with a host error carrying
-//! the exit status ([`kiln_loader::Trap::exit_code`]); `proc_raise` returns `ENOSYS`; the
+//! Every preview-1 function is defined. `proc_exit` ends the program with an [`I32Exit`] error
+//! carrying the exit status (the host finds it with `downcast_ref`); `proc_raise` returns `ENOSYS`; the
 //! `sock_*` functions return `ENOTSOCK` (no descriptor is a socket). Filesystem access is limited
 //! to preopened directories, with paths resolved by cap-std. Guest pointers and lengths are
 //! checked against the caller's memory 0: out of bounds is `EFAULT`, misaligned `EINVAL`.
@@ -56,9 +63,8 @@ pub use errno::Errno;
 pub use stdio::{Input, Output, OutputBuffer};
 
 use errno::WasiResult;
-use kiln_loader::{Caller, Extern, Func, FuncType, HostError, Imports, Store, Val, ValType};
+use kiln_loader::{Caller, FuncType, Linker, Val, ValType};
 use memory::GuestMemory;
-use std::sync::{Arc, Mutex, PoisonError};
 
 /// The import module name of WASI preview 1.
 pub const MODULE: &str = "wasi_snapshot_preview1";
@@ -220,18 +226,27 @@ pub fn functions() -> Vec<(&'static str, FuncType)> {
         .collect()
 }
 
-/// Runs `handler` for one call from the guest: locks the context, wraps the caller's memory
+/// The exit status a program asked for with `proc_exit`: the error its call into the guest ends
+/// with (find it with `kiln_loader::Error::downcast_ref`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("program exited with status {0}")]
+pub struct I32Exit(pub i32);
+
+/// Runs `handler` for one call from the guest: finds the caller's memory and the store's context
 /// and turns the outcome into the `errno` result.
-fn dispatch(ctx: &Mutex<WasiCtx>, caller: &mut Caller<'_>, args: &[Val], handler: Handler) -> Val {
-    let memory = caller.memory(0);
+fn dispatch<T: 'static>(
+    caller: &mut Caller<'_, T>,
+    get: impl Fn(&mut T) -> &mut WasiCtx,
+    args: &[Val],
+    handler: Handler,
+) -> Val {
     let mut no_memory: [u8; 0] = [];
-    let data: &mut [u8] = match &memory {
-        Some(m) => m.data_mut(),
-        None => &mut no_memory,
+    let (data, host): (&mut [u8], &mut T) = match caller.memory(0) {
+        Some(m) => m.data_and_store_mut(&mut *caller),
+        None => (&mut no_memory, caller.data_mut()),
     };
-    let mut guard = ctx.lock().unwrap_or_else(PoisonError::into_inner);
     let mut call = Call {
-        ctx: &mut guard,
+        ctx: get(host),
         mem: GuestMemory::new(data),
         args,
     };
@@ -242,96 +257,22 @@ fn dispatch(ctx: &Mutex<WasiCtx>, caller: &mut Caller<'_>, args: &[Val], handler
     Val::I32(errno.raw() as i32)
 }
 
-/// Defines every `wasi_snapshot_preview1` function in `imports`, as host functions of `store`
-/// that share `ctx`. Returns the shared context, through which the embedder can look at it after
-/// (or between) calls.
-pub fn add_to_imports(
-    store: &mut Store,
-    imports: &mut Imports,
-    ctx: WasiCtx,
-) -> Arc<Mutex<WasiCtx>> {
-    let shared = Arc::new(Mutex::new(ctx));
+/// Defines every `wasi_snapshot_preview1` function in `linker`. `get` finds a store's
+/// [`WasiCtx`] in its host data: the functions are defined once, and every store uses its own
+/// context.
+pub fn add_to_linker<T: 'static>(
+    linker: &mut Linker<T>,
+    get: impl Fn(&mut T) -> &mut WasiCtx + Send + Sync + Copy + 'static,
+) -> kiln_loader::Result<()> {
     for &(name, params, handler) in FUNCTIONS {
-        let ctx = shared.clone();
         let ty = FuncType::new(params.iter().copied(), [I32]);
-        let func = Func::new(store, ty, move |caller, args| {
-            Ok(vec![dispatch(&ctx, caller, args, handler)])
-        });
-        imports.define(MODULE, name, Extern::Func(func));
+        linker.func_new(MODULE, name, ty, move |mut caller, args, results| {
+            results[0] = dispatch(&mut caller, get, args, handler);
+            Ok(())
+        })?;
     }
-    let exit = Func::new(store, FuncType::new([I32], []), |_caller, args| {
-        let code = match args.first() {
-            Some(Val::I32(c)) => *c,
-            _ => 0,
-        };
-        Err(HostError::exit(code))
-    });
-    imports.define(MODULE, "proc_exit", Extern::Func(exit));
-    shared
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_preview1_function_is_defined_once() {
-        let names: Vec<&str> = functions().iter().map(|(n, _)| *n).collect();
-        assert_eq!(names.len(), 46);
-        let mut sorted = names.clone();
-        sorted.sort();
-        sorted.dedup();
-        assert_eq!(sorted.len(), 46);
-        let mut store = Store::new();
-        let mut imports = Imports::new();
-        let ctx = WasiCtx::builder().build().unwrap();
-        add_to_imports(&mut store, &mut imports, ctx);
-        for (name, ty) in functions() {
-            match imports.get(MODULE, name) {
-                Some(Extern::Func(f)) => assert_eq!(f.ty(), ty, "{name}"),
-                _ => panic!("{name} is not defined"),
-            }
-        }
-    }
-
-    #[test]
-    fn host_calls_without_an_instance_fault_instead_of_crashing() {
-        let mut store = Store::new();
-        let mut imports = Imports::new();
-        let ctx = WasiCtx::builder().build().unwrap();
-        add_to_imports(&mut store, &mut imports, ctx);
-        let call = |store: &mut Store, name: &str, args: &[Val]| -> Val {
-            let Some(Extern::Func(f)) = imports.get(MODULE, name) else {
-                panic!("{name}")
-            };
-            f.call(store, args).unwrap()[0]
-        };
-        let fault = Val::I32(Errno::Fault.raw() as i32);
-        assert_eq!(
-            call(&mut store, "args_sizes_get", &[Val::I32(0), Val::I32(4)]),
-            fault
-        );
-        assert_eq!(
-            call(
-                &mut store,
-                "fd_write",
-                &[Val::I32(1), Val::I32(0), Val::I32(1), Val::I32(8)]
-            ),
-            fault
-        );
-        assert_eq!(
-            call(&mut store, "proc_raise", &[Val::I32(2)]),
-            Val::I32(Errno::Nosys.raw() as i32)
-        );
-        assert_eq!(call(&mut store, "sched_yield", &[]), Val::I32(0));
-        assert_eq!(call(&mut store, "fd_close", &[Val::I32(9)]), Val::I32(8));
-        assert_eq!(call(&mut store, "fd_close", &[Val::I32(2)]), Val::I32(0));
-        let Some(Extern::Func(exit)) = imports.get(MODULE, "proc_exit") else {
-            panic!()
-        };
-        match exit.call(&mut store, &[Val::I32(3)]) {
-            Err(kiln_loader::CallError::Trap(t)) => assert_eq!(t.exit_code, Some(3)),
-            _ => panic!("proc_exit did not exit"),
-        }
-    }
+    linker.func_wrap(MODULE, "proc_exit", |code: i32| -> Result<(), I32Exit> {
+        Err(I32Exit(code))
+    })?;
+    Ok(())
 }

@@ -73,7 +73,10 @@ pub mod fstflags {
 
 /// `rights` (`u64`).
 pub mod rights {
-    #![allow(missing_docs)]
+    #![allow(
+        missing_docs,
+        reason = "the names are the witx names, documented by the WASI spec"
+    )]
     pub const FD_DATASYNC: u64 = 1 << 0;
     pub const FD_READ: u64 = 1 << 1;
     pub const FD_SEEK: u64 = 1 << 2;
@@ -182,7 +185,10 @@ pub mod clockid {
 
 /// `advice` of `fd_advise` (`u8`).
 pub mod advice {
-    #![allow(missing_docs)]
+    #![allow(
+        missing_docs,
+        reason = "the names are the witx names, documented by the WASI spec"
+    )]
     pub const NORMAL: u8 = 0;
     pub const SEQUENTIAL: u8 = 1;
     pub const RANDOM: u8 = 2;

@@ -30,6 +30,13 @@ pub struct Args {
     /// Drop function names and the address map.
     #[arg(long)]
     strip: bool,
+    /// Meter fuel: the code traps once it has consumed the fuel its store was given.
+    #[arg(long)]
+    fuel: bool,
+    /// Check the store's epoch deadline at function entries and loop headers, so that the host
+    /// can interrupt the code.
+    #[arg(long)]
+    epoch_interruption: bool,
 }
 
 /// Parses a `--target` value.
@@ -68,6 +75,8 @@ pub fn run(args: Args) -> Result<ExitCode> {
         threads: args.jobs,
         unwind_info: args.unwind_info,
         strip: args.strip,
+        fuel: args.fuel,
+        epoch_interruption: args.epoch_interruption,
     };
     let wasm = read_module(&args.input)?;
     let artifact = kiln_compiler::compile(&wasm, &options)

@@ -3,6 +3,7 @@
 use anyhow::{anyhow, Context, Result};
 use capstone::arch::{self, BuildsCapstone, BuildsCapstoneExtraMode};
 use capstone::Capstone;
+use kiln_format::EntityIndex;
 use kiln_format::{Arch, ArtifactView, TrapKind};
 use std::fmt::Write as _;
 use std::path::PathBuf;
@@ -49,7 +50,7 @@ pub fn disassemble(view: &ArtifactView<'_>, filter: Option<&str>) -> Result<Stri
     let imported = view.module().imported_funcs.get();
     let mut out = String::new();
     for (i, f) in view.functions().iter().enumerate() {
-        let index = imported + i as u32;
+        let index = EntityIndex::of_defined(i as u32, imported).unwrap_or(u32::MAX);
         let name = view.func_name(index);
         if filter.is_some_and(|w| w != name && w != index.to_string()) {
             continue;
@@ -99,7 +100,9 @@ pub fn run(args: Args) -> Result<ExitCode> {
         .with_context(|| format!("cannot read {}", args.file.display()))?;
     let view = ArtifactView::parse(&bytes).with_context(|| args.file.display().to_string())?;
     let listing = disassemble(&view, args.function.as_deref())?;
-    if listing.is_empty() {
+    // A module without functions has nothing to show; that is not an error. Asking for a
+    // function that is not there is.
+    if listing.is_empty() && args.function.is_some() {
         anyhow::bail!("{}: no function matches", args.file.display());
     }
     print!("{listing}");

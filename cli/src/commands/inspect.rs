@@ -1,10 +1,13 @@
 //! `kiln inspect`: everything a person needs to know about an artifact, for any target.
 
 use anyhow::{Context, Result};
-use kiln_format::header::{FLAG_FRAME_POINTERS, FLAG_STRIPPED, FLAG_UNWIND_INFO};
+use kiln_format::header::{
+    FLAG_EPOCH_INTERRUPTION, FLAG_FRAME_POINTERS, FLAG_FUEL, FLAG_STRIPPED, FLAG_UNWIND_INFO,
+};
 use kiln_format::tables::{extern_kind, NULL_FUNC};
 use kiln_format::target::feature_names;
 use kiln_format::ArtifactView;
+use kiln_format::EntityIndex;
 use serde_json::{json, Value};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -66,7 +69,7 @@ pub fn report(view: &ArtifactView<'_>) -> Value {
         .iter()
         .enumerate()
         .map(|(i, f)| {
-            let index = imported + i as u32;
+            let index = EntityIndex::of_defined(i as u32, imported).unwrap_or(u32::MAX);
             json!({
                 "index": index,
                 "name": view.func_name(index),
@@ -93,6 +96,8 @@ pub fn report(view: &ArtifactView<'_>) -> Value {
         "unwind_info": flags & FLAG_UNWIND_INFO != 0,
         "frame_pointers": flags & FLAG_FRAME_POINTERS != 0,
         "stripped": flags & FLAG_STRIPPED != 0,
+        "fuel": flags & FLAG_FUEL != 0,
+        "epoch_interruption": flags & FLAG_EPOCH_INTERRUPTION != 0,
         "wasm_sha256": hex(&h.wasm_sha256),
         "vmctx_size": h.vmctx_size.get(),
         "sections": [
@@ -144,6 +149,8 @@ fn print_text(r: &Value) {
     println!("opt level        {}", s("opt_level"));
     println!("bounds checks    {}", s("bounds_checks"));
     println!("unwind info      {}", s("unwind_info"));
+    println!("fuel metering    {}", s("fuel"));
+    println!("epoch checks     {}", s("epoch_interruption"));
     println!("stripped         {}", s("stripped"));
     println!("wasm sha256      {}", s("wasm_sha256"));
     println!("\nsections:");

@@ -3,14 +3,15 @@
 
 use super::compile::read_module;
 use anyhow::{bail, Context, Result};
-use kiln_format::tables::extern_kind;
+use kiln_compiler::CompileOptions;
 use kiln_loader::{
-    Artifact, CallError, Extern, Func, FuncType, HostError, Imports, Instance, LoadOptions, Store,
+    Artifact, Engine, Error, FuncType, Linker, LoadOptions, Store, StoreLimits, StoreLimitsBuilder,
     Val, ValType,
 };
-use kiln_wasi::WasiCtx;
+use kiln_wasi::{I32Exit, WasiCtx};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Duration;
 
 /// The exit status of `kiln run` when the program traps.
 const TRAP_STATUS: u8 = 134;
@@ -38,6 +39,20 @@ pub struct Args {
     /// Define every function import nothing provides as a function that traps when called.
     #[arg(long)]
     trap_unknown_imports: bool,
+    /// Run with this much fuel: each operator costs 1, and the program traps when it runs out.
+    /// A `.wasm` is compiled with fuel metering; a `.kiln` must have been (`kiln compile --fuel`).
+    #[arg(long, value_name = "N")]
+    fuel: Option<u64>,
+    /// Interrupt the program after this long (e.g. `500ms`, `2s`, `1m`). A `.wasm` is compiled
+    /// with epoch interruption; a `.kiln` must have been (`kiln compile --epoch-interruption`).
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    timeout: Option<Duration>,
+    /// The largest size in bytes each linear memory may grow to.
+    #[arg(long, value_name = "BYTES")]
+    max_memory_size: Option<usize>,
+    /// The largest number of elements each table may grow to.
+    #[arg(long, value_name = "N")]
+    max_table_elements: Option<usize>,
     /// The program's arguments (its name, the file's name, comes first), or with --invoke the
     /// function's arguments. Put them after `--` when they start with `-`.
     #[arg(
@@ -59,8 +74,9 @@ fn load_options() -> LoadOptions {
     }
 }
 
-/// Maps `path` if it is an artifact; otherwise compiles it into a temporary artifact first.
-pub fn load(path: &Path) -> Result<Artifact> {
+/// Maps `path` if it is an artifact; otherwise compiles it with `options` into a temporary
+/// artifact first.
+pub fn load(path: &Path, options: &CompileOptions) -> Result<Artifact> {
     let head = std::fs::read(path)
         .map(|b| b.get(..4).map(<[u8]>::to_vec).unwrap_or_default())
         .with_context(|| format!("cannot read {}", path.display()))?;
@@ -68,7 +84,7 @@ pub fn load(path: &Path) -> Result<Artifact> {
         return Ok(Artifact::open_with(path, &load_options())?);
     }
     let wasm = read_module(path)?;
-    let bytes = kiln_compiler::compile(&wasm, &Default::default())
+    let bytes = kiln_compiler::compile(&wasm, options)
         .with_context(|| format!("{}: compilation failed", path.display()))?;
     let tmp = std::env::temp_dir().join(format!("kiln-run-{}.kiln", std::process::id()));
     std::fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
@@ -109,7 +125,7 @@ pub fn format_val(v: &Val) -> String {
         Val::V128(x) => format!("0x{x:032x}"),
         Val::FuncRef(None) | Val::ExternRef(None) => "null".into(),
         Val::FuncRef(Some(_)) => "funcref".into(),
-        Val::ExternRef(Some(n)) => format!("externref({n})"),
+        Val::ExternRef(Some(_)) => "externref".into(),
     }
 }
 
@@ -143,93 +159,101 @@ fn wasi_ctx(args: &Args) -> Result<WasiCtx> {
     Ok(builder.build()?)
 }
 
-/// Defines the function imports of `artifact` that `imports` lacks: returning zeros, or trapping.
-fn define_unknown_imports(
-    store: &mut Store,
-    imports: &mut Imports,
-    artifact: &Artifact,
-    trap: bool,
-) -> Result<()> {
-    let view = artifact.view()?;
-    for imp in view.imports() {
-        if imp.kind != extern_kind::FUNC {
-            continue;
-        }
-        let module = view.str_lossy(imp.module).into_owned();
-        let name = view.str_lossy(imp.name).into_owned();
-        if imports.get(&module, &name).is_some() {
-            continue;
-        }
-        let (params, results) = view.signature(imp.type_index.get())?;
-        let decode = |codes: &[u8]| -> Result<Vec<ValType>> {
-            codes
-                .iter()
-                .map(|c| ValType::from_code(*c).context("unknown value type in an import"))
-                .collect()
-        };
-        let ty = FuncType::new(decode(params)?, decode(results)?);
-        let func = if trap {
-            let what = format!("unknown import `{module}::{name}` was called");
-            Func::new(store, ty, move |_, _| Err(HostError::new(what.clone())))
-        } else {
-            let zeros: Vec<Val> = ty.results.iter().map(|t| Val::default_for(*t)).collect();
-            Func::new(store, ty, move |_, _| Ok(zeros.clone()))
-        };
-        imports.define(&module, &name, Extern::Func(func));
-    }
-    Ok(())
+/// What a `kiln run` store holds for its host functions.
+struct RunHost {
+    wasi: WasiCtx,
+    limits: StoreLimits,
 }
 
 /// Runs `kiln run`.
 pub fn run(args: Args) -> Result<ExitCode> {
-    let artifact = load(&args.file)?;
-    let mut store = Store::new();
-    let mut imports = Imports::new();
-    kiln_wasi::add_to_imports(&mut store, &mut imports, wasi_ctx(&args)?);
-    if args.default_values_unknown_imports || args.trap_unknown_imports {
-        define_unknown_imports(
-            &mut store,
-            &mut imports,
-            &artifact,
-            args.trap_unknown_imports,
-        )?;
+    let options = CompileOptions {
+        fuel: args.fuel.is_some(),
+        epoch_interruption: args.timeout.is_some(),
+        ..CompileOptions::default()
+    };
+    let artifact = load(&args.file, &options)?;
+    let file = args.file.display();
+    let mut linker = Linker::<RunHost>::new();
+    kiln_wasi::add_to_linker(&mut linker, |host: &mut RunHost| &mut host.wasi)?;
+    if args.trap_unknown_imports {
+        linker.define_unknown_imports_as_traps(&artifact)?;
+    } else if args.default_values_unknown_imports {
+        linker.define_unknown_imports_as_default_values(&artifact)?;
     }
-    let instance = Instance::new(&mut store, &artifact, &imports)
-        .with_context(|| format!("{}: instantiation failed", args.file.display()))?;
+    let mut limits = StoreLimitsBuilder::new();
+    if let Some(bytes) = args.max_memory_size {
+        limits = limits.memory_size(bytes);
+    }
+    if let Some(n) = args.max_table_elements {
+        limits = limits.table_elements(n);
+    }
+    let engine = Engine::new();
+    let host = RunHost {
+        wasi: wasi_ctx(&args)?,
+        limits: limits.build(),
+    };
+    let mut store = Store::with_engine(&engine, host);
+    store.limiter(|host| &mut host.limits);
+    match args.fuel {
+        Some(fuel) => store
+            .set_fuel(fuel)
+            .with_context(|| format!("{file}: --fuel"))?,
+        // An artifact compiled with fuel runs unmetered unless asked.
+        None if artifact.consumes_fuel()? => store.set_fuel(u64::MAX)?,
+        None => {}
+    }
+    match args.timeout {
+        Some(timeout) => {
+            store
+                .set_epoch_deadline(1)
+                .with_context(|| format!("{file}: --timeout"))?;
+            std::thread::spawn(move || {
+                std::thread::sleep(timeout);
+                engine.increment_epoch();
+            });
+        }
+        None if artifact.epoch_interruption()? => store.set_epoch_deadline(u64::MAX)?,
+        None => {}
+    }
+    let instance = linker
+        .instantiate(&mut store, &artifact)
+        .with_context(|| format!("{file}: instantiation failed"))?;
     let name = args.invoke.as_deref().unwrap_or("_start");
     let func = instance
-        .get_func(name)
-        .with_context(|| format!("{}: no exported function `{name}`", args.file.display()))?;
-    let ty = func.ty();
+        .get_func(&mut store, name)
+        .with_context(|| format!("{file}: no exported function `{name}`"))?;
+    let ty = func.ty(&store);
     let params: &[String] = if args.invoke.is_some() {
         &args.args
     } else {
         &[]
     };
-    if ty.params.len() != params.len() {
+    if ty.params().len() != params.len() {
         bail!(
             "`{name}` takes {} arguments, {} given",
-            ty.params.len(),
+            ty.params().len(),
             params.len()
         );
     }
     let vals = params
         .iter()
-        .zip(&ty.params)
+        .zip(ty.params())
         .map(|(s, t)| parse_arg(s, *t).with_context(|| format!("bad {t} argument `{s}`")))
         .collect::<Result<Vec<_>>>()?;
     // A WASI reactor is initialized before any of its exports runs.
     let init = instance
-        .get_func("_initialize")
-        .filter(|f| name != "_initialize" && f.ty() == FuncType::default());
+        .get_func(&mut store, "_initialize")
+        .filter(|f| name != "_initialize" && f.ty(&store) == FuncType::default());
+    let mut results = vec![Val::I32(0); ty.results().len()];
     let outcome = match init {
         Some(init) => init
-            .call(&mut store, &[])
-            .and_then(|_| func.call(&mut store, &vals)),
-        None => func.call(&mut store, &vals),
+            .call(&mut store, &[], &mut [])
+            .and_then(|()| func.call(&mut store, &vals, &mut results)),
+        None => func.call(&mut store, &vals, &mut results),
     };
     match outcome {
-        Ok(results) => {
+        Ok(()) => {
             if args.invoke.is_some() {
                 for r in &results {
                     println!("{}", format_val(r));
@@ -237,11 +261,18 @@ pub fn run(args: Args) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Err(CallError::Trap(trap)) => match trap.exit_code {
+        Err(Error::Trap(trap)) => match trap.downcast_ref::<I32Exit>() {
             // Like a process's exit status, only the low 8 bits reach the parent.
-            Some(code) => Ok(ExitCode::from(code as u8)),
+            Some(exit) => Ok(ExitCode::from(exit.0 as u8)),
             None => {
-                eprintln!("error: {}: {trap}", args.file.display());
+                // The trap's message, then why (a host function's error and its causes).
+                let mut message = trap.to_string();
+                let mut cause = std::error::Error::source(&trap);
+                while let Some(c) = cause {
+                    message.push_str(&format!(": {c}"));
+                    cause = c.source();
+                }
+                eprintln!("error: {file}: {message}");
                 if !trap.backtrace.is_empty() {
                     eprintln!("wasm backtrace:");
                     for (i, frame) in trap.backtrace.iter().enumerate() {

@@ -3,9 +3,7 @@
 use super::spectest;
 use super::values::{arg_to_val, check_result, show};
 use kiln_compiler::{CompileError, CompileOptions};
-use kiln_loader::{
-    Artifact, CallError, Imports, Instance, InstantiateError, Store, Trap, TrapKind, Val,
-};
+use kiln_loader::{Artifact, Error, Instance, Linker, Store, Trap, TrapKind, Val};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -89,9 +87,9 @@ type Outcome = Result<Vec<Val>, Trap>;
 
 /// The state of one script: its store, the instances it named and the names it registered.
 pub struct Runner {
-    store: Store,
+    store: Store<()>,
     /// Everything modules may import: `spectest` and every `register`ed instance.
-    imports: Imports,
+    linker: Linker<()>,
     instances: HashMap<String, Instance>,
     definitions: HashMap<String, Artifact>,
     last_definition: Option<Artifact>,
@@ -104,12 +102,14 @@ pub struct Runner {
 impl Runner {
     /// A runner with a fresh store and the `spectest` module registered.
     pub fn new() -> Runner {
-        let mut store = Store::new();
-        let mut imports = Imports::new();
-        let spectest_error = spectest::define(&mut store, &mut imports).err();
+        let mut store = Store::new(());
+        let mut linker = Linker::new();
+        // A `register` under a name already used replaces the earlier definitions.
+        linker.allow_shadowing(true);
+        let spectest_error = spectest::define(&mut store, &mut linker).err();
         Runner {
             store,
-            imports,
+            linker,
             instances: HashMap::new(),
             definitions: HashMap::new(),
             last_definition: None,
@@ -166,8 +166,10 @@ impl Runner {
                 module, message, ..
             } => self.expect_rejection(module, "invalid", message),
             WastDirective::Register { name, module, .. } => {
-                let instance = self.instance(module)?.clone();
-                spectest::define_exports(&mut self.imports, name, &instance);
+                let instance = *self.instance(module)?;
+                self.linker
+                    .instance(&mut self.store, name, instance)
+                    .map_err(|e| e.to_string())?;
                 Ok(())
             }
             WastDirective::Invoke(invoke) => match self.invoke(&invoke)? {
@@ -187,8 +189,8 @@ impl Runner {
                 let mut module = QuoteWat::Wat(module);
                 let wasm = encode(&mut module).map_err(Encode::into_message)?;
                 let artifact = load_artifact(&wasm).map_err(|e| e.to_string())?;
-                match Instance::new(&mut self.store, &artifact, &self.imports) {
-                    Err(InstantiateError::Link(_)) => Ok(()),
+                match self.linker.instantiate(&mut self.store, &artifact) {
+                    Err(Error::Link(_)) => Ok(()),
                     Err(e) => Err(format!("expected link error \"{message}\", got: {e}")),
                     Ok(_) => Err(format!("expected link error \"{message}\", but it linked")),
                 }
@@ -206,20 +208,22 @@ impl Runner {
 
     fn set_current(&mut self, instance: Instance, name: Option<String>) {
         if let Some(name) = name {
-            self.instances.insert(name, instance.clone());
+            self.instances.insert(name, instance);
         }
         self.current = Some(instance);
     }
 
     /// Instantiates with everything registered so far.
     fn instantiate(&mut self, artifact: &Artifact) -> Result<Instance, String> {
-        Instance::new(&mut self.store, artifact, &self.imports).map_err(|e| {
-            let mut msg = format!("instantiation failed: {e}");
-            if let (InstantiateError::Link(_), Some(why)) = (&e, &self.spectest_error) {
-                msg.push_str(&format!(" (spectest is unavailable: {why})"));
-            }
-            msg
-        })
+        self.linker
+            .instantiate(&mut self.store, artifact)
+            .map_err(|e| {
+                let mut msg = format!("instantiation failed: {e}");
+                if let (Error::Link(_), Some(why)) = (&e, &self.spectest_error) {
+                    msg.push_str(&format!(" (spectest is unavailable: {why})"));
+                }
+                msg
+            })
     }
 
     /// The instance a directive names, or the current one.
@@ -243,12 +247,12 @@ impl Runner {
         let args = invoke
             .args
             .iter()
-            .map(arg_to_val)
+            .map(|a| arg_to_val(&mut self.store, a))
             .collect::<Result<Vec<Val>, String>>()?;
-        let instance = self.instance(invoke.module)?.clone();
+        let instance = *self.instance(invoke.module)?;
         match instance.call(&mut self.store, invoke.name, &args) {
             Ok(vals) => Ok(Ok(vals)),
-            Err(CallError::Trap(trap)) => Ok(Err(trap)),
+            Err(Error::Trap(trap)) => Ok(Err(trap)),
             Err(e) => Err(format!("invoke \"{}\": {e}", invoke.name)),
         }
     }
@@ -292,8 +296,8 @@ impl Runner {
                 let mut module = QuoteWat::Wat(module);
                 let wasm = encode(&mut module).map_err(Encode::into_message)?;
                 let artifact = load_artifact(&wasm).map_err(|e| e.to_string())?;
-                match Instance::new(&mut self.store, &artifact, &self.imports) {
-                    Err(InstantiateError::Trap(trap)) if trap_matches(trap.kind, message) => Ok(()),
+                match self.linker.instantiate(&mut self.store, &artifact) {
+                    Err(Error::Trap(trap)) if trap_matches(trap.kind, message) => Ok(()),
                     Err(e) => Err(format!(
                         "expected instantiation to trap with \"{message}\", got: {e}"
                     )),
@@ -319,11 +323,11 @@ impl Runner {
                 Err(trap) => return Err(format!("unexpected trap: {trap}")),
             },
             WastExecute::Get { module, global, .. } => {
-                let instance = self.instance(module)?;
+                let instance = *self.instance(module)?;
                 let g = instance
-                    .get_global(global)
+                    .get_global(&mut self.store, global)
                     .ok_or_else(|| format!("no exported global named \"{global}\""))?;
-                vec![g.get()]
+                vec![g.get(&mut self.store)]
             }
             WastExecute::Wat(module) => {
                 let mut module = QuoteWat::Wat(module);
@@ -341,7 +345,7 @@ impl Runner {
             ));
         }
         for (i, (e, a)) in expected.iter().zip(&actual).enumerate() {
-            check_result(e, a).map_err(|why| format!("result {i}: {why}"))?;
+            check_result(&self.store, e, a).map_err(|why| format!("result {i}: {why}"))?;
         }
         Ok(())
     }

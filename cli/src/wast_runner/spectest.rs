@@ -5,7 +5,7 @@
 //! functions are host functions it imports and re-exports.
 
 use super::runner::load_artifact;
-use kiln_loader::{Artifact, Extern, Func, FuncType, Imports, Instance, Store, ValType};
+use kiln_loader::{Artifact, FuncType, Linker, Store, ValType};
 use std::sync::OnceLock;
 use wast::parser::{self, ParseBuffer};
 use wast::Wat;
@@ -63,27 +63,22 @@ fn artifact() -> Result<Artifact, String> {
         .clone()
 }
 
-/// Instantiates `spectest` in `store` and defines its exports under module `spectest`.
-pub fn define(store: &mut Store, imports: &mut Imports) -> Result<(), String> {
+/// Instantiates `spectest` in `store` and defines its exports in `linker` under module
+/// `spectest`.
+pub fn define(store: &mut Store<()>, linker: &mut Linker<()>) -> Result<(), String> {
     let artifact = artifact().map_err(|e| format!("spectest module: {e}"))?;
-    let mut host = Imports::new();
+    let mut host = Linker::new();
     for (name, params) in PRINTS {
         let ty = FuncType::new(params.iter().copied(), []);
         // Output would interleave with the report; the values are of no interest.
-        let f = Func::new(store, ty, |_, _| Ok(Vec::new()));
-        host.define(HOST_MODULE, name, Extern::Func(f));
+        host.func_new(HOST_MODULE, name, ty, |_, _, _| Ok(()))
+            .map_err(|e| e.to_string())?;
     }
-    let instance = Instance::new(store, &artifact, &host)
+    let instance = host
+        .instantiate(&mut *store, &artifact)
         .map_err(|e| format!("spectest module: instantiation failed: {e}"))?;
-    define_exports(imports, "spectest", &instance);
+    linker
+        .instance(store, "spectest", instance)
+        .map_err(|e| e.to_string())?;
     Ok(())
-}
-
-/// Defines every export of `instance` under `module`.
-pub fn define_exports(imports: &mut Imports, module: &str, instance: &Instance) {
-    for (name, _) in instance.exports() {
-        if let Some(ext) = instance.get_export(&name) {
-            imports.define(module, &name, ext);
-        }
-    }
 }

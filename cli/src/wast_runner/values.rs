@@ -1,13 +1,13 @@
 //! Conversions between `.wast` constants and [`Val`]s, and matching of results against expected
 //! patterns (NaN classes, lane patterns, reference kinds).
 
-use kiln_loader::Val;
+use kiln_loader::{ExternRef, Store, Val};
 use wast::core::{AbstractHeapType, HeapType, NanPattern, V128Pattern, WastArgCore, WastRetCore};
 use wast::token::{F32, F64};
 use wast::{WastArg, WastRet};
 
-/// Converts an `invoke` argument to a value.
-pub fn arg_to_val(arg: &WastArg<'_>) -> Result<Val, String> {
+/// Converts an `invoke` argument to a value of `store` (`ref.extern N` becomes a host value `N`).
+pub fn arg_to_val(store: &mut Store<()>, arg: &WastArg<'_>) -> Result<Val, String> {
     let WastArg::Core(core) = arg else {
         return Err("component-model argument".into());
     };
@@ -22,7 +22,10 @@ pub fn arg_to_val(arg: &WastArg<'_>) -> Result<Val, String> {
             Some(NullKind::Extern) => Val::ExternRef(None),
             None => return Err(format!("unsupported null reference type {ty:?}")),
         },
-        WastArgCore::RefExtern(n) => Val::ExternRef(Some(u64::from(*n))),
+        WastArgCore::RefExtern(n) => {
+            let r = ExternRef::new(store, *n).map_err(|e| e.to_string())?;
+            Val::ExternRef(Some(r))
+        }
         WastArgCore::RefHost(_) => return Err("`ref.host` arguments are not supported".into()),
     })
 }
@@ -48,12 +51,13 @@ fn null_kind(ty: &HeapType<'_>) -> Option<NullKind> {
     }
 }
 
-/// Checks `actual` against an expected result; `Err` says why it does not match.
-pub fn check_result(expected: &WastRet<'_>, actual: &Val) -> Result<(), String> {
+/// Checks `actual`, a value of `store`, against an expected result; `Err` says why it does not
+/// match.
+pub fn check_result(store: &Store<()>, expected: &WastRet<'_>, actual: &Val) -> Result<(), String> {
     let WastRet::Core(core) = expected else {
         return Err("component-model result patterns are not supported".into());
     };
-    if matches(core, actual) {
+    if matches(store, core, actual) {
         return Ok(());
     }
     let got = match (core, actual) {
@@ -64,8 +68,13 @@ pub fn check_result(expected: &WastRet<'_>, actual: &Val) -> Result<(), String> 
     Err(format!("expected {}, got {got}", describe(core)))
 }
 
-/// Whether `actual` matches the pattern.
-pub fn matches(expected: &WastRetCore<'_>, actual: &Val) -> bool {
+/// The host value of a `ref.extern N` the script passed in.
+fn extern_value(store: &Store<()>, r: &ExternRef) -> Option<u32> {
+    r.data(store).ok()?.downcast_ref::<u32>().copied()
+}
+
+/// Whether `actual`, a value of `store`, matches the pattern.
+pub fn matches(store: &Store<()>, expected: &WastRetCore<'_>, actual: &Val) -> bool {
     match (expected, actual) {
         (WastRetCore::I32(e), Val::I32(a)) => e == a,
         (WastRetCore::I64(e), Val::I64(a)) => e == a,
@@ -79,11 +88,11 @@ pub fn matches(expected: &WastRetCore<'_>, actual: &Val) -> bool {
             .as_ref()
             .is_none_or(|t| null_kind(t) == Some(NullKind::Extern)),
         (WastRetCore::RefExtern(e), Val::ExternRef(Some(a))) => {
-            e.is_none_or(|n| u64::from(n) == *a)
+            e.is_none_or(|n| extern_value(store, a) == Some(n))
         }
         // Function references have no identity the script can name; any non-null one matches.
         (WastRetCore::RefFunc(_), Val::FuncRef(Some(_))) => true,
-        (WastRetCore::Either(alts), a) => alts.iter().any(|p| matches(p, a)),
+        (WastRetCore::Either(alts), a) => alts.iter().any(|p| matches(store, p, a)),
         _ => false,
     }
 }
@@ -283,8 +292,9 @@ mod tests {
         assert!(f32_matches(&f32p(0x7fa0_0000), 0x7fa0_0000));
         assert!(!f32_matches(&f32p(0x7fa0_0000), 0x7fc0_0000));
         let p = WastRetCore::F64(NanPattern::Value(F64 { bits: 1 }));
-        assert!(matches(&p, &Val::F64(1)));
-        assert!(!matches(&p, &Val::F32(1)));
+        let store = Store::new(());
+        assert!(matches(&store, &p, &Val::F64(1)));
+        assert!(!matches(&store, &p, &Val::F32(1)));
     }
 
     #[test]
@@ -321,31 +331,39 @@ mod tests {
             shared: false,
             ty: AbstractHeapType::Func,
         }));
-        assert!(matches(&func_null, &Val::FuncRef(None)));
-        assert!(!matches(&func_null, &Val::ExternRef(None)));
-        assert!(matches(&WastRetCore::RefNull(None), &Val::ExternRef(None)));
+        let mut store = Store::new(());
+        let three = Val::ExternRef(Some(ExternRef::new(&mut store, 3u32).unwrap()));
+        let four = Val::ExternRef(Some(ExternRef::new(&mut store, 4u32).unwrap()));
+        let store = &store;
+        assert!(matches(store, &func_null, &Val::FuncRef(None)));
+        assert!(!matches(store, &func_null, &Val::ExternRef(None)));
         assert!(matches(
-            &WastRetCore::RefExtern(Some(3)),
-            &Val::ExternRef(Some(3))
+            store,
+            &WastRetCore::RefNull(None),
+            &Val::ExternRef(None)
         ));
+        assert!(matches(store, &WastRetCore::RefExtern(Some(3)), &three));
+        assert!(!matches(store, &WastRetCore::RefExtern(Some(3)), &four));
         assert!(!matches(
-            &WastRetCore::RefExtern(Some(3)),
-            &Val::ExternRef(Some(4))
-        ));
-        assert!(!matches(
+            store,
             &WastRetCore::RefExtern(Some(3)),
             &Val::ExternRef(None)
         ));
-        assert!(!matches(&WastRetCore::RefFunc(None), &Val::FuncRef(None)));
+        assert!(!matches(
+            store,
+            &WastRetCore::RefFunc(None),
+            &Val::FuncRef(None)
+        ));
         let either = WastRetCore::Either(vec![WastRetCore::I32(1), WastRetCore::I32(2)]);
-        assert!(matches(&either, &Val::I32(2)));
-        assert!(!matches(&either, &Val::I32(3)));
+        assert!(matches(store, &either, &Val::I32(2)));
+        assert!(!matches(store, &either, &Val::I32(3)));
     }
 
     #[test]
     fn arguments() {
-        let arg = |c| arg_to_val(&WastArg::Core(c)).unwrap();
-        assert_eq!(arg(WastArgCore::RefExtern(5)), Val::ExternRef(Some(5)));
+        let mut store = Store::new(());
+        let mut arg = |c| arg_to_val(&mut store, &WastArg::Core(c)).unwrap();
+        let five = arg(WastArgCore::RefExtern(5)).extern_ref().unwrap();
         assert_eq!(
             arg(WastArgCore::F32(F32 { bits: 0x7fa0_0000 })),
             Val::F32(0x7fa0_0000)
@@ -355,5 +373,6 @@ mod tests {
             ty: AbstractHeapType::Extern,
         });
         assert_eq!(arg(null), Val::ExternRef(None));
+        assert_eq!(extern_value(&store, &five), Some(5));
     }
 }

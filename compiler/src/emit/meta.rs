@@ -8,6 +8,7 @@ use crate::error::CompileError;
 use crate::options::CompileOptions;
 use crate::parse::{ElemItems, ModuleInfo};
 use kiln_format::tables::*;
+use kiln_format::EntityIndex;
 use wasmparser::{ExternalKind, RefType, TypeRef, ValType};
 
 fn val_type_code(t: ValType) -> Result<u8, CompileError> {
@@ -135,7 +136,10 @@ pub(super) fn build_meta(
         }
     }
     for (i, t) in module.tables.iter().enumerate() {
-        let imported = (i as u32) < module.imported_tables;
+        let imported = matches!(
+            EntityIndex::split(i as u32, module.imported_tables),
+            EntityIndex::Imported(_)
+        );
         let init = match t.init {
             Some(bytes) => m.expr(bytes),
             None => ExprRef::default(),
@@ -150,7 +154,10 @@ pub(super) fn build_meta(
         });
     }
     for (i, mem) in module.memories.iter().enumerate() {
-        let imported = (i as u32) < module.imported_memories;
+        let imported = matches!(
+            EntityIndex::split(i as u32, module.imported_memories),
+            EntityIndex::Imported(_)
+        );
         if mem.memory64 || mem.page_size_log2.is_some() {
             return Err(CompileError::Unsupported(
                 "64-bit or custom-page-size memory".into(),
@@ -164,7 +171,10 @@ pub(super) fn build_meta(
         });
     }
     for (i, g) in module.globals.iter().enumerate() {
-        let imported = (i as u32) < module.imported_globals;
+        let imported = matches!(
+            EntityIndex::split(i as u32, module.imported_globals),
+            EntityIndex::Imported(_)
+        );
         let init = match g.init {
             Some(bytes) => m.expr(bytes),
             None => ExprRef::default(),

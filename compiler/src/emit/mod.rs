@@ -107,5 +107,11 @@ fn header_flags(options: &CompileOptions) -> u32 {
     if options.unwind_info {
         flags |= header::FLAG_UNWIND_INFO;
     }
+    if options.fuel {
+        flags |= header::FLAG_FUEL;
+    }
+    if options.epoch_interruption {
+        flags |= header::FLAG_EPOCH_INTERRUPTION;
+    }
     flags
 }

@@ -1,20 +1,21 @@
 //! Access to the run-time environment through the VMContext (see `kiln_format::vmctx`): memory,
-//! table and global locations, canonical type ids, function references, builtin calls, and the
-//! signatures and callees those need.
+//! table and global locations, canonical type ids, function references, the store context, builtin
+//! calls, and the signatures and callees those need.
 
 use super::wasm_signature;
 use crate::parse::ModuleInfo;
 use crate::trap_codes::trap_code;
+use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{
     self, types, AbiParam, AliasRegion, AliasRegionData, ExtFuncData, ExternalName, FuncRef,
     InstBuilder, MemFlagsData, SigRef, UserExternalName, Value,
 };
 use cranelift_codegen::isa::TargetIsa;
 use cranelift_frontend::FunctionBuilder;
-use kiln_format::builtins::{AbiType, BuiltinResult};
+use kiln_format::builtins::{AbiType, BuiltinResult, GROW_HOST_ERROR, STATUS_TRAP};
 use kiln_format::vmctx::{
     VmctxLayout, FUNCREF_CODE, FUNCREF_VMCTX, MEMDEF_LENGTH, MEMREF_BASE, MEMREF_DEF, PTR,
-    TABLEDEF_BASE, TABLEDEF_LENGTH, VMCTX_BUILTINS, VMCTX_TYPE_IDS,
+    TABLEDEF_BASE, TABLEDEF_LENGTH, VMCTX_BUILTINS, VMCTX_STORE, VMCTX_TYPE_IDS,
 };
 use kiln_format::TrapKind;
 use kiln_format::{Builtin, EntityIndex};
@@ -25,6 +26,10 @@ use std::collections::HashMap;
 const REGION_HEAP: u32 = 0;
 const REGION_TABLE: u32 = 1;
 const REGION_VMCTX: u32 = 2;
+/// The mutable fields of the `VMStoreContext` (fuel, epoch deadline).
+const REGION_STORE: u32 = 3;
+/// The engine's epoch counter, which is none of the store's or instance's memory.
+const REGION_EPOCH: u32 = 4;
 
 /// The environment of the function being translated.
 pub struct Env<'m> {
@@ -41,6 +46,8 @@ pub struct Env<'m> {
     heap_region: AliasRegion,
     table_region: AliasRegion,
     vmctx_region: AliasRegion,
+    store_region: AliasRegion,
+    epoch_region: AliasRegion,
     wasm_sigs: HashMap<u32, SigRef>,
     builtin_sigs: [Option<SigRef>; Builtin::COUNT],
     direct_funcs: HashMap<u32, FuncRef>,
@@ -87,6 +94,8 @@ impl<'m> Env<'m> {
         let heap_region = region(REGION_HEAP, "heap");
         let table_region = region(REGION_TABLE, "table");
         let vmctx_region = region(REGION_VMCTX, "vmctx");
+        let store_region = region(REGION_STORE, "store context");
+        let epoch_region = region(REGION_EPOCH, "epoch counter");
         Env {
             module,
             layout: module.vmctx_layout(),
@@ -96,6 +105,8 @@ impl<'m> Env<'m> {
             heap_region,
             table_region,
             vmctx_region,
+            store_region,
+            epoch_region,
             wasm_sigs: HashMap::new(),
             builtin_sigs: [None; Builtin::COUNT],
             direct_funcs: HashMap::new(),
@@ -126,6 +137,20 @@ impl<'m> Env<'m> {
         MemFlagsData::trusted().with_alias_region(Some(self.vmctx_region))
     }
 
+    /// Flags of an access to a mutable field of the `VMStoreContext` (fuel consumed, epoch
+    /// deadline). The host changes them only while generated code is in a call.
+    pub fn store_flags(&self) -> MemFlagsData {
+        MemFlagsData::trusted().with_alias_region(Some(self.store_region))
+    }
+
+    /// Flags of a read of the engine's epoch counter. Other threads increment it at any time, so
+    /// the load must stay where it is: never readonly, never merged with an earlier read. (Calls
+    /// are memory fences for Cranelift, and every check has a call on its slow path, so no two
+    /// checks' reads see the same memory state.)
+    pub fn epoch_counter_flags(&self) -> MemFlagsData {
+        MemFlagsData::trusted().with_alias_region(Some(self.epoch_region))
+    }
+
     /// Flags of an access to a table element (after its bounds check).
     pub fn table_flags(&self) -> MemFlagsData {
         MemFlagsData::trusted().with_alias_region(Some(self.table_region))
@@ -136,6 +161,11 @@ impl<'m> Env<'m> {
         let flags = self.readonly_flags();
         b.ins()
             .load(types::I64, flags, self.vmctx, offset32(offset))
+    }
+
+    /// The address of the store's `VMStoreContext` (constant for the instance's life).
+    pub fn store_context(&self, b: &mut FunctionBuilder) -> Value {
+        self.load_vmctx_ptr(b, VMCTX_STORE)
     }
 
     /// The base address of memory `mem` (constant for the instance's life).
@@ -233,6 +263,9 @@ impl<'m> Env<'m> {
 
     /// Calls `builtin` with the caller's VMContext followed by `args`. A builtin that returns a
     /// status traps with its trap kind on failure; one that returns a value gives it back.
+    ///
+    /// Operators call builtins through `FuncTranslator::call_builtin`, which also saves and
+    /// reloads the fuel and epoch state around the call.
     pub fn call_builtin(
         &mut self,
         b: &mut FunctionBuilder,
@@ -249,28 +282,25 @@ impl<'m> Env<'m> {
         call_args.extend_from_slice(args);
         let call = b.ins().call_indirect(sig, callee, &call_args);
         let result = b.inst_results(call).first().copied();
+        let host_error = trap_code(TrapKind::HostError);
         match (builtin.signature().result, result) {
             (BuiltinResult::Status(kind), Some(status)) => {
-                b.ins().trapnz(status, trap_code(kind));
+                let own_kind = b
+                    .ins()
+                    .icmp_imm_u(IntCC::Equal, status, i64::from(STATUS_TRAP));
+                b.ins().trapnz(own_kind, trap_code(kind));
+                b.ins().trapnz(status, host_error);
                 None
+            }
+            (BuiltinResult::Grow, Some(old)) => {
+                let failed = b
+                    .ins()
+                    .icmp_imm_u(IntCC::Equal, old, GROW_HOST_ERROR as i64);
+                b.ins().trapnz(failed, host_error);
+                Some(old)
             }
             (_, result) => result,
         }
-    }
-
-    /// Calls a builtin that returns a value (see [`Env::call_builtin`]).
-    pub fn call_builtin_value(
-        &mut self,
-        b: &mut FunctionBuilder,
-        builtin: Builtin,
-        args: &[Value],
-    ) -> Value {
-        debug_assert!(matches!(
-            builtin.signature().result,
-            BuiltinResult::Value(_)
-        ));
-        self.call_builtin(b, builtin, args)
-            .expect("the builtin list gives this builtin a result")
     }
 
     /// The native signature of `builtin`, from its entry in the builtin list (the target's default
@@ -293,6 +323,7 @@ impl<'m> Env<'m> {
             BuiltinResult::Void => {}
             BuiltinResult::Value(t) => sig.returns.push(abi_param(t)),
             BuiltinResult::Status(_) => sig.returns.push(abi_param(AbiType::U32)),
+            BuiltinResult::Grow => sig.returns.push(abi_param(AbiType::U64)),
         }
         let sig = b.import_signature(sig);
         self.builtin_sigs[builtin.index() as usize] = Some(sig);

@@ -4,9 +4,12 @@
 //! WebAssembly's operand stack as SSA values and its structured control flow as Cranelift blocks
 //! (`state`, `ops_control`). Everything outside the function is reached through the VMContext
 //! (`env`), following the ABI in `kiln_format::vmctx`. The other `ops_*` modules translate one
-//! family of operators each.
+//! family of operators each; `fuel` and `epoch` add the optional fuel metering and epoch
+//! interruption.
 
 mod env;
+mod epoch;
+mod fuel;
 mod ops_call;
 mod ops_control;
 mod ops_memory;
@@ -21,6 +24,7 @@ mod translator;
 pub use env::target_has_simd;
 
 use crate::error::CompileError;
+use crate::options::CompileOptions;
 use crate::parse::ModuleInfo;
 use cranelift_codegen::ir::{self, AbiParam, ArgumentPurpose};
 use cranelift_codegen::isa::{CallConv, TargetIsa};
@@ -63,7 +67,9 @@ pub fn wasm_signature(ty: &FuncType) -> ir::Signature {
 }
 
 /// Translates defined function `func_index` into `func`, whose signature is already
-/// [`wasm_signature`] of its type.
+/// [`wasm_signature`] of its type. Of `options`, only [`CompileOptions::fuel`] and
+/// [`CompileOptions::epoch_interruption`] matter here; with both off the code is exactly that of
+/// an uninstrumented function.
 ///
 /// `body` must have been validated (as [`ModuleInfo::parse`] does); operators outside
 /// WebAssembly 2.0, and SIMD operators on riscv64 without the V extension, are reported as
@@ -71,9 +77,10 @@ pub fn wasm_signature(ty: &FuncType) -> ir::Signature {
 pub fn translate_function(
     module: &ModuleInfo,
     isa: &dyn TargetIsa,
+    options: &CompileOptions,
     func_index: u32,
     body: &FunctionBody,
     func: &mut ir::Function,
 ) -> Result<(), CompileError> {
-    translator::translate(module, isa, func_index, body, func)
+    translator::translate(module, isa, options, func_index, body, func)
 }

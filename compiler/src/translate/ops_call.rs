@@ -1,17 +1,22 @@
-//! Calls: `call` and `call_indirect`.
+//! Calls: `call`, `call_indirect`, and the builtin calls other operators make.
 //!
 //! Every wasm function takes `(callee_vmctx, caller_vmctx, params...)`. A defined function is
 //! called directly (a colocated relocation the compiler resolves itself); an imported one through
 //! its `VMFuncRef` in our VMContext; `call_indirect` through a table element after checking it is
 //! in bounds, non-null and of the expected canonical type.
+//!
+//! Every call is bracketed by [`FuncTranslator::before_leaving`] and
+//! [`FuncTranslator::after_call`], which write back and reload the fuel and epoch state the
+//! function keeps in variables (see `fuel` and `epoch`).
 
 use super::translator::FuncTranslator;
 use crate::trap_codes::trap_code;
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::types::{I32, I64};
 use cranelift_codegen::ir::{Inst, InstBuilder, MemFlagsData, Value};
+use kiln_format::builtins::BuiltinResult;
 use kiln_format::vmctx::{FUNCREF_CODE, FUNCREF_TYPE_ID, FUNCREF_VMCTX};
-use kiln_format::TrapKind;
+use kiln_format::{Builtin, TrapKind};
 use wasmparser::Operator;
 
 impl FuncTranslator<'_, '_> {
@@ -46,7 +51,27 @@ impl FuncTranslator<'_, '_> {
         self.state.extend(&results);
     }
 
+    /// Calls `builtin` (see [`super::env::Env::call_builtin`]) with the fuel and epoch state
+    /// saved before and reloaded after: builtins reach the host, which may read or change them.
+    pub fn call_builtin(&mut self, builtin: Builtin, args: &[Value]) -> Option<Value> {
+        self.before_leaving();
+        let result = self.env.call_builtin(&mut self.b, builtin, args);
+        self.after_call();
+        result
+    }
+
+    /// Calls a builtin that returns a value (see [`FuncTranslator::call_builtin`]).
+    pub fn call_builtin_value(&mut self, builtin: Builtin, args: &[Value]) -> Value {
+        debug_assert!(matches!(
+            builtin.signature().result,
+            BuiltinResult::Value(_) | BuiltinResult::Grow
+        ));
+        self.call_builtin(builtin, args)
+            .expect("the builtin list gives this builtin a result")
+    }
+
     fn call(&mut self, func: u32) {
+        self.before_leaving();
         let type_index = self.env.module.funcs[func as usize];
         let call = if self.env.module.is_imported_func(func) {
             let (code, callee_vmctx) = self.env.func_ref_code_and_vmctx(&mut self.b, func);
@@ -58,10 +83,13 @@ impl FuncTranslator<'_, '_> {
             let args = self.call_args(type_index, self.env.vmctx);
             self.b.ins().call(callee, &args)
         };
+        self.after_call();
         self.push_call_results(call);
     }
 
     fn call_indirect(&mut self, type_index: u32, table: u32) {
+        // Why before the checks: the host then sees the fuel consumed if one of them traps.
+        self.before_leaving();
         let index = self.state.pop();
         let addr = self.table_element_address(table, index);
         let flags = self.env.table_flags();
@@ -88,6 +116,7 @@ impl FuncTranslator<'_, '_> {
         let sig = self.env.wasm_sig(&mut self.b, type_index);
         let args = self.call_args(type_index, callee_vmctx);
         let call = self.b.ins().call_indirect(sig, code, &args);
+        self.after_call();
         self.push_call_results(call);
     }
 }

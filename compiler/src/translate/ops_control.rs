@@ -26,6 +26,7 @@ impl FuncTranslator<'_, '_> {
         match op {
             Operator::Nop => {}
             Operator::Unreachable => {
+                self.before_leaving();
                 self.b.ins().trap(trap_code(TrapKind::Unreachable));
                 self.state.reachable = false;
             }
@@ -52,6 +53,7 @@ impl FuncTranslator<'_, '_> {
             Operator::BrTable { targets } => self.translate_br_table(targets)?,
             Operator::Return => {
                 let n = self.state.control[0].num_results;
+                self.before_leaving();
                 self.b.ins().return_(self.state.peekn(n));
                 self.state.reachable = false;
             }
@@ -123,6 +125,8 @@ impl FuncTranslator<'_, '_> {
         self.b.switch_to_block(header);
         let header_params = self.b.block_params(header).to_vec();
         self.state.extend(&header_params);
+        // Why here: every iteration passes the header, so no loop runs unchecked.
+        self.check_fuel_and_epoch();
         self.push_frame(
             FrameKind::Loop { header },
             next,
@@ -221,6 +225,7 @@ impl FuncTranslator<'_, '_> {
             let results = self.b.block_params(frame.next).to_vec();
             self.state.extend(&results);
             if self.state.control.is_empty() {
+                self.before_leaving();
                 self.b.ins().return_(&results);
                 self.state.reachable = false;
             }

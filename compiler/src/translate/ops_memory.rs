@@ -67,9 +67,7 @@ impl FuncTranslator<'_, '_> {
                 let delta = self.state.pop();
                 let delta = self.b.ins().uextend(I64, delta);
                 let mem = self.b.ins().iconst(I32, i64::from(*mem));
-                let old =
-                    self.env
-                        .call_builtin_value(&mut self.b, Builtin::memory_grow(), &[mem, delta]);
+                let old = self.call_builtin_value(Builtin::memory_grow(), &[mem, delta]);
                 // Why a plain truncation: old sizes fit in 16 bits, and failure (`u64::MAX`)
                 // truncates to wasm's -1.
                 let old = self.b.ins().ireduce(I32, old);
@@ -80,8 +78,7 @@ impl FuncTranslator<'_, '_> {
                 let mem = self.b.ins().iconst(I32, i64::from(*mem));
                 let dst = self.b.ins().uextend(I64, dst);
                 let len = self.b.ins().uextend(I64, len);
-                self.env
-                    .call_builtin(&mut self.b, Builtin::memory_fill(), &[mem, dst, byte, len]);
+                self.call_builtin(Builtin::memory_fill(), &[mem, dst, byte, len]);
             }
             MemoryCopy { dst_mem, src_mem } => {
                 let (dst, src, len) = self.state.pop3();
@@ -90,27 +87,18 @@ impl FuncTranslator<'_, '_> {
                 let dst = self.b.ins().uextend(I64, dst);
                 let src = self.b.ins().uextend(I64, src);
                 let len = self.b.ins().uextend(I64, len);
-                self.env.call_builtin(
-                    &mut self.b,
-                    Builtin::memory_copy(),
-                    &[dst_mem, src_mem, dst, src, len],
-                );
+                self.call_builtin(Builtin::memory_copy(), &[dst_mem, src_mem, dst, src, len]);
             }
             MemoryInit { data_index, mem } => {
                 let (dst, src, len) = self.state.pop3();
                 let mem = self.b.ins().iconst(I32, i64::from(*mem));
                 let data = self.b.ins().iconst(I32, i64::from(*data_index));
                 let dst = self.b.ins().uextend(I64, dst);
-                self.env.call_builtin(
-                    &mut self.b,
-                    Builtin::memory_init(),
-                    &[mem, data, dst, src, len],
-                );
+                self.call_builtin(Builtin::memory_init(), &[mem, data, dst, src, len]);
             }
             DataDrop { data_index } => {
                 let data = self.b.ins().iconst(I32, i64::from(*data_index));
-                self.env
-                    .call_builtin(&mut self.b, Builtin::data_drop(), &[data]);
+                self.call_builtin(Builtin::data_drop(), &[data]);
             }
             _ => return false,
         }

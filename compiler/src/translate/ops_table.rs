@@ -41,11 +41,7 @@ impl FuncTranslator<'_, '_> {
                 let (init, delta) = self.state.pop2();
                 let table = self.b.ins().iconst(I32, i64::from(*table));
                 let delta = self.b.ins().uextend(I64, delta);
-                let old = self.env.call_builtin_value(
-                    &mut self.b,
-                    Builtin::table_grow(),
-                    &[table, init, delta],
-                );
+                let old = self.call_builtin_value(Builtin::table_grow(), &[table, init, delta]);
                 // Why a plain truncation: table sizes fit in 32 bits, and failure (`u64::MAX`)
                 // truncates to wasm's -1.
                 let old = self.b.ins().ireduce(I32, old);
@@ -56,11 +52,7 @@ impl FuncTranslator<'_, '_> {
                 let table = self.b.ins().iconst(I32, i64::from(*table));
                 let dst = self.b.ins().uextend(I64, dst);
                 let len = self.b.ins().uextend(I64, len);
-                self.env.call_builtin(
-                    &mut self.b,
-                    Builtin::table_fill(),
-                    &[table, dst, value, len],
-                );
+                self.call_builtin(Builtin::table_fill(), &[table, dst, value, len]);
             }
             Operator::TableCopy {
                 dst_table,
@@ -72,8 +64,7 @@ impl FuncTranslator<'_, '_> {
                 let dst = self.b.ins().uextend(I64, dst);
                 let src = self.b.ins().uextend(I64, src);
                 let len = self.b.ins().uextend(I64, len);
-                self.env.call_builtin(
-                    &mut self.b,
+                self.call_builtin(
                     Builtin::table_copy(),
                     &[dst_table, src_table, dst, src, len],
                 );
@@ -83,16 +74,11 @@ impl FuncTranslator<'_, '_> {
                 let table = self.b.ins().iconst(I32, i64::from(*table));
                 let elem = self.b.ins().iconst(I32, i64::from(*elem_index));
                 let dst = self.b.ins().uextend(I64, dst);
-                self.env.call_builtin(
-                    &mut self.b,
-                    Builtin::table_init(),
-                    &[table, elem, dst, src, len],
-                );
+                self.call_builtin(Builtin::table_init(), &[table, elem, dst, src, len]);
             }
             Operator::ElemDrop { elem_index } => {
                 let elem = self.b.ins().iconst(I32, i64::from(*elem_index));
-                self.env
-                    .call_builtin(&mut self.b, Builtin::elem_drop(), &[elem]);
+                self.call_builtin(Builtin::elem_drop(), &[elem]);
             }
             Operator::RefNull { .. } => {
                 let v = self.b.ins().iconst(I64, 0);

@@ -1,10 +1,14 @@
-//! The driver of one function's translation: prologue (stack limit, entry block, locals), the
-//! operator loop, and dispatch of each operator to the `ops_*` module that handles its kind.
+//! The driver of one function's translation: prologue (stack limit, entry block, locals, fuel and
+//! epoch state), the operator loop, and dispatch of each operator to the `ops_*` module that
+//! handles its kind.
 
 use super::env::Env;
+use super::epoch::Epoch;
+use super::fuel::Fuel;
 use super::ir_type;
 use super::state::{ControlFrame, FrameKind, State};
 use crate::error::CompileError;
+use crate::options::CompileOptions;
 use crate::parse::ModuleInfo;
 use cranelift_codegen::ir::{self, types, GlobalValueData, InstBuilder, MemFlagsData, Value};
 use cranelift_codegen::isa::TargetIsa;
@@ -22,12 +26,17 @@ pub struct FuncTranslator<'m, 'f> {
     pub state: State,
     /// One variable per wasm local, parameters first.
     pub locals: Vec<Variable>,
+    /// Fuel metering state, when compiling with fuel.
+    pub fuel: Option<Fuel>,
+    /// Epoch interruption state, when compiling with it.
+    pub epoch: Option<Epoch>,
 }
 
-/// Translates `body` (defined function `func_index`) into `func`.
+/// Translates `body` (defined function `func_index`) into `func`, instrumented as `options` say.
 pub fn translate(
     module: &ModuleInfo,
     isa: &dyn TargetIsa,
+    options: &CompileOptions,
     func_index: u32,
     body: &FunctionBody,
     func: &mut ir::Function,
@@ -49,8 +58,21 @@ pub fn translate(
         env,
         state: State::new(),
         locals: Vec::new(),
+        fuel: None,
+        epoch: None,
     };
     t.declare_locals(func_index, body, entry)?;
+    let mut reader = body.get_operators_reader()?;
+    if options.fuel || options.epoch_interruption {
+        // Why: the entry checks' traps then map to this function's first operator.
+        t.b.set_srcloc(ir::SourceLoc::new(reader.original_position() as u32));
+    }
+    if options.fuel {
+        t.fuel_function_entry();
+    }
+    if options.epoch_interruption {
+        t.epoch_function_entry();
+    }
 
     // The body is a block whose continuation returns the function's results.
     let results: Vec<ir::Type> = module
@@ -69,7 +91,6 @@ pub fn translate(
         exit_branched_to: false,
     });
 
-    let mut reader = body.get_operators_reader()?;
     while !reader.eof() {
         let offset = reader.original_position();
         let op = reader.read()?;
@@ -161,6 +182,26 @@ impl<'m, 'f> FuncTranslator<'m, 'f> {
         }
     }
 
+    /// Before control leaves the function's code (a call, a return, `unreachable`): writes the
+    /// fuel counter back, for the callee or the host to see.
+    pub fn before_leaving(&mut self) {
+        self.fuel_save();
+    }
+
+    /// After a call returns: reloads the fuel counter and the epoch deadline, which the callee or
+    /// the host may have changed.
+    pub fn after_call(&mut self) {
+        self.fuel_reload();
+        self.epoch_reload_deadline();
+    }
+
+    /// At a loop header: traps if the fuel has run out, interrupts if the epoch deadline has
+    /// passed (function entries check too, in `fuel_function_entry` and `epoch_function_entry`).
+    pub fn check_fuel_and_epoch(&mut self) {
+        self.fuel_check();
+        self.epoch_check();
+    }
+
     /// A new block with parameters of `types`.
     pub fn new_block_with_params(&mut self, types: &[ir::Type]) -> ir::Block {
         let block = self.b.create_block();
@@ -176,6 +217,7 @@ impl<'m, 'f> FuncTranslator<'m, 'f> {
             self.translate_unreachable(op);
             return Ok(());
         }
+        self.fuel_before_operator(op);
         let handled = self.translate_control(op)?
             || self.translate_simd(op)?
             || self.translate_numeric(op)

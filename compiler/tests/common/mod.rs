@@ -1,7 +1,11 @@
 //! Helpers shared by the translation tests: the spec suite's modules, the ISAs the compiler
 //! targets, and compiling one module for each with only colocated calls allowed.
 
-#![allow(dead_code, unused_imports)]
+#![allow(
+    dead_code,
+    unused_imports,
+    reason = "each test binary uses a different part"
+)]
 
 pub use cranelift_codegen::control::ControlPlane;
 pub use cranelift_codegen::ir::{self, ExternalName, UserFuncName};
@@ -10,6 +14,7 @@ pub use cranelift_codegen::settings::{self, Configurable};
 pub use cranelift_codegen::{Context, FinalizedRelocTarget};
 pub use kiln_compiler::parse::ModuleInfo;
 pub use kiln_compiler::translate::{translate_function, wasm_signature};
+pub use kiln_compiler::CompileOptions;
 pub use rayon::prelude::*;
 pub use std::path::{Path, PathBuf};
 pub use wast::lexer::Lexer;
@@ -136,11 +141,22 @@ pub fn compile_for(
     isa: &OwnedTargetIsa,
     failures: &mut Vec<String>,
 ) {
+    compile_with_options(module, target, isa, &CompileOptions::default(), failures);
+}
+
+/// [`compile_for`], translating with the instrumentation `options` ask for (fuel, epochs).
+pub fn compile_with_options(
+    module: &ModuleInfo,
+    target: &str,
+    isa: &OwnedTargetIsa,
+    options: &CompileOptions,
+    failures: &mut Vec<String>,
+) {
     for (i, body) in module.bodies.iter().enumerate() {
         let index = module.imported_funcs + i as u32;
         let sig = wasm_signature(module.func_type(index));
         let mut func = ir::Function::with_name_signature(UserFuncName::user(0, index), sig);
-        if let Err(e) = translate_function(module, &**isa, index, body, &mut func) {
+        if let Err(e) = translate_function(module, &**isa, options, index, body, &mut func) {
             failures.push(format!("{target}: function {index}: translate: {e}"));
             continue;
         }

@@ -2,9 +2,11 @@
 //! loader implements.
 
 use crate::error::{FormatError, Location};
-use crate::header::{ArtifactHeader, BOUNDS_STATIC_GUARD, OS_LINUX, STACK_LIMIT_STORE_CONTEXT};
+use crate::header::{
+    ArtifactHeader, BOUNDS_STATIC_GUARD, KNOWN_FLAGS, OS_LINUX, STACK_LIMIT_STORE_CONTEXT,
+};
 use crate::target::{feature_names, host_features, Arch};
-use crate::vmctx::MEMORY_RESERVATION;
+use crate::vmctx::{MEMORY_GUARD, MEMORY_RESERVATION};
 
 /// Checks that this machine can run the artifact: architecture, OS, CPU features, and the
 /// run-time settings this loader implements.
@@ -38,6 +40,18 @@ pub fn check_compatibility(h: &ArtifactHeader) -> Result<(), FormatError> {
         return Err(FormatError::UnsupportedSetting(format!(
             "stack-limit scheme {}",
             h.stack_limit_scheme
+        )));
+    }
+    let unknown = h.flags.get() & !KNOWN_FLAGS;
+    if unknown != 0 {
+        return Err(FormatError::UnsupportedSetting(format!(
+            "header flags 0x{unknown:x}"
+        )));
+    }
+    if h.memory_guard.get() != MEMORY_GUARD {
+        return Err(FormatError::UnsupportedSetting(format!(
+            "memory guard of {} bytes",
+            h.memory_guard
         )));
     }
     if h.memory_reservation.get() != MEMORY_RESERVATION {

@@ -20,6 +20,14 @@ use crate::target::Arch;
 use std::ops::Range;
 use zerocopy::FromBytes;
 
+/// Everything validation reads lies in this many first bytes of the file: the ELF and Kiln
+/// headers, the program headers and the metadata directory (the writer refuses a layout that
+/// would put the directory further, SPEC.md §1), so that a loader can validate from one small read.
+pub const PREFIX_LEN: usize = 1024;
+
+/// The shortest file that can be an artifact: an ELF file header, which the Kiln header follows.
+pub const MIN_FILE_LEN: usize = HEADER_OFFSET as usize;
+
 /// A checked view of an artifact's bytes. It dereferences to the [`MetaView`] of its metadata
 /// region, which has the table accessors.
 #[derive(Clone, Copy)]
@@ -61,8 +69,9 @@ impl<'a> ArtifactView<'a> {
         }
         // The version first, from its fixed place: a header of another version may have another
         // size or layout.
+        let at = std::mem::offset_of!(ArtifactHeader, format_major);
         let version = rest
-            .get(8..12)
+            .get(at..at + 4)
             .ok_or(FormatError::Truncated("Kiln header"))?;
         let major = u16::from_le_bytes([version[0], version[1]]);
         let minor = u16::from_le_bytes([version[2], version[3]]);
@@ -74,15 +83,19 @@ impl<'a> ArtifactView<'a> {
         }
         let (header, _) = ArtifactHeader::ref_from_prefix(rest)
             .map_err(|_| FormatError::Truncated("Kiln header"))?;
-        if (header.header_size.get() as usize) < ArtifactHeader::SIZE {
+        // This format version has exactly this header; a field it does not define is refused
+        // rather than ignored.
+        if header.header_size.get() as usize != ArtifactHeader::SIZE {
             return Err(header_error(
                 "header_size",
-                format_args!(
-                    "{} is smaller than {}",
-                    header.header_size,
-                    ArtifactHeader::SIZE
-                ),
+                format_args!("{} instead of {}", header.header_size, ArtifactHeader::SIZE),
             ));
+        }
+        if header.reserved0 != 0 {
+            return Err(header_error("reserved0", "not zero"));
+        }
+        if std::str::from_utf8(&header.kiln_version).is_err() {
+            return Err(header_error("kiln_version", "not UTF-8"));
         }
         let arch = Arch::from_code(header.arch.get()).ok_or_else(|| {
             header_error(
@@ -90,6 +103,18 @@ impl<'a> ArtifactView<'a> {
                 format_args!("unknown architecture code {}", header.arch),
             )
         })?;
+        if header.triple_str() != arch.triple()
+            || header.triple[arch.triple().len()..].iter().any(|&b| b != 0)
+        {
+            return Err(header_error(
+                "triple",
+                format_args!(
+                    "{:?} is not the triple of {}",
+                    header.triple_str(),
+                    arch.name()
+                ),
+            ));
+        }
         let align = header.region_align.get() as u64;
         if align != arch.region_align() {
             return Err(header_error(
@@ -113,6 +138,7 @@ impl<'a> ArtifactView<'a> {
                 ));
             }
         }
+        check_regions(header)?;
         // The directory must be readable from the prefix: a loader validates everything it relies on
         // from one small read, without touching the mapping.
         let meta_start = header.meta.offset.get() as usize;
@@ -131,10 +157,21 @@ impl<'a> ArtifactView<'a> {
         let header = ArtifactView::check_prefix(bytes, bytes.len())?;
         // In range: checked by `check_prefix`.
         let meta = range_in(bytes.len(), header.meta).map_or(&[][..], |r| &bytes[r]);
+        let meta = MetaView::parse(meta)?;
+        if header.num_functions.get() as usize != meta.functions().len() {
+            return Err(header_error(
+                "num_functions",
+                format_args!(
+                    "{} but the function table has {}",
+                    header.num_functions,
+                    meta.functions().len()
+                ),
+            ));
+        }
         Ok(ArtifactView {
             bytes,
             header,
-            meta: MetaView::parse(meta)?,
+            meta,
         })
     }
 
@@ -149,7 +186,7 @@ impl<'a> ArtifactView<'a> {
             .bytes
             .get(self.header.checksum_range())
             .ok_or(FormatError::Truncated("checksummed range"))?;
-        if crate::header::fnv1a64(body) != self.header.checksum.get() {
+        if crate::header::checksum(body) != self.header.checksum.get() {
             return Err(FormatError::Checksum);
         }
         Ok(())
@@ -227,6 +264,40 @@ impl<'a> ArtifactView<'a> {
         let start = usize::try_from(offset).ok()?;
         data.get(start..start.checked_add(usize::try_from(len).ok()?)?)
     }
+}
+
+/// Checks that the regions lie after the headers and do not overlap each other, and that only an
+/// artifact with unwind tables has an `.eh_frame`: no byte of the file may be read as two things.
+fn check_regions(h: &ArtifactHeader) -> Result<(), FormatError> {
+    if h.flags.get() & crate::header::FLAG_UNWIND_INFO == 0 && h.eh_frame.size.get() != 0 {
+        return Err(header_error(
+            "eh_frame",
+            "unwind tables in an artifact without the flag",
+        ));
+    }
+    let regions = [
+        ("text", h.text),
+        ("meta", h.meta),
+        ("data", h.data),
+        ("eh_frame", h.eh_frame),
+    ];
+    for (i, (field, r)) in regions.iter().enumerate() {
+        if r.size.get() == 0 {
+            continue;
+        }
+        if r.offset.get() < crate::header::HEADERS_END as u64 {
+            return Err(header_error(field, "region overlaps the headers"));
+        }
+        for (other, o) in &regions[i + 1..] {
+            if o.size.get() != 0 && r.offset.get() < o.end() && o.offset.get() < r.end() {
+                return Err(header_error(
+                    field,
+                    format_args!("region overlaps the {other} region"),
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The error for entry `index` of `table` that does not exist.

@@ -2,7 +2,7 @@
 //! headers that describe them to tools, the symbol table, and the Kiln header with its checksum.
 
 use crate::header::{
-    fnv1a64, ArtifactHeader, CodeSettings, FileRange, Regions, FLAG_UNWIND_INFO, HEADER_OFFSET,
+    checksum, ArtifactHeader, CodeSettings, FileRange, Regions, FLAG_UNWIND_INFO, HEADER_OFFSET,
 };
 use crate::target::Arch;
 use object::elf;
@@ -138,6 +138,14 @@ pub fn write_artifact(parts: &ArtifactParts<'_>) -> Result<Vec<u8>, WriteError> 
     // Reserve: the order here is the order in the file.
     let code = reserve_code(&mut w, arch, meta.len(), text.len(), unwind_info);
     let (meta_off, text_off) = (code.meta, code.text);
+    let directory_end = meta_off as usize + size_of::<crate::tables::MetaDirectory>();
+    if directory_end > crate::reader::PREFIX_LEN {
+        return Err(WriteError(format!(
+            "the metadata directory would end at byte {directory_end}, past the first {} bytes \
+             that loaders validate from",
+            crate::reader::PREFIX_LEN
+        )));
+    }
     let eh_off = w.reserve(eh_frame.len() as u64, 8);
     debug_assert!(eh_frame.is_empty() || eh_off == code.eh_frame);
     let eh_hdr_off = w.reserve(eh_hdr.len() as u64, 4);
@@ -289,8 +297,10 @@ pub fn write_artifact(parts: &ArtifactParts<'_>) -> Result<Vec<u8>, WriteError> 
         eh_frame: range(eh_off, eh_frame.len()),
     };
     let mut header = ArtifactHeader::new(settings, &regions);
-    header.checksum = fnv1a64(&out[header.checksum_range()]).into();
     let at = header_pos as usize;
+    out[at..at + ArtifactHeader::SIZE].copy_from_slice(header.as_bytes());
+    // Last: the checksum covers the header written just above (with its own field as zero).
+    header.checksum = checksum(&out[header.checksum_range()]).into();
     out[at..at + ArtifactHeader::SIZE].copy_from_slice(header.as_bytes());
     Ok(out)
 }

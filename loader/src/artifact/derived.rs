@@ -19,8 +19,8 @@ pub(super) struct Derived {
 /// A defined function, as instantiation and calls need it.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct DefinedFunc {
-    /// Address of its code.
-    pub code: usize,
+    /// Offset of its code in the text region, checked to lie inside it.
+    pub offset: usize,
     /// Its `VMFuncRef` slot, or `NO_FUNC_REF`.
     pub slot: u32,
 }
@@ -29,7 +29,7 @@ pub(crate) struct DefinedFunc {
 pub(crate) struct DefinedFuncs {
     /// In index order.
     pub all: Box<[DefinedFunc]>,
-    /// `(code, canonical type id)` of those with a `VMFuncRef`, in slot order: what each
+    /// `(text offset, canonical type id)` of those with a `VMFuncRef`, in slot order: what each
     /// instantiation writes into its VMContext.
     pub referenceable: Box<[(usize, u32)]>,
     /// For each item of the `ElemFuncs` table: its function's `VMFuncRef` slot, or `NULL_FUNC`
@@ -80,12 +80,9 @@ impl Artifact {
                         ));
                     }
                     next_slot += 1;
-                    referenceable.push((code.start + off, id));
+                    referenceable.push((off, id));
                 }
-                Ok(DefinedFunc {
-                    code: code.start + off,
-                    slot,
-                })
+                Ok(DefinedFunc { offset: off, slot })
             })
             .collect::<Result<Box<[DefinedFunc]>, _>>()?;
         if next_slot != module.func_refs.get() {

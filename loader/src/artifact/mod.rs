@@ -8,6 +8,7 @@
 mod derived;
 mod file_map;
 mod reopen;
+mod types;
 mod unwind;
 mod validate;
 
@@ -27,20 +28,20 @@ use validate::Validated;
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
     /// The file could not be opened or mapped.
-    #[error("{path}: {source}")]
+    #[error("{path}: {error}")]
     Io {
         /// The file.
         path: PathBuf,
-        /// The cause.
-        source: std::io::Error,
+        /// The cause (part of the message, so not also a `source()`: printed once).
+        error: std::io::Error,
     },
     /// The file is not a usable artifact.
-    #[error("{path}: {source}")]
+    #[error("{path}: {error}")]
     Format {
         /// The file.
         path: PathBuf,
-        /// The cause.
-        source: FormatError,
+        /// The cause (part of the message, so not also a `source()`: printed once).
+        error: FormatError,
     },
 }
 
@@ -84,7 +85,7 @@ struct ArtifactInner {
     /// What instantiation and calls derive from the metadata, computed once.
     derived: Derived,
     /// The file, reopened at the first instantiation that maps a data image (see `reopen`).
-    reopened: OnceLock<Option<File>>,
+    reopened: OnceLock<Option<std::sync::Arc<File>>>,
     /// Last, so that it is unmapped after every field that may borrow from it is gone.
     map: FileMap,
 }
@@ -108,13 +109,13 @@ impl Artifact {
     /// Opens and maps `path`.
     pub fn open_with(path: impl AsRef<Path>, options: &LoadOptions) -> Result<Artifact, LoadError> {
         let path = path.as_ref();
-        let io = |source| LoadError::Io {
+        let io = |error| LoadError::Io {
             path: path.to_owned(),
-            source,
+            error,
         };
-        let format = |source| LoadError::Format {
+        let format = |error| LoadError::Format {
             path: path.to_owned(),
-            source,
+            error,
         };
         let file = File::open(path).map_err(io)?;
         // The length by `lseek`, not `fstat`: it costs a tenth as much (benches/README.md, "Load

@@ -40,9 +40,9 @@ impl Artifact {
         if self.inner.validated.get().is_some() {
             return Ok(());
         }
-        let format = |source| LoadError::Format {
+        let format = |error| LoadError::Format {
             path: self.inner.path.clone(),
-            source,
+            error,
         };
         let bytes = self.mapped();
         // The same checks as at load (`check_now`): everything from the first 1 KiB, which is
@@ -94,6 +94,15 @@ impl Artifact {
         Ok(self.code())
     }
 
+    /// The start of the code (for computing code addresses from text offsets), or null until
+    /// the artifact has been validated.
+    pub(crate) fn code_ptr(&self) -> *const u8 {
+        match self.validated_view() {
+            Some(view) => self.mapped()[view.text_range()].as_ptr(),
+            None => std::ptr::null(),
+        }
+    }
+
     /// Address range of the code; empty until the artifact has been validated.
     pub(crate) fn code(&self) -> std::ops::Range<usize> {
         self.inner.validated.get().map_or(0..0, |v| v.code.clone())
@@ -109,12 +118,11 @@ pub(super) struct Validated {
     code: std::ops::Range<usize>,
 }
 
-/// Length of an ELF64 file header: nothing shorter can be an artifact.
-pub(super) const ELF_HEADER_LEN: usize = 64;
+/// Nothing shorter can be an artifact.
+pub(super) const ELF_HEADER_LEN: usize = kiln_format::reader::MIN_FILE_LEN;
 
-/// Bytes read to validate an artifact before mapping it: the ELF and Kiln headers, the program
-/// headers and the metadata directory all lie in the first 1 KiB (SPEC §1).
-const PREFIX_LEN: usize = 1024;
+/// Bytes read to validate an artifact before mapping it (SPEC §1).
+const PREFIX_LEN: usize = kiln_format::reader::PREFIX_LEN;
 
 /// Reads up to `buf.len()` bytes from the start of `file`.
 fn read_prefix(file: &File, buf: &mut [u8]) -> std::io::Result<usize> {

@@ -1,22 +1,35 @@
-//! Import resolution: each import found by name and checked against the type the module expects.
+//! Import resolution: each import checked against the type the module expects, and turned into
+//! what the instance's VMContext holds for it.
 
-use super::InstantiateError;
-use crate::func::Func;
+use crate::artifact::Artifact;
+use crate::error::{Error, Result};
+use crate::extern_::Extern;
+use crate::func::{ErasedHostFunc, FuncKind};
 use crate::global::Global;
-use crate::imports::{Extern, Imports};
-use crate::memory::Memory;
-use crate::store::Store;
-use crate::table::Table;
-use crate::values::{FuncType, ValType};
-use kiln_format::tables::{extern_kind, TableId, LIMITS_HAS_MAX};
-use kiln_format::vmctx::VmctxCounts;
+use crate::store::StoreOpaque;
+use crate::types::ValType;
+use kiln_format::tables::{extern_kind, TableId, LIMITS_HAS_MAX, NO_CODE};
+use kiln_format::vmctx::{VMContext, VMFuncRef, VmctxCounts};
 use kiln_format::{ArtifactView, FormatError, Location};
+use std::sync::Arc;
 
-/// The externs an instance imports, per kind, in index order.
-pub(super) struct Linked {
-    pub funcs: Vec<Func>,
-    pub tables: Vec<Table>,
-    pub memories: Vec<Memory>,
+/// What one import is satisfied with.
+#[derive(Clone, Copy)]
+pub(crate) enum Import<'a> {
+    /// An extern of the store.
+    Extern(Extern),
+    /// A host function of a linker, not bound to any store.
+    Host(&'a Arc<dyn ErasedHostFunc>),
+}
+
+/// The imports of an instance, per kind, in index order, as its VMContext holds them.
+pub(crate) struct Linked {
+    /// The `VMFuncRef` of each imported function.
+    pub funcs: Vec<VMFuncRef>,
+    /// Store indices of imported tables.
+    pub tables: Vec<u32>,
+    /// Store indices of imported memories.
+    pub memories: Vec<u32>,
     pub globals: Vec<Global>,
 }
 
@@ -62,15 +75,28 @@ pub(super) fn counts(view: &ArtifactView<'_>) -> Result<VmctxCounts, FormatError
     }
     // WebAssembly's implementation limits (those of wasmparser's validator), which also keep
     // every VMContext offset within `u32`.
-    if counts.func_refs > MAX_FUNCS
-        || counts.globals > MAX_GLOBALS
-        || counts.memories > MAX_MEMORIES
-        || counts.tables > MAX_TABLES
-    {
-        return Err(FormatError::corrupt(
-            Location::Module("func_refs"),
-            "more entities than WebAssembly allows",
-        ));
+    for (what, count, max) in [
+        (TableId::Functions, counts.func_refs, MAX_FUNCS),
+        (TableId::Globals, counts.globals, MAX_GLOBALS),
+        (TableId::Memories, counts.memories, MAX_MEMORIES),
+        (TableId::Tables, counts.tables, MAX_TABLES),
+    ] {
+        if count > max {
+            return Err(FormatError::corrupt(
+                Location::Table(what),
+                format_args!("{count} entries, more than WebAssembly's limit of {max}"),
+            ));
+        }
+    }
+    // Every global's type is checked once here, before anything is created, so that later
+    // accessors (`Global::ty`, `Global::get`) cannot meet a type they do not know.
+    for (i, g) in view.globals().iter().enumerate() {
+        if ValType::from_code(g.val_type).is_none() {
+            return Err(FormatError::corrupt(
+                Location::entry(TableId::Globals, i, "val_type"),
+                format_args!("unknown value type 0x{:02x}", g.val_type),
+            ));
+        }
     }
     Ok(counts)
 }
@@ -79,10 +105,22 @@ fn no_entry(table: TableId, index: usize) -> FormatError {
     FormatError::corrupt(Location::entry(table, index, ""), "imported entity missing")
 }
 
-fn incompatible(module: &str, name: &str, why: String) -> InstantiateError {
-    InstantiateError::Link(format!(
+fn incompatible(view: &ArtifactView<'_>, imp: usize, why: impl std::fmt::Display) -> Error {
+    let (module, name) = import_name(view, imp);
+    Error::Link(format!(
         "incompatible import type for {module}.{name}: {why}"
     ))
+}
+
+/// The module and field name of import `imp`, for messages.
+pub(crate) fn import_name(view: &ArtifactView<'_>, imp: usize) -> (String, String) {
+    match view.imports().get(imp) {
+        Some(i) => (
+            view.str_lossy(i.module).escape_debug().to_string(),
+            view.str_lossy(i.name).escape_debug().to_string(),
+        ),
+        None => ("?".into(), "?".into()),
+    }
 }
 
 /// Limits subtyping: an import of size `cur` with maximum `max` satisfies `min`/`want_max`.
@@ -94,120 +132,164 @@ fn limits_match(cur: u64, max: Option<u64>, min: u64, want_max: Option<u64>) -> 
         }
 }
 
-/// Finds and type-checks every import.
-pub(super) fn resolve(
-    store: &Store,
+/// The function type with canonical id `id`, for messages.
+fn type_name(id: u32) -> String {
+    crate::type_registry::func_type(id).map_or_else(|| format!("type {id}"), |t| t.to_string())
+}
+
+/// Checks every import of `artifact` (given in import order) and resolves it for the VMContext.
+pub(crate) fn resolve(
+    store: &mut StoreOpaque,
+    artifact: &Artifact,
     view: &ArtifactView<'_>,
-    imports: &Imports,
-) -> Result<Linked, InstantiateError> {
+    type_ids: &[u32],
+    imports: &[Import<'_>],
+) -> Result<Linked> {
+    if imports.len() != view.imports().len() {
+        return Err(Error::Link(format!(
+            "the module has {} imports, but {} were given",
+            view.imports().len(),
+            imports.len()
+        )));
+    }
     let mut linked = Linked {
         funcs: Vec::new(),
         tables: Vec::new(),
         memories: Vec::new(),
         globals: Vec::new(),
     };
-    for imp in view.imports() {
-        let (module_bytes, name_bytes) = (view.str_bytes(imp.module)?, view.str_bytes(imp.name)?);
-        let Some(ext) = imports.get_bytes(module_bytes, name_bytes) else {
-            return Err(InstantiateError::Link(format!(
-                "unknown import: {}.{}",
-                String::from_utf8_lossy(module_bytes),
-                String::from_utf8_lossy(name_bytes)
-            )));
-        };
-        // Names for messages, decoded only when one is needed.
-        let module = || String::from_utf8_lossy(module_bytes);
-        let name = || String::from_utf8_lossy(name_bytes);
+    let code = artifact.code();
+    for (k, (imp, given)) in view.imports().iter().zip(imports).enumerate() {
         let index = imp.index.get() as usize;
-        let owner = match ext {
-            Extern::Func(f) => f.store_id(),
-            Extern::Table(t) => Some(t.0.store_id),
-            Extern::Memory(m) => Some(m.0.store_id),
-            Extern::Global(g) => Some(g.store_id),
-        };
-        let foreign_store = owner.is_some_and(|id| id != store.id());
-        if foreign_store {
-            return Err(incompatible(
-                &module(),
-                &name(),
-                "it belongs to another store".into(),
-            ));
+        if let Import::Extern(e) = given {
+            if e.store() != store.id {
+                return Err(incompatible(view, k, "it belongs to another store"));
+            }
         }
-        match (imp.kind, ext) {
-            (extern_kind::FUNC, Extern::Func(f)) => {
+        match (imp.kind, given) {
+            (extern_kind::FUNC, Import::Extern(Extern::Func(_)) | Import::Host(_)) => {
                 let ti = imp.type_index.get();
-                let (p, r) = view.signature(ti)?;
-                // Compared as value-type codes: no allocation on the instantiation path.
-                if !f.signature_is(p, r) {
-                    let want = FuncType::from_codes(p, r).ok_or_else(|| {
-                        FormatError::corrupt(
-                            Location::entry(TableId::Types, ti, "valtypes"),
-                            "unknown value type",
-                        )
-                    })?;
+                let want = *type_ids
+                    .get(ti as usize)
+                    .ok_or_else(|| no_entry(TableId::Types, ti as usize))?;
+                // A host function is called through this artifact's adapter for the type; its
+                // context and type come from the function (borrowed: no reference count touched).
+                let host: Option<(u32, *mut VMContext)> = match given {
+                    Import::Host(h) => Some((h.canonical_type(), h.vmctx())),
+                    Import::Extern(Extern::Func(f)) => match f.kind {
+                        FuncKind::Host(i) => {
+                            let h = &store.host_funcs[i as usize].func;
+                            Some((h.canonical_type(), h.vmctx()))
+                        }
+                        FuncKind::Ref(_) => None,
+                    },
+                    Import::Extern(_) => None,
+                };
+                let func_ref = match (host, given) {
+                    (Some((type_id, vmctx)), _) => {
+                        let adapter = view.func_type(ti)?.host_adapter.get();
+                        if adapter == NO_CODE || adapter as usize >= code.len() {
+                            return Err(FormatError::corrupt(
+                                Location::entry(TableId::Types, ti, "host_adapter"),
+                                "no host adapter in the text",
+                            )
+                            .into());
+                        }
+                        VMFuncRef {
+                            code: artifact.code_ptr().wrapping_add(adapter as usize),
+                            type_id,
+                            pad: 0,
+                            vmctx,
+                        }
+                    }
+                    (None, Import::Extern(Extern::Func(f))) => {
+                        let ptr = f.vm_func_ref(store)?;
+                        // SAFETY: a `VMFuncRef` of this store (checked above), alive with it.
+                        let r = unsafe { &*ptr };
+                        VMFuncRef {
+                            code: r.code,
+                            type_id: r.type_id,
+                            pad: 0,
+                            vmctx: r.vmctx,
+                        }
+                    }
+                    _ => unreachable!("matched a function above"),
+                };
+                if func_ref.type_id != want {
                     return Err(incompatible(
-                        &module(),
-                        &name(),
-                        format!("expected {want}, found {}", f.ty()),
+                        view,
+                        k,
+                        format_args!(
+                            "expected {}, found {}",
+                            type_name(want),
+                            type_name(func_ref.type_id)
+                        ),
                     ));
                 }
-                linked.funcs.push(f.clone());
+                linked.funcs.push(func_ref);
             }
-            (extern_kind::TABLE, Extern::Table(t)) => {
+            (extern_kind::TABLE, Import::Extern(Extern::Table(t))) => {
                 let entry = view
                     .tables()
                     .get(index)
                     .ok_or_else(|| no_entry(TableId::Tables, index))?;
                 let want_max = (entry.flags & LIMITS_HAS_MAX != 0).then(|| entry.max.get());
-                if ValType::from_code(entry.elem_type) != Some(t.elem_type())
-                    || !limits_match(t.size(), t.max(), entry.min.get(), want_max)
+                let data = &store.tables[t.index as usize];
+                let ty = data.ty();
+                if ValType::from_code(entry.elem_type) != Some(ty.element())
+                    || !limits_match(ty.minimum(), ty.maximum(), entry.min.get(), want_max)
                 {
                     return Err(incompatible(
-                        &module(),
-                        &name(),
-                        "table type or limits".into(),
+                        view,
+                        k,
+                        format_args!("a table of type {ty} does not fit"),
                     ));
                 }
-                linked.tables.push(t.clone());
+                linked.tables.push(t.index);
             }
-            (extern_kind::MEMORY, Extern::Memory(m)) => {
+            (extern_kind::MEMORY, Import::Extern(Extern::Memory(m))) => {
                 let entry = view
                     .memories()
                     .get(index)
                     .ok_or_else(|| no_entry(TableId::Memories, index))?;
                 let want_max = (entry.flags & LIMITS_HAS_MAX != 0).then(|| entry.max_pages.get());
-                if !limits_match(
-                    m.size_pages(),
-                    m.max_pages(),
-                    entry.min_pages.get(),
-                    want_max,
-                ) {
-                    return Err(incompatible(&module(), &name(), "memory limits".into()));
+                let ty = store.memories[m.index as usize].ty();
+                let pages = ty.minimum();
+                if !limits_match(pages, ty.maximum(), entry.min_pages.get(), want_max) {
+                    return Err(incompatible(
+                        view,
+                        k,
+                        format_args!("a memory of type {ty} does not fit"),
+                    ));
                 }
-                linked.memories.push(m.clone());
+                linked.memories.push(m.index);
             }
-            (extern_kind::GLOBAL, Extern::Global(g)) => {
+            (extern_kind::GLOBAL, Import::Extern(Extern::Global(g))) => {
                 let entry = view
                     .globals()
                     .get(index)
                     .ok_or_else(|| no_entry(TableId::Globals, index))?;
-                if ValType::from_code(entry.val_type) != Some(g.ty())
-                    || (entry.mutable != 0) != g.is_mutable()
+                let (_, ty) = g.location(store)?;
+                if ValType::from_code(entry.val_type) != Some(ty.content())
+                    || (entry.mutable != 0) != ty.is_mutable()
                 {
                     return Err(incompatible(
-                        &module(),
-                        &name(),
-                        "global type or mutability".into(),
+                        view,
+                        k,
+                        format_args!("a global of type {ty} does not fit"),
                     ));
                 }
-                linked.globals.push(g.clone());
+                linked.globals.push(*g);
             }
-            (_, ext) => {
+            (_, Import::Extern(ext)) => {
                 return Err(incompatible(
-                    &module(),
-                    &name(),
-                    format!("a {} was provided", ext.kind_name()),
+                    view,
+                    k,
+                    format_args!("a {} was provided", ext.kind_name()),
                 ))
+            }
+            (_, Import::Host(_)) => {
+                return Err(incompatible(view, k, "a function was provided"));
             }
         }
     }

@@ -1,0 +1,213 @@
+//! Stopping runaway guests: epoch deadlines (from another thread, with or without a callback) and
+//! fuel, on artifacts compiled for them; a clear error when asking for either on an artifact that
+//! was not.
+
+mod common;
+
+use common::{load_wat, load_wat_with};
+use kiln_compiler::CompileOptions;
+use kiln_loader::{Engine, Error, Instance, Store, TrapKind, UpdateDeadline};
+use std::time::{Duration, Instant};
+
+const SPIN: &str = r#"
+(module
+  (memory 1)
+  (func (export "spin") (loop (br 0)))
+  (func (export "spin_calls") (loop (call $leaf) (br 0)))
+  (func $leaf)
+  (func (export "count") (param $n i32) (result i32)
+    (local $i i32)
+    (loop
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br_if 0 (i32.lt_u (local.get $i) (local.get $n))))
+    (local.get $i))
+  (func (export "three") (result i32) (i32.add (i32.const 1) (i32.const 2))))
+"#;
+
+fn epochs() -> CompileOptions {
+    CompileOptions {
+        epoch_interruption: true,
+        ..CompileOptions::default()
+    }
+}
+
+fn fuel() -> CompileOptions {
+    CompileOptions {
+        fuel: true,
+        ..CompileOptions::default()
+    }
+}
+
+#[test]
+fn a_loop_with_no_calls_is_interrupted_from_another_thread() {
+    let loaded = load_wat_with(SPIN, &epochs());
+    let engine = Engine::new();
+    let mut store = Store::with_engine(&engine, ());
+    store.set_epoch_deadline(1).unwrap();
+    let instance = Instance::new(&mut store, &loaded.artifact, &[]).unwrap();
+    for export in ["spin", "spin_calls"] {
+        store.set_epoch_deadline(1).unwrap();
+        let ticker = {
+            let engine = engine.clone();
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(50));
+                engine.increment_epoch();
+            })
+        };
+        let start = Instant::now();
+        let err = instance.call(&mut store, export, &[]).unwrap_err();
+        ticker.join().unwrap();
+        let trap = err.as_trap().unwrap();
+        assert_eq!(trap.kind, TrapKind::Interrupt, "{export}");
+        // At the loop header of the export, or at the entry of the function it calls.
+        let func = trap.func.as_deref();
+        assert!(func == Some(export) || func == Some("leaf"), "{err}");
+        assert!(
+            err.to_string().starts_with("wasm trap: interrupt in "),
+            "{err}"
+        );
+        assert!(start.elapsed() < Duration::from_secs(10));
+    }
+    // The store stays usable: a new deadline, and code runs again.
+    store.set_epoch_deadline(10).unwrap();
+    let three = instance
+        .get_typed_func::<(), i32>(&mut store, "three")
+        .unwrap();
+    assert_eq!(three.call(&mut store, ()).unwrap(), 3);
+}
+
+#[test]
+fn a_deadline_callback_extends_the_deadline_or_stops_the_guest() {
+    let loaded = load_wat_with(SPIN, &epochs());
+    let engine = Engine::new();
+    let mut store = Store::with_engine(&engine, 0u32);
+    let instance = Instance::new(&mut store, &loaded.artifact, &[]).unwrap();
+    store
+        .epoch_deadline_callback(|mut cx| {
+            *cx.data_mut() += 1;
+            if *cx.data() < 5 {
+                Ok(UpdateDeadline::Continue(1))
+            } else {
+                Ok(UpdateDeadline::Interrupt)
+            }
+        })
+        .unwrap();
+    store.set_epoch_deadline(1).unwrap();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let ticker = {
+        let (engine, stop) = (engine.clone(), stop.clone());
+        std::thread::spawn(move || {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                std::thread::sleep(Duration::from_millis(2));
+                engine.increment_epoch();
+            }
+        })
+    };
+    let err = instance.call(&mut store, "spin", &[]).unwrap_err();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    ticker.join().unwrap();
+    assert_eq!(err.as_trap().unwrap().kind, TrapKind::Interrupt);
+    // Continued four times, stopped at the fifth.
+    assert_eq!(*store.data(), 5);
+    // An error from the callback is the trap's error.
+    store
+        .epoch_deadline_callback(|_| Err("deadline policy refused".into()))
+        .unwrap();
+    store.set_epoch_deadline(0).unwrap();
+    let err = instance.call(&mut store, "spin", &[]).unwrap_err();
+    let why = err
+        .as_trap()
+        .and_then(|t| t.host_error())
+        .unwrap()
+        .to_string();
+    assert_eq!(why, "deadline policy refused");
+}
+
+#[test]
+fn a_new_store_traps_epoch_checked_code_until_a_deadline_is_set() {
+    let loaded = load_wat_with(SPIN, &epochs());
+    let mut store = Store::with_engine(&Engine::new(), ());
+    let instance = Instance::new(&mut store, &loaded.artifact, &[]).unwrap();
+    let e = instance.call(&mut store, "three", &[]).unwrap_err();
+    assert_eq!(e.as_trap().unwrap().kind, TrapKind::Interrupt);
+    store.set_epoch_deadline(1).unwrap();
+    assert_eq!(
+        instance.call(&mut store, "three", &[]).unwrap()[0].i32(),
+        Some(3)
+    );
+}
+
+#[test]
+fn fuel_bounds_how_long_a_guest_runs() {
+    let loaded = load_wat_with(SPIN, &fuel());
+    let mut store = Store::new(());
+    store.set_fuel(10_000).unwrap();
+    let instance = Instance::new(&mut store, &loaded.artifact, &[]).unwrap();
+    let err = instance.call(&mut store, "spin", &[]).unwrap_err();
+    assert_eq!(err.as_trap().unwrap().kind, TrapKind::OutOfFuel);
+    assert_eq!(
+        err.to_string().split(" in ").next(),
+        Some("wasm trap: all fuel consumed by WebAssembly")
+    );
+    assert_eq!(store.get_fuel().unwrap(), 0);
+    // Refuelled, the store runs code again.
+    store.set_fuel(1000).unwrap();
+    let three = instance
+        .get_typed_func::<(), i32>(&mut store, "three")
+        .unwrap();
+    assert_eq!(three.call(&mut store, ()).unwrap(), 3);
+    // Entry 1, two constants and an add: 4, as in Wasmtime.
+    assert_eq!(store.get_fuel().unwrap(), 1000 - 4);
+    // A counted loop costs the same every iteration: the cost is linear in the count.
+    let count = instance
+        .get_typed_func::<i32, i32>(&mut store, "count")
+        .unwrap();
+    let cost = |store: &mut Store<()>, n: i32| {
+        store.set_fuel(1_000_000).unwrap();
+        assert_eq!(count.call(&mut *store, n).unwrap(), n);
+        1_000_000 - store.get_fuel().unwrap()
+    };
+    let (c10, c20, c30) = (
+        cost(&mut store, 10),
+        cost(&mut store, 20),
+        cost(&mut store, 30),
+    );
+    assert!(c20 > c10, "{c10} {c20}");
+    assert_eq!(c30 - c20, c20 - c10);
+    // Checks happen at function entries and loop headers (as in Wasmtime): exactly enough fuel
+    // runs the function to its end, and fuel for the entry alone traps there.
+    store.set_fuel(4).unwrap();
+    assert_eq!(three.call(&mut store, ()).unwrap(), 3);
+    assert_eq!(store.get_fuel().unwrap(), 0);
+    store.set_fuel(1).unwrap();
+    let e = three.call(&mut store, ()).unwrap_err();
+    assert_eq!(e.as_trap().unwrap().kind, TrapKind::OutOfFuel);
+}
+
+#[test]
+fn fuel_or_epochs_on_an_artifact_compiled_without_them_is_a_clear_error() {
+    let plain = load_wat(SPIN);
+    let mut store = Store::new(());
+    store.set_fuel(10).unwrap();
+    let e = Instance::new(&mut store, &plain.artifact, &[])
+        .err()
+        .unwrap();
+    assert!(matches!(e, Error::Config(_)));
+    assert!(
+        e.to_string()
+            .contains("recompile it with `kiln compile --fuel`"),
+        "{e}"
+    );
+    let mut store = Store::new(());
+    Instance::new(&mut store, &plain.artifact, &[]).unwrap();
+    let e = store.set_epoch_deadline(1).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("`kiln compile --epoch-interruption`"),
+        "{e}"
+    );
+    let e = store.set_fuel(1).unwrap_err();
+    assert!(e.to_string().contains("--fuel"), "{e}");
+    // Fuel was never enabled: asking for it is an error, not a made-up number.
+    assert!(Store::new(()).get_fuel().is_err());
+}
