@@ -3,6 +3,7 @@
 
 use crate::artifact::Artifact;
 use crate::error::{Error, Result};
+use crate::func::ErasedHostFunc;
 use crate::send_sync::SendSyncPtr;
 use crate::signals::{self, Activation};
 use crate::store::{StoreOpaque, VMStore};
@@ -115,10 +116,10 @@ pub(crate) unsafe fn invoke(
         opaque.set_stack_limit(limit);
     }
     opaque.depth += 1;
-    let artifacts = opaque.code_ptr();
+    let (artifacts, data_type) = (opaque.code_ptr(), opaque.data_type);
     // Builtins and host functions reach the store through this pointer while the call runs; it
     // is derived from `store`, which is not used again until the call is over.
-    let act = Activation::new(&mut *store, artifacts);
+    let act = Activation::new(&mut *store, data_type, artifacts);
     signals::push(&act);
     // SAFETY: per this function's contract; `act` outlives the call and is popped after it.
     let ok = unsafe {
@@ -154,6 +155,40 @@ pub(crate) unsafe fn invoke(
         trap.wasm_offset = first.wasm_offset;
     }
     Err(trap)
+}
+
+/// Calls the host function `host` of `store` from the host, with `values` holding the arguments;
+/// they are replaced by the results. It runs as guest code calls it, through its `dispatch` and
+/// under an activation of `store`, so it can call back into the guest the same way.
+///
+/// # Safety
+/// `host` must be a host function of `store`, and `values` must have `max(params, results)`
+/// slots of its type.
+pub(crate) unsafe fn invoke_host(
+    store: &mut (dyn VMStore + 'static),
+    host: &dyn ErasedHostFunc,
+    values: &mut [u128],
+) -> Result<()> {
+    let opaque = store.opaque();
+    if host.data_type() != opaque.data_type {
+        return Err(Error::Type(
+            "host function of another host data type".into(),
+        ));
+    }
+    let (artifacts, data_type) = (opaque.code_ptr(), opaque.data_type);
+    let ctx = host.vmctx().cast::<VMHostFuncContext>().cast_const();
+    let act = Activation::new(&mut *store, data_type, artifacts);
+    signals::push(&act);
+    // SAFETY: `ctx` starts with the function's `VMHostFuncContext` (`vmctx`'s contract), whose
+    // `dispatch` is called as its adapter would, under `act`, with slots sized for its type
+    // (this function's contract) and no calling instance.
+    let status = unsafe { ((*ctx).dispatch)(ctx, std::ptr::null_mut(), values.as_mut_ptr()) };
+    signals::pop(&act);
+    match act.take_failure() {
+        Some((error, _)) if status != 0 => Err(Error::Trap(Trap::host(None, error))),
+        _ if status != 0 => Err(Error::Trap(Trap::new(TrapKind::HostError))),
+        _ => Ok(()),
+    }
 }
 
 /// The name (`module.name`) under which an instance of `store` imports the host function whose

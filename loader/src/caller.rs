@@ -14,11 +14,13 @@ pub struct Caller<'a, T: 'static> {
 }
 
 impl<'a, T: 'static> Caller<'a, T> {
+    #[inline]
     pub(crate) fn new(store: StoreContextMut<'a, T>, caller: Option<Instance>) -> Caller<'a, T> {
         Caller { store, caller }
     }
 
     /// The same caller, borrowed for a shorter time.
+    #[inline]
     pub(crate) fn reborrow(&mut self) -> Caller<'_, T> {
         Caller {
             store: StoreContextMut(&mut *self.store.0),
@@ -27,11 +29,13 @@ impl<'a, T: 'static> Caller<'a, T> {
     }
 
     /// The host data.
+    #[inline]
     pub fn data(&self) -> &T {
         self.store.data()
     }
 
     /// The host data, mutably.
+    #[inline]
     pub fn data_mut(&mut self) -> &mut T {
         self.store.data_mut()
     }

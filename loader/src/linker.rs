@@ -6,7 +6,7 @@ use crate::artifact::Artifact;
 use crate::caller::Caller;
 use crate::error::{BoxError, Error, Result};
 use crate::extern_::Extern;
-use crate::func::{ErasedHostFunc, HostFunc, IntoFunc};
+use crate::func::{ErasedHostFunc, IntoFunc};
 use crate::instance::{instantiate, Import, Instance};
 use crate::store::{AsContext, AsContextMut, VMStore};
 use crate::types::{ExternType, FuncType};
@@ -114,7 +114,7 @@ impl<T: 'static> Linker<T> {
         ty: FuncType,
         func: impl Fn(Caller<'_, T>, &[Val], &mut [Val]) -> Result<(), BoxError> + Send + Sync + 'static,
     ) -> Result<&mut Self> {
-        let host: Arc<dyn ErasedHostFunc> = HostFunc::<T>::new_dynamic(ty, func);
+        let host = crate::func::host::new_dynamic::<T>(ty, func);
         self.insert(module, name, Definition::Host(host))
     }
 
@@ -125,7 +125,7 @@ impl<T: 'static> Linker<T> {
         name: &str,
         func: impl IntoFunc<T, Params, Results>,
     ) -> Result<&mut Self> {
-        let host: Arc<dyn ErasedHostFunc> = HostFunc::<T>::wrap(func);
+        let host = crate::func::host::wrap::<T, _, _>(func);
         self.insert(module, name, Definition::Host(host))
     }
 

@@ -11,6 +11,7 @@ use crate::error::BoxError;
 use crate::store::VMStore;
 use kiln_format::vmctx::VMHostFuncContext;
 use kiln_format::TrapKind;
+use std::any::TypeId;
 use std::cell::{Cell, RefCell};
 use std::ptr;
 use std::sync::Once;
@@ -44,6 +45,8 @@ pub(crate) struct Activation {
     /// called by its guest code work on. Derived from the `&mut` the call was made with, so it is
     /// valid exactly as long as the call.
     store: *mut dyn VMStore,
+    /// The store's host data type, so host functions check it without a virtual call.
+    pub data_type: TypeId,
     /// Set by the signal handler.
     pub trap: Cell<Option<TrapSite>>,
     /// Set by a host function, builtin or callback that failed: the error, and the host
@@ -55,11 +58,17 @@ pub(crate) struct Activation {
 
 impl Activation {
     /// A new activation for a call into guest code of `store` whose code is in `artifacts`.
-    pub(crate) fn new(store: *mut dyn VMStore, artifacts: *const Vec<Artifact>) -> Activation {
+    #[inline]
+    pub(crate) fn new(
+        store: *mut dyn VMStore,
+        data_type: TypeId,
+        artifacts: *const Vec<Artifact>,
+    ) -> Activation {
         Activation {
             jmp_buf: Cell::new(ptr::null_mut()),
             artifacts,
             store,
+            data_type,
             trap: Cell::new(None),
             failure: RefCell::new(None),
             prev: current(),
@@ -67,6 +76,7 @@ impl Activation {
     }
 
     /// The store of the call.
+    #[inline]
     pub(crate) fn store(&self) -> *mut dyn VMStore {
         self.store
     }
@@ -88,16 +98,19 @@ thread_local! {
 }
 
 /// The innermost activation of this thread, or null.
+#[inline]
 pub(crate) fn current() -> *const Activation {
     CURRENT.with(|c| c.get())
 }
 
 /// Makes `act` the innermost activation; returns the previous one.
+#[inline]
 pub(crate) fn push(act: &Activation) {
     CURRENT.with(|c| c.set(act));
 }
 
 /// Restores the activation that was current before `act`.
+#[inline]
 pub(crate) fn pop(act: &Activation) {
     CURRENT.with(|c| c.set(act.prev));
 }
@@ -156,48 +169,65 @@ impl Drop for AltStack {
 }
 
 thread_local! {
+    /// The alternate stack Kiln made for this thread, unmapped when the thread exits.
     static ALT_STACK: RefCell<Option<AltStack>> = const { RefCell::new(None) };
+    /// Whether this thread's alternate stack was checked (and made if it had none): the
+    /// per-call fast path reads only this.
+    static ALT_STACK_CHECKED: Cell<bool> = const { Cell::new(false) };
 }
 
-/// Gives this thread an alternate signal stack if it has none.
+/// Gives this thread an alternate signal stack if it has none. Checked once per thread: later
+/// calls cost one thread-local read.
+#[inline]
 pub(crate) fn ensure_alt_stack() {
-    ALT_STACK.with(|slot| {
-        if slot.borrow().is_some() {
-            return;
+    if !ALT_STACK_CHECKED.with(Cell::get) {
+        init_alt_stack();
+    }
+}
+
+#[cold]
+fn init_alt_stack() {
+    let state = make_alt_stack();
+    ALT_STACK.with(|slot| *slot.borrow_mut() = state);
+    ALT_STACK_CHECKED.with(|c| c.set(true));
+}
+
+/// The alternate stack made for this thread, if it had none and one could be made (without one,
+/// a guest stack overflow falls to the default action).
+fn make_alt_stack() -> Option<AltStack> {
+    // SAFETY: query the current alternate stack; if one is set (by Rust's runtime for the main
+    // thread, or by the embedder), keep it. Otherwise map one and install it; `stack` describes
+    // that mapping exactly.
+    unsafe {
+        let mut old: libc::stack_t = std::mem::zeroed();
+        if libc::sigaltstack(ptr::null(), &mut old) == 0
+            && old.ss_flags & libc::SS_DISABLE == 0
+            && old.ss_size >= ALT_STACK_SIZE / 2
+        {
+            return None;
         }
-        // SAFETY: query the current alternate stack; if one is set (by Rust's runtime for the
-        // main thread, or by the embedder), keep it.
-        unsafe {
-            let mut old: libc::stack_t = std::mem::zeroed();
-            if libc::sigaltstack(ptr::null(), &mut old) == 0
-                && old.ss_flags & libc::SS_DISABLE == 0
-                && old.ss_size >= ALT_STACK_SIZE / 2
-            {
-                return;
-            }
-            let base = libc::mmap(
-                ptr::null_mut(),
-                ALT_STACK_SIZE,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
-                -1,
-                0,
-            );
-            if base == libc::MAP_FAILED {
-                return;
-            }
-            let stack = libc::stack_t {
-                ss_sp: base,
-                ss_flags: 0,
-                ss_size: ALT_STACK_SIZE,
-            };
-            if libc::sigaltstack(&stack, ptr::null_mut()) != 0 {
-                libc::munmap(base, ALT_STACK_SIZE);
-                return;
-            }
-            *slot.borrow_mut() = Some(AltStack { base });
+        let base = libc::mmap(
+            ptr::null_mut(),
+            ALT_STACK_SIZE,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        );
+        if base == libc::MAP_FAILED {
+            return None;
         }
-    });
+        let stack = libc::stack_t {
+            ss_sp: base,
+            ss_flags: 0,
+            ss_size: ALT_STACK_SIZE,
+        };
+        if libc::sigaltstack(&stack, ptr::null_mut()) != 0 {
+            libc::munmap(base, ALT_STACK_SIZE);
+            return None;
+        }
+        Some(AltStack { base })
+    }
 }
 
 /// The PC and frame pointer of the interrupted context.

@@ -101,6 +101,7 @@ impl FuncType {
     }
 
     /// Value slots a call of this type exchanges: parameters and results share them.
+    #[inline]
     pub(crate) fn slots(&self) -> usize {
         self.params.len().max(self.results.len()).max(1)
     }

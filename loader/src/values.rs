@@ -58,6 +58,7 @@ impl Val {
     }
 
     /// The `i32`, if this is one.
+    #[inline]
     pub fn i32(&self) -> Option<i32> {
         match self {
             Val::I32(v) => Some(*v),
@@ -66,6 +67,7 @@ impl Val {
     }
 
     /// The `i64`, if this is one.
+    #[inline]
     pub fn i64(&self) -> Option<i64> {
         match self {
             Val::I64(v) => Some(*v),
@@ -74,6 +76,7 @@ impl Val {
     }
 
     /// The `f32`, if this is one.
+    #[inline]
     pub fn f32(&self) -> Option<f32> {
         match self {
             Val::F32(v) => Some(f32::from_bits(*v)),
@@ -82,6 +85,7 @@ impl Val {
     }
 
     /// The `f64`, if this is one.
+    #[inline]
     pub fn f64(&self) -> Option<f64> {
         match self {
             Val::F64(v) => Some(f64::from_bits(*v)),
@@ -90,6 +94,7 @@ impl Val {
     }
 
     /// The function reference, if this is a non-null one.
+    #[inline]
     pub fn func_ref(&self) -> Option<Func> {
         match self {
             Val::FuncRef(f) => *f,
@@ -98,6 +103,7 @@ impl Val {
     }
 
     /// The external reference, if this is a non-null one.
+    #[inline]
     pub fn extern_ref(&self) -> Option<ExternRef> {
         match self {
             Val::ExternRef(e) => *e,
@@ -107,6 +113,7 @@ impl Val {
 
     /// The value's representation in a slot of `store` (native endianness, low bits); an error
     /// for a reference of another store.
+    #[inline]
     pub(crate) fn to_raw(self, store: &mut StoreOpaque) -> Result<u128> {
         Ok(match self {
             Val::I32(v) => v as u32 as u128,
@@ -121,6 +128,7 @@ impl Val {
     }
 
     /// Decodes a slot of `store`.
+    #[inline]
     pub(crate) fn from_raw(store: &StoreOpaque, raw: u128, ty: ValType) -> Val {
         match ty {
             ValType::I32 => Val::I32(raw as u32 as i32),

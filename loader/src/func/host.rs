@@ -16,37 +16,47 @@ use crate::types::FuncType;
 use crate::values::Val;
 use kiln_format::vmctx::{VMContext, VMFuncRef, VMHostFuncContext};
 use std::any::{Any, TypeId};
+use std::marker::PhantomData;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 
 /// A host function in its one internal shape: arguments in, results out, through the slots.
-pub(crate) type RawHostFn<T> =
-    dyn Fn(Caller<'_, T>, &mut [u128]) -> Result<(), BoxError> + Send + Sync;
+pub(crate) trait RawHostFn<T: 'static>:
+    Fn(Caller<'_, T>, &mut [u128]) -> Result<(), BoxError> + Send + Sync + 'static
+{
+}
+impl<T: 'static, F> RawHostFn<T> for F where
+    F: Fn(Caller<'_, T>, &mut [u128]) -> Result<(), BoxError> + Send + Sync + 'static
+{
+}
 
 /// A host function for stores of host data `T`: the callee VMContext of its adapter, which starts
-/// with the `VMHostFuncContext` the adapter reads.
+/// with the `VMHostFuncContext` the adapter reads. Its `dispatch` is made for the closure type
+/// `F`, so a call from guest code reaches the closure with no further indirection.
 #[repr(C)]
-pub(crate) struct HostFunc<T: 'static> {
+struct HostFunc<T: 'static, F> {
     header: VMHostFuncContext,
     ty: FuncType,
     /// The canonical id of `ty`.
     type_id: u32,
-    func: Box<RawHostFn<T>>,
+    func: F,
+    _data: PhantomData<fn(&mut T)>,
 }
 
-/// What a store needs of a host function whatever its host data type.
+/// What a store needs of a host function whatever its host data type and closure.
 pub(crate) trait ErasedHostFunc: Send + Sync {
     /// Its type.
     fn ty(&self) -> &FuncType;
     /// The canonical id of its type.
     fn canonical_type(&self) -> u32;
-    /// The callee VMContext its adapter is called with.
+    /// The host data type of the stores it can be called in.
+    fn data_type(&self) -> TypeId;
+    /// The callee VMContext its adapter is called with, which starts with its
+    /// `VMHostFuncContext`.
     fn vmctx(&self) -> *mut VMContext;
-    /// For downcasting to `HostFunc<T>`.
-    fn as_any(&self) -> &dyn Any;
 }
 
-impl<T: 'static> ErasedHostFunc for HostFunc<T> {
+impl<T: 'static, F: RawHostFn<T>> ErasedHostFunc for HostFunc<T, F> {
     fn ty(&self) -> &FuncType {
         &self.ty
     }
@@ -55,13 +65,15 @@ impl<T: 'static> ErasedHostFunc for HostFunc<T> {
         self.type_id
     }
 
-    fn vmctx(&self) -> *mut VMContext {
-        // The header is the first field of the `repr(C)` struct.
-        (self as *const HostFunc<T>).cast::<VMContext>().cast_mut()
+    fn data_type(&self) -> TypeId {
+        TypeId::of::<T>()
     }
 
-    fn as_any(&self) -> &dyn Any {
-        self
+    fn vmctx(&self) -> *mut VMContext {
+        // The header is the first field of the `repr(C)` struct.
+        (self as *const HostFunc<T, F>)
+            .cast::<VMContext>()
+            .cast_mut()
     }
 }
 
@@ -92,64 +104,56 @@ impl Drop for HostFuncEntry {
 }
 
 // The adapter reads `dispatch` at the start of its callee VMContext.
-const _: () = assert!(std::mem::offset_of!(HostFunc<()>, header) == 0);
+const _: () = assert!(std::mem::offset_of!(HostFunc<(), fn()>, header) == 0);
 
-impl<T: 'static> HostFunc<T> {
-    fn from_raw(ty: FuncType, func: Box<RawHostFn<T>>) -> Arc<HostFunc<T>> {
-        let type_id = crate::type_registry::canonical_id_of(&ty);
-        Arc::new(HostFunc {
-            header: VMHostFuncContext {
-                dispatch: dispatch::<T>,
-            },
-            ty,
-            type_id,
-            func,
-        })
-    }
+/// A host function of type `ty` for stores of host data `T`, running `func` on the slots.
+fn host_func<T: 'static, F: RawHostFn<T>>(ty: FuncType, func: F) -> Arc<dyn ErasedHostFunc> {
+    let type_id = crate::type_registry::canonical_id_of(&ty);
+    Arc::new(HostFunc {
+        header: VMHostFuncContext {
+            dispatch: dispatch::<T, F>,
+        },
+        ty,
+        type_id,
+        func,
+        _data: PhantomData::<fn(&mut T)>,
+    })
+}
 
-    /// A host function of type `ty` that sees its arguments and results as [`Val`]s.
-    pub(crate) fn new_dynamic(
-        ty: FuncType,
-        func: impl Fn(Caller<'_, T>, &[Val], &mut [Val]) -> Result<(), BoxError> + Send + Sync + 'static,
-    ) -> Arc<HostFunc<T>> {
-        let sig = ty.clone();
-        let raw = move |mut caller: Caller<'_, T>, slots: &mut [u128]| {
-            // On the stack for up to 16 values: no allocation per call.
-            let (mut args, mut results) = (ValBuf::new(), ValBuf::new());
-            let store = caller.store.opaque();
-            let args = args.fill(sig.params().len(), |i| {
-                Val::from_raw(store, slots[i], sig.params()[i])
-            });
-            let results = results.fill(sig.results().len(), |i| Val::default_for(sig.results()[i]));
-            func(caller.reborrow(), args, results)?;
-            for ((slot, v), t) in slots.iter_mut().zip(results.iter()).zip(sig.results()) {
-                if v.ty() != *t {
-                    return Err(format!(
-                        "host function of type {sig} returned a {} where its type has {t}",
-                        v.ty()
-                    )
-                    .into());
-                }
-                *slot = v.to_raw(caller.store.opaque_mut())?;
+/// A host function of type `ty` that sees its arguments and results as [`Val`]s.
+pub(crate) fn new_dynamic<T: 'static>(
+    ty: FuncType,
+    func: impl Fn(Caller<'_, T>, &[Val], &mut [Val]) -> Result<(), BoxError> + Send + Sync + 'static,
+) -> Arc<dyn ErasedHostFunc> {
+    let sig = ty.clone();
+    let raw = move |mut caller: Caller<'_, T>, slots: &mut [u128]| {
+        // On the stack for up to 16 values: no allocation per call.
+        let (mut args, mut results) = (ValBuf::new(), ValBuf::new());
+        let store = caller.store.opaque();
+        let args = args.fill(sig.params().len(), |i| {
+            Val::from_raw(store, slots[i], sig.params()[i])
+        });
+        let results = results.fill(sig.results().len(), |i| Val::default_for(sig.results()[i]));
+        func(caller.reborrow(), args, results)?;
+        for ((slot, v), t) in slots.iter_mut().zip(results.iter()).zip(sig.results()) {
+            if v.ty() != *t {
+                return Err(format!(
+                    "host function of type {sig} returned a {} where its type has {t}",
+                    v.ty()
+                )
+                .into());
             }
-            Ok(())
-        };
-        HostFunc::from_raw(ty, Box::new(raw))
-    }
-
-    /// A host function from a typed closure.
-    pub(crate) fn wrap<P, R>(func: impl IntoFunc<T, P, R>) -> Arc<HostFunc<T>> {
-        let (ty, raw) = func.into_raw();
-        HostFunc::from_raw(ty, raw)
-    }
-
-    /// Calls the function from the host, on `slots` sized for its type.
-    pub(crate) fn call(&self, caller: Caller<'_, T>, slots: &mut [u128]) -> Result<(), BoxError> {
-        match catch_unwind(AssertUnwindSafe(|| (self.func)(caller, slots))) {
-            Ok(result) => result,
-            Err(panic) => Err(panic_error(panic)),
+            *slot = v.to_raw(caller.store.opaque_mut())?;
         }
-    }
+        Ok(())
+    };
+    host_func::<T, _>(ty, raw)
+}
+
+/// A host function from a typed closure.
+pub(crate) fn wrap<T: 'static, P, R>(func: impl IntoFunc<T, P, R>) -> Arc<dyn ErasedHostFunc> {
+    let (ty, raw) = func.into_raw();
+    host_func::<T, _>(ty, raw)
 }
 
 /// Up to 16 values on the stack, more on the heap.
@@ -191,41 +195,40 @@ fn panic_error(panic: Box<dyn Any + Send>) -> BoxError {
     format!("host function panicked: {msg}").into()
 }
 
-/// Called by an artifact's host adapter: `values` holds the arguments and receives the results.
-/// Returns 0 on success; otherwise the error is kept in the current activation and the adapter
-/// traps. Never unwinds: a panic is caught here, before it could cross guest frames.
+/// Called by an artifact's host adapter (and by [`crate::call::invoke_host`] for calls from the
+/// host): `values` holds the arguments and receives the results. Returns 0 on success;
+/// otherwise the error is kept in the current activation and the adapter traps. Never unwinds: a
+/// panic is caught here, before it could cross guest frames.
 ///
 /// # Safety
-/// Only host adapters call it, from guest code running under an activation of this thread:
-/// `ctx` is the header of a live `HostFunc<T>`, `caller_vmctx` is the calling instance's
-/// VMContext (or null), and `values` has `max(params, results)` slots of `ctx`'s type.
-unsafe extern "C" fn dispatch<T: 'static>(
+/// Only called under an activation of this thread whose store holds the function: `ctx` is the
+/// header of a live `HostFunc<T, F>`, `caller_vmctx` is the calling instance's VMContext (or
+/// null), and `values` has `max(params, results)` slots of `ctx`'s type.
+unsafe extern "C" fn dispatch<T: 'static, F: RawHostFn<T>>(
     ctx: *const VMHostFuncContext,
     caller_vmctx: *mut VMContext,
     values: *mut u128,
 ) -> u32 {
     let act = signals::current();
     if act.is_null() {
-        // Guest code runs only under an activation; reaching here otherwise is a Kiln bug.
+        // Host functions run only under an activation; reaching here otherwise is a Kiln bug.
         eprintln!("kiln: a host function was called outside any guest call");
         std::process::abort();
     }
-    // SAFETY: a non-null current activation lives on the stack of the host→guest call in
-    // progress on this thread, whose store it names.
+    // SAFETY: a non-null current activation lives on the stack of the call in progress on this
+    // thread, whose store it names.
     let act = unsafe { &*act };
-    // SAFETY: the activation's store is exclusively lent to the guest call in progress, which is
-    // now calling this host function: nothing else uses it until we return.
-    let store = unsafe { &mut *act.store() };
-    if store.opaque().data_type != TypeId::of::<T>() {
+    if act.data_type != TypeId::of::<T>() {
         act.fail(ctx, "host function of another host data type called".into());
         return 1;
     }
-    // SAFETY: the store's host data type is `T` (checked just above), so the `dyn VMStore` is a
-    // `StoreInner<T>`.
-    let store = unsafe { &mut *(store as *mut dyn crate::store::VMStore).cast::<StoreInner<T>>() };
-    // SAFETY: per the contract, `ctx` is the header (first field, `repr(C)`) of a `HostFunc<T>`
-    // kept alive by the store, a linker or an `InstancePre` the instance holds.
-    let host = unsafe { &*ctx.cast::<HostFunc<T>>() };
+    // SAFETY: the activation's store is exclusively lent to the call in progress, which is now
+    // calling this host function: nothing else uses it until we return. Its host data type is
+    // `T` (checked just above), so the `dyn VMStore` is a `StoreInner<T>`.
+    let store = unsafe { &mut *act.store().cast::<StoreInner<T>>() };
+    // SAFETY: per the contract, `ctx` is the header (first field, `repr(C)`) of a
+    // `HostFunc<T, F>` kept alive by the store, a linker or an `InstancePre` the instance holds.
+    let host = unsafe { &*ctx.cast::<HostFunc<T, F>>() };
     let caller = if caller_vmctx.is_null() {
         None
     } else {
@@ -234,7 +237,12 @@ unsafe extern "C" fn dispatch<T: 'static>(
     };
     // SAFETY: per the contract, `values` has this many slots.
     let slots = unsafe { std::slice::from_raw_parts_mut(values, host.ty.slots()) };
-    match host.call(Caller::new(StoreContextMut(store), caller), slots) {
+    let caller = Caller::new(StoreContextMut(store), caller);
+    let result = match catch_unwind(AssertUnwindSafe(|| (host.func)(caller, slots))) {
+        Ok(result) => result,
+        Err(panic) => Err(panic_error(panic)),
+    };
+    match result {
         Ok(()) => 0,
         Err(e) => {
             act.fail(ctx, e);
@@ -249,7 +257,16 @@ unsafe extern "C" fn dispatch<T: 'static>(
 pub trait IntoFunc<T, Params, Results>: Send + Sync + 'static {
     /// The function's type and its slot-level form.
     #[doc(hidden)]
-    fn into_raw(self) -> (FuncType, Box<RawHostFn<T>>);
+    #[allow(
+        clippy::type_complexity,
+        reason = "spelled out: a crate-private trait alias cannot bound a public trait's method"
+    )]
+    fn into_raw(
+        self,
+    ) -> (
+        FuncType,
+        impl Fn(Caller<'_, T>, &mut [u128]) -> Result<(), BoxError> + Send + Sync + 'static,
+    );
 }
 
 /// The function type of a closure with parameters `P` and results `R`.
@@ -286,7 +303,13 @@ macro_rules! into_func {
         where
             F: Fn($($a),*) -> R + Send + Sync + 'static,
         {
-            fn into_raw(self) -> (FuncType, Box<RawHostFn<T>>) {
+            #[allow(clippy::type_complexity, reason = "as in the trait")]
+            fn into_raw(
+                self,
+            ) -> (
+                FuncType,
+                impl Fn(Caller<'_, T>, &mut [u128]) -> Result<(), BoxError> + Send + Sync + 'static,
+            ) {
                 let raw = move |mut caller: Caller<'_, T>, slots: &mut [u128]| {
                     let store = caller.store.opaque();
                     let _ = store;
@@ -294,7 +317,7 @@ macro_rules! into_func {
                     let ret = self($($a),*);
                     store_results(&mut caller, ret, slots)
                 };
-                (func_type::<($($a,)*), R>(), Box::new(raw))
+                (func_type::<($($a,)*), R>(), raw)
             }
         }
 
@@ -303,7 +326,13 @@ macro_rules! into_func {
         where
             F: Fn(Caller<'_, T>, $($a),*) -> R + Send + Sync + 'static,
         {
-            fn into_raw(self) -> (FuncType, Box<RawHostFn<T>>) {
+            #[allow(clippy::type_complexity, reason = "as in the trait")]
+            fn into_raw(
+                self,
+            ) -> (
+                FuncType,
+                impl Fn(Caller<'_, T>, &mut [u128]) -> Result<(), BoxError> + Send + Sync + 'static,
+            ) {
                 let raw = move |mut caller: Caller<'_, T>, slots: &mut [u128]| {
                     let store = caller.store.opaque();
                     let _ = store;
@@ -311,7 +340,7 @@ macro_rules! into_func {
                     let ret = self(caller.reborrow(), $($a),*);
                     store_results(&mut caller, ret, slots)
                 };
-                (func_type::<($($a,)*), R>(), Box::new(raw))
+                (func_type::<($($a,)*), R>(), raw)
             }
         }
     };

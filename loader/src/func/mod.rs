@@ -11,7 +11,7 @@ pub(crate) mod typed;
 pub use host::IntoFunc;
 pub use typed::{TypedFunc, WasmParams, WasmResults, WasmRet, WasmTy, WasmTyList};
 
-pub(crate) use host::{ErasedHostFunc, HostFunc, HostFuncEntry};
+pub(crate) use host::{ErasedHostFunc, HostFuncEntry};
 
 use crate::call::WasmEntry;
 use crate::caller::Caller;
@@ -51,7 +51,7 @@ impl Func {
             + Sync
             + 'static,
     ) -> Func {
-        let host = HostFunc::<T>::new_dynamic(ty, func);
+        let host = host::new_dynamic::<T>(ty, func);
         store.as_context_mut().opaque_mut().add_host_func(host)
     }
 
@@ -93,7 +93,7 @@ impl Func {
         mut store: impl AsContextMut<Data = T>,
         func: impl IntoFunc<T, Params, Results>,
     ) -> Func {
-        let host = HostFunc::<T>::wrap(func);
+        let host = host::wrap::<T, _, _>(func);
         store.as_context_mut().opaque_mut().add_host_func(host)
     }
 
@@ -163,14 +163,8 @@ impl Func {
         match self.kind {
             FuncKind::Host(i) => {
                 let host = cx.opaque().host_funcs[i as usize].func.clone();
-                let Some(host) = host.as_any().downcast_ref::<HostFunc<T>>() else {
-                    return Err(Error::Type(
-                        "host function of another host data type".into(),
-                    ));
-                };
-                let caller = Caller::new(StoreContextMut(cx.0), None);
-                host.call(caller, slots)
-                    .map_err(|e| Error::Trap(crate::Trap::host(None, e)))
+                // SAFETY: a host function of this store, and `slots` is sized for its type.
+                unsafe { crate::call::invoke_host(cx.0, &*host, slots) }
             }
             FuncKind::Ref(ptr) => {
                 let entry = WasmEntry::for_func_ref(cx.opaque_mut(), ptr)?;

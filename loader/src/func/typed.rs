@@ -25,13 +25,16 @@ pub trait WasmTy: Copy + Send + 'static {
 macro_rules! wasm_ty {
     ($t:ty, $vt:ident, |$x:ident| $to:expr, |$v:ident| $from:expr) => {
         impl WasmTy for $t {
+            #[inline]
             fn valtype() -> ValType {
                 ValType::$vt
             }
+            #[inline]
             fn into_val(self) -> Val {
                 let $x = self;
                 $to
             }
+            #[inline]
             fn from_val($v: Val) -> Self {
                 $from
             }

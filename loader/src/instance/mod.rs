@@ -142,6 +142,7 @@ impl Instance {
     ///
     /// # Safety
     /// `vmctx` must be the VMContext of a live instance.
+    #[inline]
     pub(crate) unsafe fn from_vmctx(vmctx: *mut VMContext) -> Instance {
         // SAFETY: per the contract, `vmctx` is a live instance's VMContext, whose `host` field
         // points to its `VMInstanceHost` (written at instantiation, never changed).

@@ -135,10 +135,12 @@ impl<T: 'static> StoreInner<T> {
 }
 
 impl<T: 'static> VMStore for StoreInner<T> {
+    #[inline]
     fn opaque(&self) -> &StoreOpaque {
         &self.opaque
     }
 
+    #[inline]
     fn opaque_mut(&mut self) -> &mut StoreOpaque {
         &mut self.opaque
     }

@@ -141,6 +141,7 @@ impl StoreOpaque {
     }
 
     /// The list of artifacts the trap handler searches, for an activation.
+    #[inline]
     pub(crate) fn code_ptr(&self) -> *const Vec<Artifact> {
         self.code.as_ptr()
     }
@@ -163,6 +164,7 @@ impl StoreOpaque {
     }
 
     /// Fails unless `store` is this store.
+    #[inline]
     pub(crate) fn check_owns(&self, store: StoreId, what: &'static str) -> Result<()> {
         if store == self.id {
             Ok(())
