@@ -395,6 +395,8 @@ fn corrupt_references_inside_tables_fail_at_instantiation_not_crash() {
             "type" => f.type_index = 999.into(),
             _ => f.code_offset = 0x7fff_0000.into(),
         }
+        // As a faulty compiler would write it: past the metadata checksum, to the checks behind.
+        kiln_format::header::seal(&mut b).unwrap();
         let artifact = open_bytes(&b, &Default::default()).unwrap();
         let (mut store, imports) = store_with_env();
         let e = Instance::new(&mut store, &artifact, &imports).expect_err("refused");
@@ -465,9 +467,10 @@ fn what_is_not_a_regular_file_is_refused_with_its_name() {
 
 #[test]
 fn every_flipped_metadata_byte_is_refused_or_harmless_before_running_code() {
-    // Without checksum verification a flipped byte may go unnoticed (the artifact is trusted
-    // code), but loading, inspecting and instantiating must never crash or read out of bounds:
-    // every offset, length and index is checked where it is used.
+    // A flipped byte in the metadata is refused by its checksum, at load (`check_now`) and at
+    // first use alike. Resealed (as a faulty compiler would write it), it must still never make
+    // loading, inspecting or instantiating crash or read out of bounds: every offset, length and
+    // index is checked where it is used.
     let good = artifact_bytes();
     let view = ArtifactView::parse(&good).unwrap();
     let meta = view.header().meta;
@@ -475,12 +478,45 @@ fn every_flipped_metadata_byte_is_refused_or_harmless_before_running_code() {
         meta.offset.get() as usize,
         (meta.offset.get() + meta.size.get()) as usize,
     );
+    // The tables the metadata checksum leaves to the whole-file one.
+    let uncovered: Vec<std::ops::Range<usize>> = {
+        use kiln_format::tables::{MetaDirectory, TableId};
+        use zerocopy::FromBytes;
+        let dir = MetaDirectory::ref_from_prefix(&good[start..]).unwrap().0;
+        TableId::ALL
+            .into_iter()
+            .filter(|id| !id.in_meta_checksum())
+            .map(|id| {
+                let r = &dir.tables[id as usize];
+                let at = start + r.offset.get() as usize;
+                at..at + (r.count.get() * r.entry_size.get()) as usize
+            })
+            .collect()
+    };
     let dir = tempfile::tempdir().unwrap();
     let (mut refused, mut accepted) = (0, 0);
     for at in start..end {
         for mask in [0xffu8, 0x80] {
             let mut b = good.clone();
             b[at] ^= mask;
+            if at % 7 == 0 && uncovered.iter().any(|r| r.contains(&at)) {
+                // Left to the whole-file checksum, which `kiln run` verifies.
+                assert!(open_bytes(&b, &LoadOptions::default()).is_ok());
+                let verify = LoadOptions {
+                    verify_checksum: true,
+                    ..LoadOptions::default()
+                };
+                assert_eq!(format_error(&b, &verify), FormatError::Checksum);
+            } else if at % 7 == 0 {
+                // A sample: each check writes two more files.
+                // The directory is checked with the headers, before the checksum.
+                let e = format_error(&b, &LoadOptions::default());
+                assert!(
+                    matches!(e, FormatError::MetaChecksum | FormatError::Corrupt { .. }),
+                    "byte {at} ^ {mask}: {e}"
+                );
+            }
+            kiln_format::header::seal(&mut b).unwrap();
             let path = dir.path().join(format!("flip{at}_{mask}.kiln"));
             std::fs::write(&path, &b).unwrap();
             let artifact = Artifact::open(&path).expect("loading reads nothing of the file");

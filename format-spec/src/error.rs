@@ -50,6 +50,9 @@ pub enum FormatError {
     /// The checksum does not match the contents.
     #[error("corrupt artifact: checksum mismatch (file was modified or damaged)")]
     Checksum,
+    /// The checksum of the headers and metadata does not match them.
+    #[error("corrupt artifact: the checksum of its headers and metadata does not match them (file was modified or damaged)")]
+    MetaChecksum,
     /// A constant expression cannot be decoded.
     #[error("corrupt artifact: bad constant expression ({0})")]
     BadConstExpr(&'static str),

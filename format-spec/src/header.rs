@@ -1,5 +1,6 @@
 //! The fixed header at file offset 64, right after the ELF file header.
 
+use crate::tables::{MetaDirectory, TableId};
 use crate::target::Arch;
 use crate::vmctx::{MEMORY_GUARD, MEMORY_RESERVATION};
 use zerocopy::little_endian::{U16, U32, U64};
@@ -108,8 +109,12 @@ pub struct ArtifactHeader {
     /// `.eh_frame`, empty without unwind info.
     pub eh_frame: FileRange,
     /// xxh3-64 of the file from its first byte to the end of the furthest region, with this field
-    /// read as zero ([`checksum`]).
+    /// read as zero ([`checksum`]). Verified on request: it reads every byte.
     pub checksum: U64,
+    /// xxh3-64 of what steers instantiation and calls: the ELF and Kiln headers (with both
+    /// checksum fields read as zero) and the metadata tables but the trap table and the address map
+    /// ([`meta_checksum`]). Verified at every validation.
+    pub meta_checksum: U64,
 }
 
 /// What a compiler records about the code it wrote: everything in the header that is not fixed by
@@ -164,8 +169,8 @@ impl ArtifactHeader {
     /// The header's size in bytes.
     pub const SIZE: usize = size_of::<ArtifactHeader>();
 
-    /// The header of an artifact of this format version with `settings` and `regions`, and a zero
-    /// checksum (the writer fills it in last, see [`ArtifactHeader::checksum_range`]).
+    /// The header of an artifact of this format version with `settings` and `regions`, and zero
+    /// checksums (the writer fills them in last, see [`seal`]).
     pub fn new(settings: &CodeSettings, regions: &Regions) -> ArtifactHeader {
         let arch = settings.arch;
         ArtifactHeader {
@@ -194,6 +199,7 @@ impl ArtifactHeader {
             data: regions.data,
             eh_frame: regions.eh_frame,
             checksum: 0.into(),
+            meta_checksum: 0.into(),
         }
     }
 
@@ -245,6 +251,9 @@ fn nul_padded(bytes: &[u8]) -> &str {
 /// The file offset of the header's `checksum` field.
 pub const CHECKSUM_OFFSET: usize =
     HEADER_OFFSET as usize + std::mem::offset_of!(ArtifactHeader, checksum);
+/// The file offset of the header's `meta_checksum` field.
+pub const META_CHECKSUM_OFFSET: usize =
+    HEADER_OFFSET as usize + std::mem::offset_of!(ArtifactHeader, meta_checksum);
 
 /// The artifact checksum of `file` (its checksummed range, see
 /// [`ArtifactHeader::checksum_range`]): xxh3-64 with the `checksum` field read as zero. Chosen for
@@ -252,13 +261,83 @@ pub const CHECKSUM_OFFSET: usize =
 /// well-kept crate; it detects damage, not tampering (that is what signatures are for).
 pub fn checksum(file: &[u8]) -> u64 {
     let mut h = xxhash_rust::xxh3::Xxh3Default::new();
-    let field = CHECKSUM_OFFSET..CHECKSUM_OFFSET + 8;
-    h.update(file.get(..field.start).unwrap_or(file));
-    if file.len() >= field.end {
-        h.update(&[0; 8]);
-        h.update(&file[field.end..]);
-    }
+    hash_zeroing(&mut h, file, &[CHECKSUM_OFFSET]);
     h.digest()
+}
+
+/// The metadata checksum of `file`, whose header is `header` (see
+/// [`ArtifactHeader::meta_checksum`]); `None` if the headers or the metadata region lie outside
+/// `file`.
+pub fn meta_checksum(file: &[u8], header: &ArtifactHeader) -> Option<u64> {
+    let start = usize::try_from(header.meta.offset.get()).ok()?;
+    let end = usize::try_from(header.meta.end()).ok()?;
+    Some(meta_checksum_of(
+        file.get(..HEADERS_END)?,
+        file.get(start..end)?,
+    ))
+}
+
+/// The metadata checksum from its parts: xxh3-64 of `headers` (the file's first [`HEADERS_END`]
+/// bytes) with both checksum fields read as zero, then of every byte of the metadata region but
+/// those of the tables it leaves out ([`TableId::in_meta_checksum`]). A table that does not lie
+/// inside `meta` is not left out (the reader refuses such a directory anyway).
+pub fn meta_checksum_of(headers: &[u8], meta: &[u8]) -> u64 {
+    let mut h = xxhash_rust::xxh3::Xxh3Default::new();
+    hash_zeroing(&mut h, headers, &[CHECKSUM_OFFSET, META_CHECKSUM_OFFSET]);
+    let mut left_out: Vec<std::ops::Range<usize>> = match MetaDirectory::ref_from_prefix(meta) {
+        Ok((dir, _)) => TableId::ALL
+            .into_iter()
+            .filter(|id| !id.in_meta_checksum())
+            .filter_map(|id| {
+                let r = &dir.tables[id as usize];
+                let start = r.offset.get() as usize;
+                let len = (r.count.get() as usize).checked_mul(r.entry_size.get() as usize)?;
+                let end = start.checked_add(len)?;
+                (end <= meta.len()).then_some(start..end)
+            })
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    left_out.sort_by_key(|r| r.start);
+    let mut at = 0;
+    for r in left_out {
+        if r.start >= at {
+            h.update(&meta[at..r.start]);
+            at = r.end;
+        }
+    }
+    h.update(&meta[at..]);
+    h.digest()
+}
+
+/// Feeds `bytes` to `h` with the 8-byte fields at `zeroed` (ascending offsets) read as zero.
+fn hash_zeroing(h: &mut xxhash_rust::xxh3::Xxh3Default, bytes: &[u8], zeroed: &[usize]) {
+    let mut at = 0;
+    for &field in zeroed {
+        if bytes.len() < field + 8 {
+            break;
+        }
+        h.update(&bytes[at..field]);
+        h.update(&[0; 8]);
+        at = field + 8;
+    }
+    h.update(&bytes[at..]);
+}
+
+/// Fills in both checksums of `file`, an artifact whose header is otherwise complete: what the
+/// writer does last, and what a tool that edits an artifact does after editing it. `None` if
+/// `file` has no readable header or a region lies outside it.
+pub fn seal(file: &mut [u8]) -> Option<()> {
+    let at = HEADER_OFFSET as usize;
+    let mut header = ArtifactHeader::read_from_bytes(file.get(at..HEADERS_END)?).ok()?;
+    header.meta_checksum = meta_checksum(file, &header)?.into();
+    file[META_CHECKSUM_OFFSET..META_CHECKSUM_OFFSET + 8]
+        .copy_from_slice(&header.meta_checksum.get().to_le_bytes());
+    // The whole-file checksum covers the metadata checksum just written.
+    let end = header.checksum_range().end.min(file.len());
+    let sum = checksum(&file[..end]);
+    file[CHECKSUM_OFFSET..CHECKSUM_OFFSET + 8].copy_from_slice(&sum.to_le_bytes());
+    Some(())
 }
 
 #[cfg(test)]
@@ -269,7 +348,7 @@ mod tests {
     /// The table in SPEC.md §2, field by field: changing it is a new format major.
     #[test]
     fn header_has_the_documented_layout() {
-        assert_eq!(ArtifactHeader::SIZE, 216);
+        assert_eq!(ArtifactHeader::SIZE, 224);
         let offsets = [
             (offset_of!(ArtifactHeader, magic), 0),
             (offset_of!(ArtifactHeader, format_major), 8),
@@ -296,6 +375,7 @@ mod tests {
             (offset_of!(ArtifactHeader, data), 176),
             (offset_of!(ArtifactHeader, eh_frame), 192),
             (offset_of!(ArtifactHeader, checksum), 208),
+            (offset_of!(ArtifactHeader, meta_checksum), 216),
         ];
         for (i, (actual, documented)) in offsets.into_iter().enumerate() {
             assert_eq!(actual, documented, "field {i}");

@@ -107,6 +107,17 @@ meta_tables! {
     MemoryImages memory_images: MemoryImageEntry,
 }
 
+impl TableId {
+    /// Whether the metadata checksum covers the table ([`crate::header::meta_checksum`]): every
+    /// table that steers instantiation and calls does. The two that do not are consulted only
+    /// about code that already runs: the trap table (when that code faults) and the address map
+    /// (for backtraces); they are the largest tables, and only the whole-file checksum covers them,
+    /// as it covers the code they describe.
+    pub fn in_meta_checksum(self) -> bool {
+        !matches!(self, TableId::Traps | TableId::AddressMap)
+    }
+}
+
 /// A table's place in the metadata region.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[derive(FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]

@@ -138,6 +138,7 @@ pub(crate) unsafe fn invoke(
     if ok != 0 {
         return Ok(());
     }
+    signals::unblock_fault_signals();
     let Some(site) = act.trap.get() else {
         return Err(Trap::new(TrapKind::HostError));
     };

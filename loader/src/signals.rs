@@ -146,6 +146,22 @@ pub(crate) fn install_handlers() {
     });
 }
 
+/// Unblocks the fault signals on this thread, after a trap left its handler by a jump: Kiln's
+/// own handlers run with `SA_NODEFER`, but a handler installed after Kiln's that passes guest
+/// faults on to it may not, and the jump does not restore the mask it blocked.
+pub(crate) fn unblock_fault_signals() {
+    // SAFETY: `set` is initialized by `sigemptyset` before use; `pthread_sigmask` only changes
+    // this thread's mask.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for sig in SIGNALS {
+            libc::sigaddset(&mut set, sig);
+        }
+        libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, ptr::null_mut());
+    }
+}
+
 /// Size of the alternate signal stack of each thread that runs guest code.
 const ALT_STACK_SIZE: usize = 64 * 1024;
 

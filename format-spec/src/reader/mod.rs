@@ -14,7 +14,9 @@ pub use compat::{check_compatibility, host_triple};
 pub use meta::MetaView;
 
 use crate::error::{FormatError, Location};
-use crate::header::{ArtifactHeader, FileRange, FORMAT_MAJOR, FORMAT_MINOR, HEADER_OFFSET, MAGIC};
+use crate::header::{
+    ArtifactHeader, FileRange, FORMAT_MAJOR, FORMAT_MINOR, HEADERS_END, HEADER_OFFSET, MAGIC,
+};
 use crate::tables::*;
 use crate::target::Arch;
 use std::ops::Range;
@@ -151,12 +153,33 @@ impl<'a> ArtifactView<'a> {
         Ok(header)
     }
 
-    /// Checks a whole artifact in memory (see [`ArtifactView::check_prefix`]) and gives access to
-    /// its tables.
+    /// Checks a whole artifact in memory (see [`ArtifactView::check_prefix`] and
+    /// [`ArtifactView::check_meta`]) and gives access to its tables.
     pub fn parse(bytes: &'a [u8]) -> Result<ArtifactView<'a>, FormatError> {
         let header = ArtifactView::check_prefix(bytes, bytes.len())?;
         // In range: checked by `check_prefix`.
-        let meta = range_in(bytes.len(), header.meta).map_or(&[][..], |r| &bytes[r]);
+        let region = |r| range_in(bytes.len(), r).map_or(&[][..], |r| &bytes[r]);
+        let meta = ArtifactView::check_meta(&bytes[..HEADERS_END], header, region(header.meta))?;
+        Ok(ArtifactView {
+            bytes,
+            header,
+            meta,
+        })
+    }
+
+    /// Checks the metadata, given the file's first [`HEADERS_END`] bytes, its checked `header`
+    /// (from [`ArtifactView::check_prefix`]) and its metadata region: that they match the metadata
+    /// checksum, then that every table is well formed.
+    pub fn check_meta<'m>(
+        headers: &[u8],
+        header: &ArtifactHeader,
+        meta: &'m [u8],
+    ) -> Result<MetaView<'m>, FormatError> {
+        // Before any table is read: what steers instantiation and calls is what the compiler
+        // wrote.
+        if crate::header::meta_checksum_of(headers, meta) != header.meta_checksum.get() {
+            return Err(FormatError::MetaChecksum);
+        }
         let meta = MetaView::parse(meta)?;
         if header.num_functions.get() as usize != meta.functions().len() {
             return Err(header_error(
@@ -168,11 +191,7 @@ impl<'a> ArtifactView<'a> {
                 ),
             ));
         }
-        Ok(ArtifactView {
-            bytes,
-            header,
-            meta,
-        })
+        Ok(meta)
     }
 
     /// Checks that this machine can run the artifact (see [`check_compatibility`]).

@@ -2,7 +2,7 @@
 //! headers that describe them to tools, the symbol table, and the Kiln header with its checksum.
 
 use crate::header::{
-    checksum, ArtifactHeader, CodeSettings, FileRange, Regions, FLAG_UNWIND_INFO, HEADER_OFFSET,
+    seal, ArtifactHeader, CodeSettings, FileRange, Regions, FLAG_UNWIND_INFO, HEADER_OFFSET,
 };
 use crate::target::Arch;
 use object::elf;
@@ -296,11 +296,11 @@ pub fn write_artifact(parts: &ArtifactParts<'_>) -> Result<Vec<u8>, WriteError> 
         data: range(data_off, data.len()),
         eh_frame: range(eh_off, eh_frame.len()),
     };
-    let mut header = ArtifactHeader::new(settings, &regions);
+    let header = ArtifactHeader::new(settings, &regions);
     let at = header_pos as usize;
     out[at..at + ArtifactHeader::SIZE].copy_from_slice(header.as_bytes());
-    // Last: the checksum covers the header written just above (with its own field as zero).
-    header.checksum = checksum(&out[header.checksum_range()]).into();
-    out[at..at + ArtifactHeader::SIZE].copy_from_slice(header.as_bytes());
+    // Last: the checksums cover the header written just above (with their fields as zero).
+    seal(&mut out)
+        .ok_or_else(|| WriteError("the header written does not describe the file".into()))?;
     Ok(out)
 }

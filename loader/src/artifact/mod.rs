@@ -13,6 +13,7 @@ mod unwind;
 mod validate;
 
 pub(crate) use derived::DefinedFunc;
+pub(crate) use reopen::DataFile;
 
 use derived::Derived;
 use file_map::FileMap;
@@ -48,10 +49,10 @@ pub enum LoadError {
 /// How to load an artifact.
 #[derive(Clone, Debug, Default)]
 pub struct LoadOptions {
-    /// Validate the artifact while loading it (one 1 KiB `pread`, see [`Artifact::check`]), so
-    /// that a damaged, foreign or incompatible file fails here rather than at its first use.
-    /// This costs about a fifth of the floor (`open` + `mmap` + `close`) here; without it,
-    /// loading reads nothing of the file.
+    /// Validate the artifact while loading it, with the checks of its first use
+    /// ([`Artifact::check`]) made from reads of the file (its first KiB, then its metadata)
+    /// instead of through the mapping, so that a damaged, foreign or incompatible file fails here
+    /// rather than at its first use. Without it, loading reads nothing of the file.
     pub check_now: bool,
     /// Recompute the checksum of the whole file and refuse it on a mismatch. This reads every byte,
     /// so it costs time proportional to the file. Implies `check_now`.
@@ -59,7 +60,7 @@ pub struct LoadOptions {
     /// Register the artifact's `.eh_frame` with the system unwinder (one call for the whole
     /// section, undone by one call at unload), so that native backtraces and debuggers can walk
     /// through guest frames. Ignored for artifacts compiled without `--unwind-info`. Implies
-    /// `check_now`.
+    /// `verify_checksum`: the unwinder trusts what it is given.
     pub register_unwind_info: bool,
 }
 
@@ -85,7 +86,7 @@ struct ArtifactInner {
     /// What instantiation and calls derive from the metadata, computed once.
     derived: Derived,
     /// The file, reopened at the first instantiation that maps a data image (see `reopen`).
-    reopened: OnceLock<Option<std::sync::Arc<File>>>,
+    reopened: OnceLock<Option<std::sync::Arc<reopen::KeptFile>>>,
     /// Last, so that it is unmapped after every field that may borrow from it is gone.
     map: FileMap,
 }
@@ -129,8 +130,10 @@ impl Artifact {
             // validated through a mapping with nothing behind it.
             return Err(format(FormatError::Truncated("shorter than an ELF header")));
         }
-        let check_now =
-            options.check_now || options.verify_checksum || options.register_unwind_info;
+        // The unwinder is given `.eh_frame` only once the whole file is known to be what the
+        // compiler wrote.
+        let verify_checksum = options.verify_checksum || options.register_unwind_info;
+        let check_now = options.check_now || verify_checksum;
         // Validated from one small read, so that even a checked load touches no page of the
         // mapping (a page fault costs more than the read, and more again at unload).
         let eh_frame = if check_now {
@@ -150,15 +153,16 @@ impl Artifact {
         drop(file);
         let mut unwind = None;
         if let Some(eh_frame) = eh_frame {
-            if options.verify_checksum {
+            if verify_checksum {
                 let view = kiln_format::ArtifactView::parse(map.bytes()).map_err(format)?;
                 view.verify_checksum().map_err(format)?;
             }
             if options.register_unwind_info && eh_frame.len() >= 4 {
                 let eh = map.bytes()[eh_frame].as_ptr().cast_mut();
-                // SAFETY: the section lies inside the mapping (checked by `check_file`), ends with
-                // the zero terminator the compiler writes, and the mapping outlives the
-                // registration (`ArtifactInner` drops `unwind` first).
+                // SAFETY: the section lies inside the mapping and is the one the compiler wrote
+                // (`check_file` checked its place, the whole-file checksum its bytes), ends with the zero
+                // terminator the compiler writes, and the mapping outlives the registration
+                // (`ArtifactInner` drops `unwind` first).
                 let eh = crate::send_sync::SendSyncPtr::from_raw(eh)
                     .map(|eh| unsafe { UnwindRegistration::register(eh) });
                 unwind = eh;

@@ -1,9 +1,11 @@
-//! Validation: the checks of `ArtifactView::check_prefix` and `check_compatibility`, made once
-//! per artifact, either at load from one 1 KiB `pread` ([`check_file`], `LoadOptions::check_now`)
-//! or at first use through the mapping ([`Artifact::check`]). Both run the same checks and give the
-//! same errors; what they establish is kept in [`Validated`].
+//! Validation, once per artifact: the headers (`ArtifactView::check_prefix`), compatibility with
+//! this machine, the metadata checksum and the tables (`ArtifactView::check_meta`), in that order,
+//! either at load from reads of the file ([`check_file`], `LoadOptions::check_now`) or at first use
+//! through the mapping ([`Artifact::check`]), with the same errors. What it establishes is kept in
+//! [`Validated`].
 
 use super::{Artifact, LoadError};
+use kiln_format::header::HEADERS_END;
 use kiln_format::{ArtifactView, FormatError};
 use std::fs::File;
 
@@ -15,27 +17,41 @@ pub(super) enum FileCheckError {
     Format(FormatError),
 }
 
-/// Validates `file` (of `len` bytes) from its first 1 KiB, touching no page of any mapping;
+/// Validates `file` (of `len` bytes) as [`Artifact::check`] does, from reads of its first 1 KiB
+/// and of its metadata instead of through the mapping (whose pages a check would fault in);
 /// returns the file range of its `.eh_frame`.
 pub(super) fn check_file(
     file: &File,
     len: usize,
 ) -> Result<std::ops::Range<usize>, FileCheckError> {
     let mut prefix = [0u8; PREFIX_LEN];
-    let n = read_prefix(file, &mut prefix).map_err(FileCheckError::Io)?;
+    let n = read_at(file, &mut prefix, 0).map_err(FileCheckError::Io)?;
     let header = ArtifactView::check_prefix(&prefix[..n], len).map_err(FileCheckError::Format)?;
     kiln_format::reader::check_compatibility(header).map_err(FileCheckError::Format)?;
-    // Checked against the file length by `check_prefix`.
-    let eh = header.eh_frame;
-    Ok(eh.offset.get() as usize..eh.end() as usize)
+    // In the file: checked against its length by `check_prefix`.
+    let range = |r: kiln_format::header::FileRange| r.offset.get() as usize..r.end() as usize;
+    let (meta, eh) = (range(header.meta), range(header.eh_frame));
+    // The metadata, read for the checks made at first use through the mapping.
+    let mut buf = vec![0u8; meta.len()];
+    if read_at(file, &mut buf, meta.start as u64).map_err(FileCheckError::Io)? != buf.len() {
+        return Err(FileCheckError::Format(FormatError::Truncated(
+            "file shorter than when it was opened",
+        )));
+    }
+    ArtifactView::check_meta(&prefix[..HEADERS_END], header, &buf)
+        .map_err(FileCheckError::Format)?;
+    Ok(eh)
 }
 
 impl Artifact {
     /// Validates the artifact, once: the ELF identification, the Kiln header (magic, format
     /// version), that this machine can run it (target, CPU features, settings), that every
-    /// region lies inside the file and the table directory is well formed. Instantiation and
-    /// [`Artifact::view`] call it; call it directly to learn of a bad artifact before its first
-    /// use. The first call reads the header page through the mapping.
+    /// region lies inside the file and the table directory is well formed, that the headers and the
+    /// metadata that steers instantiation and calls match their checksum, and that every table is
+    /// well formed (the code, the data images, the trap table and the address map are covered by
+    /// the whole-file checksum, [`LoadOptions::verify_checksum`](super::LoadOptions)). Instantiation and [`Artifact::view`]
+    /// call it; call it directly to learn of a bad artifact before its first use. The first call
+    /// reads the headers and the metadata through the mapping.
     pub fn check(&self) -> Result<(), LoadError> {
         if self.inner.validated.get().is_some() {
             return Ok(());
@@ -48,9 +64,9 @@ impl Artifact {
         // The same checks as at load (`check_now`): everything from the first 1 KiB, which is
         // backed since the file is at least an ELF header long (checked when it was mapped).
         let prefix = &bytes[..bytes.len().min(PREFIX_LEN)];
-        ArtifactView::check_prefix(prefix, bytes.len()).map_err(format)?;
+        let header = ArtifactView::check_prefix(prefix, bytes.len()).map_err(format)?;
+        kiln_format::reader::check_compatibility(header).map_err(format)?;
         let view = ArtifactView::parse(bytes).map_err(format)?;
-        view.check_compatibility().map_err(format)?;
         let text = view.text_range();
         let base = bytes.as_ptr() as usize;
         let code = base + text.start..base + text.end;
@@ -124,12 +140,12 @@ pub(super) const ELF_HEADER_LEN: usize = kiln_format::reader::MIN_FILE_LEN;
 /// Bytes read to validate an artifact before mapping it (SPEC §1).
 const PREFIX_LEN: usize = kiln_format::reader::PREFIX_LEN;
 
-/// Reads up to `buf.len()` bytes from the start of `file`.
-fn read_prefix(file: &File, buf: &mut [u8]) -> std::io::Result<usize> {
+/// Reads up to `buf.len()` bytes of `file` from offset `at`.
+fn read_at(file: &File, buf: &mut [u8], at: u64) -> std::io::Result<usize> {
     use std::os::unix::fs::FileExt;
     let mut n = 0;
     while n < buf.len() {
-        match file.read_at(&mut buf[n..], n as u64) {
+        match file.read_at(&mut buf[n..], at + n as u64) {
             Ok(0) => break,
             Ok(k) => n += k,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}

@@ -4,6 +4,7 @@
 
 use super::link::Linked;
 use super::{FuncRefs, Instance, InstanceConstEnv, InstanceData};
+use crate::artifact::DataFile;
 use crate::constexpr::eval;
 use crate::error::{Error, Result};
 use crate::memory::MemoryData;
@@ -345,20 +346,23 @@ fn initialize_memories(
 /// memory is this instance's own (fresh, all zero), the destination and the image are page-aligned,
 /// and no earlier segment wrote into those pages (mapping replaces whole pages). The tail that is
 /// not a whole page is copied.
-struct DataImages {
+struct DataImages<'a> {
     page: u64,
     data_region: u64,
+    /// The artifact's file, opened at the first image mapped (`None` inside: it cannot be).
+    file: Option<Option<DataFile<'a>>>,
     /// `(memory, start, end)` written so far.
     written: Vec<(u32, u64, u64)>,
 }
 
-impl DataImages {
+impl<'a> DataImages<'a> {
     fn new(view: &ArtifactView<'_>) -> Self {
         // SAFETY: sysconf has no preconditions.
         let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) }.max(4096) as u64;
         DataImages {
             page,
             data_region: view.data_range().start as u64,
+            file: None,
             written: Vec::new(),
         }
     }
@@ -371,7 +375,7 @@ impl DataImages {
     )]
     fn try_map(
         &mut self,
-        artifact: &crate::Artifact,
+        artifact: &'a crate::Artifact,
         mem: &mut MemoryData,
         own: bool,
         memory: u32,
@@ -396,7 +400,8 @@ impl DataImages {
         {
             return 0;
         }
-        let Some(file) = artifact.reopened() else {
+        let file = self.file.get_or_insert_with(|| artifact.data_file());
+        let Some(file) = file else {
             return 0;
         };
         if mem.map_image(dst, file, file_offset, whole) {
