@@ -251,3 +251,43 @@ fn pipes_empty_modules_and_errors_behave_like_a_command_line_tool() {
     let err = text(&out.stderr);
     assert_eq!(err.matches("truncated").count(), 1, "{err}");
 }
+
+/// `-W` turns WebAssembly 3.0 features off (or names the known ones), as Wasmtime's does; the
+/// default compiles every feature Kiln supports.
+#[test]
+fn wasm_features_are_chosen_with_w() {
+    let dir = tempfile::tempdir().unwrap();
+    let wat = dir.path().join("tail.wat");
+    std::fs::write(
+        &wat,
+        r#"(module (memory 1) (memory 1)
+             (func $f (export "f") (param i32) (result i32)
+               (if (result i32) (local.get 0)
+                 (then (return_call $f (i32.sub (local.get 0) (i32.const 1))))
+                 (else (i32.const 7)))))"#,
+    )
+    .unwrap();
+    let wat = wat.to_str().unwrap();
+    let out = kiln(&["run", wat, "--invoke", "f", "1000000"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout).trim(), "7");
+    let art = dir.path().join("tail.kiln");
+    let art = art.to_str().unwrap();
+    let out = kiln(&["compile", wat, "-o", art, "-W", "tail-call=n"]);
+    assert_clean_failure(&out, "tail calls support is not enabled");
+    let out = kiln(&["compile", wat, "-o", art, "-W", "wasm2"]);
+    assert_clean_failure(&out, "multiple memories");
+    let out = kiln(&[
+        "compile",
+        wat,
+        "-o",
+        art,
+        "-W",
+        "multi-memory=n,tail-call=y",
+    ]);
+    assert_clean_failure(&out, "multiple memories");
+    let out = kiln(&["compile", wat, "-o", art, "-W", "gc"]);
+    assert_clean_failure(&out, "unknown WebAssembly feature `gc` (known: tail-call");
+    let out = kiln(&["compile", wat, "-o", art, "-W", "tail-call=maybe"]);
+    assert_clean_failure(&out, "expected `tail-call=y` or `tail-call=n`");
+}

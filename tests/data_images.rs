@@ -206,3 +206,78 @@ fn artifacts_of_one_file_share_one_descriptor() {
     drop(held);
     assert!(open_fds() <= before + 1);
 }
+
+/// Multiple memories (WebAssembly 3.0): each defined memory gets its own copy-on-write image
+/// from the artifact, segments go to the memory they name, and `memory.copy` moves bytes between
+/// two memories.
+#[test]
+fn each_of_several_memories_maps_its_own_image() {
+    let (a, a_lit) = pattern(70_000, 1);
+    let (b, b_lit) = pattern(80_000, 2);
+    let wat = format!(
+        r#"(module
+          (memory $m0 (export "m0") 3)
+          (memory $m1 (export "m1") 4)
+          (memory $m2 (export "m2") 1)
+          (data (memory $m0) (i32.const 1024) "{a_lit}")
+          (data (memory $m1) (i32.const 4096) "{b_lit}")
+          (data (memory $m2) (i32.const 8) "m2")
+          (func (export "copy_1_to_2") (param $dst i32) (param $src i32) (param $n i32)
+            (memory.copy $m2 $m1 (local.get $dst) (local.get $src) (local.get $n)))
+          (func (export "load_1") (param i32) (result i32) (i32.load8_u $m1 (local.get 0)))
+          (func (export "store_0") (param i32 i32) (i32.store8 $m0 (local.get 0) (local.get 1))))"#
+    );
+    let loaded = common::load_wat(&wat);
+    assert_eq!(loaded.artifact.view().unwrap().memory_images().len(), 3);
+    let mut store = Store::new(());
+    let inst = Instance::new(&mut store, &loaded.artifact, &[]).unwrap();
+    let m: Vec<Memory> = ["m0", "m1", "m2"]
+        .iter()
+        .map(|n| inst.get_memory(&mut store, n).unwrap())
+        .collect();
+    assert_eq!(
+        m.iter().map(|m| m.size(&store)).collect::<Vec<_>>(),
+        [3, 4, 1]
+    );
+    assert_eq!(&m[0].data(&store)[1024..71_024], &a[..]);
+    assert_eq!(&m[1].data(&store)[4096..84_096], &b[..]);
+    assert_eq!(&m[2].data(&store)[8..10], b"m2");
+    for (memory, page) in [(m[0], 8192), (m[1], 8192)] {
+        assert_eq!(
+            std::path::Path::new(&backing_path(memory.data(&store).as_ptr() as usize + page)),
+            loaded.path.as_path(),
+            "each large image comes from the artifact file"
+        );
+    }
+    assert_eq!(
+        inst.call(&mut store, "load_1", &[Val::I32(4096 + 5)])
+            .unwrap(),
+        [Val::I32(b[5] as i32)]
+    );
+    inst.call(
+        &mut store,
+        "copy_1_to_2",
+        &[Val::I32(100), Val::I32(4096), Val::I32(1000)],
+    )
+    .unwrap();
+    assert_eq!(&m[2].data(&store)[100..1100], &b[..1000]);
+    // A write to one memory's private copy changes neither the others nor the file.
+    let file_before = std::fs::read(&loaded.path).unwrap();
+    inst.call(&mut store, "store_0", &[Val::I32(1024), Val::I32(0xee)])
+        .unwrap();
+    assert_eq!(m[0].data(&store)[1024], 0xee);
+    assert_eq!(m[1].data(&store)[4096], b[0]);
+    assert_eq!(std::fs::read(&loaded.path).unwrap(), file_before);
+    // Out of bounds in the second memory traps, whatever the first one's size.
+    let e = inst
+        .call(
+            &mut store,
+            "copy_1_to_2",
+            &[Val::I32(65_000), Val::I32(0), Val::I32(1000)],
+        )
+        .unwrap_err();
+    assert_eq!(
+        e.as_trap().unwrap().kind,
+        kiln_loader::TrapKind::MemoryOutOfBounds
+    );
+}

@@ -15,6 +15,7 @@ const SPIN: &str = r#"
   (func (export "spin") (loop (br 0)))
   (func (export "spin_calls") (loop (call $leaf) (br 0)))
   (func $leaf)
+  (func $spin_tail (export "spin_tail") (return_call $spin_tail))
   (func (export "count") (param $n i32) (result i32)
     (local $i i32)
     (loop
@@ -45,7 +46,7 @@ fn a_loop_with_no_calls_is_interrupted_from_another_thread() {
     let mut store = Store::with_engine(&engine, ());
     store.set_epoch_deadline(1).unwrap();
     let instance = Instance::new(&mut store, &loaded.artifact, &[]).unwrap();
-    for export in ["spin", "spin_calls"] {
+    for export in ["spin", "spin_calls", "spin_tail"] {
         store.set_epoch_deadline(1).unwrap();
         let ticker = {
             let engine = engine.clone();
@@ -62,6 +63,11 @@ fn a_loop_with_no_calls_is_interrupted_from_another_thread() {
         // At the loop header of the export, or at the entry of the function it calls.
         let func = trap.func.as_deref();
         assert!(func == Some(export) || func == Some("leaf"), "{err}");
+        // A tail call replaces its caller's frame: nothing but the function itself below it.
+        if export == "spin_tail" {
+            let guest_frames = trap.backtrace.iter().filter(|f| f.func_index.is_some());
+            assert_eq!(guest_frames.count(), 1, "{:?}", trap.backtrace);
+        }
         assert!(
             err.to_string().starts_with("wasm trap: interrupt in "),
             "{err}"
@@ -143,13 +149,16 @@ fn fuel_bounds_how_long_a_guest_runs() {
     let mut store = Store::new(());
     store.set_fuel(10_000).unwrap();
     let instance = Instance::new(&mut store, &loaded.artifact, &[]).unwrap();
-    let err = instance.call(&mut store, "spin", &[]).unwrap_err();
-    assert_eq!(err.as_trap().unwrap().kind, TrapKind::OutOfFuel);
-    assert_eq!(
-        err.to_string().split(" in ").next(),
-        Some("wasm trap: all fuel consumed by WebAssembly")
-    );
-    assert_eq!(store.get_fuel().unwrap(), 0);
+    for export in ["spin", "spin_tail"] {
+        store.set_fuel(10_000).unwrap();
+        let err = instance.call(&mut store, export, &[]).unwrap_err();
+        assert_eq!(err.as_trap().unwrap().kind, TrapKind::OutOfFuel, "{export}");
+        assert_eq!(
+            err.to_string().split(" in ").next(),
+            Some("wasm trap: all fuel consumed by WebAssembly")
+        );
+        assert_eq!(store.get_fuel().unwrap(), 0);
+    }
     // Refuelled, the store runs code again.
     store.set_fuel(1000).unwrap();
     let three = instance

@@ -37,6 +37,8 @@ enum Command {
         /// Print a JSON report with per-file counts.
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        features: commands::compile::FeatureArgs,
     },
 }
 
@@ -50,13 +52,20 @@ fn main() -> ExitCode {
         Command::Run(args) => commands::run::run(args),
         Command::Inspect(args) => commands::inspect::run(args),
         Command::Disasm(args) => commands::disasm::run(args),
-        Command::Wast { files, json } => wast_runner::run_files(&files, json).map(|ok| {
-            if ok {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::FAILURE
-            }
-        }),
+        Command::Wast {
+            files,
+            json,
+            features,
+        } => features
+            .features()
+            .and_then(|features| wast_runner::run_files(&files, json, features))
+            .map(|ok| {
+                if ok {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::FAILURE
+                }
+            }),
     };
     match result {
         Ok(code) => code,

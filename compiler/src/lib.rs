@@ -17,11 +17,11 @@ pub mod trap_codes;
 pub mod unwind;
 
 pub use error::CompileError;
-pub use options::{CompileOptions, OptLevel};
+pub use options::{CompileOptions, OptLevel, WasmFeatures};
 
 /// Compiles a WebAssembly binary into the bytes of a Kiln artifact.
 pub fn compile(wasm: &[u8], options: &CompileOptions) -> Result<Vec<u8>, CompileError> {
-    let module = parse::ModuleInfo::parse(wasm)?;
+    let module = parse::ModuleInfo::parse_with_features(wasm, options.features)?;
     let compiled = codegen::compile_module(&module, options)?;
     emit::write_artifact(wasm, &module, &compiled, options)
 }

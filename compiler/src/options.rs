@@ -30,6 +30,109 @@ impl OptLevel {
     }
 }
 
+/// The WebAssembly features a compilation accepts beyond WebAssembly 2.0, which is always on: a
+/// module that uses one that is off is invalid. The default turns on every feature Kiln compiles;
+/// [`WasmFeatures::WASM2`] is WebAssembly 2.0 exactly (its spec tests expect, for example, a
+/// second memory to be invalid).
+///
+/// Named as Wasmtime's `-W` options are, so that `kiln compile -W tail-call=n` reads the same.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct WasmFeatures {
+    /// `return_call`, `return_call_indirect` (`tail-call`).
+    pub tail_call: bool,
+    /// `i32`/`i64` `add`, `sub`, `mul` in constant expressions (`extended-const`).
+    pub extended_const: bool,
+    /// Relaxed SIMD (`relaxed-simd`); see `translate::ops_simd_relaxed` for the results chosen.
+    pub relaxed_simd: bool,
+    /// More than one memory (`multi-memory`).
+    pub multi_memory: bool,
+}
+
+impl WasmFeatures {
+    /// WebAssembly 2.0, nothing newer.
+    pub const WASM2: WasmFeatures = WasmFeatures {
+        tail_call: false,
+        extended_const: false,
+        relaxed_simd: false,
+        multi_memory: false,
+    };
+
+    /// Every feature Kiln compiles.
+    pub const ALL: WasmFeatures = WasmFeatures {
+        tail_call: true,
+        extended_const: true,
+        relaxed_simd: true,
+        multi_memory: true,
+    };
+
+    /// Each feature's name (as in Wasmtime's `-W` options) with a mutable reference to its flag.
+    fn flags(&mut self) -> [(&'static str, &mut bool); 4] {
+        [
+            ("tail-call", &mut self.tail_call),
+            ("extended-const", &mut self.extended_const),
+            ("relaxed-simd", &mut self.relaxed_simd),
+            ("multi-memory", &mut self.multi_memory),
+        ]
+    }
+
+    /// The feature names [`WasmFeatures::set`] knows.
+    pub fn names() -> Vec<&'static str> {
+        let mut all = WasmFeatures::ALL;
+        all.flags().map(|(name, _)| name).to_vec()
+    }
+
+    /// Turns feature `name` on or off; an error names the known features.
+    pub fn set(&mut self, name: &str, on: bool) -> Result<(), String> {
+        let flag = self.flags().into_iter().find(|(n, _)| *n == name);
+        match flag {
+            Some((_, flag)) => {
+                *flag = on;
+                Ok(())
+            }
+            None => Err(format!(
+                "unknown WebAssembly feature `{name}` (known: {}, or `wasm2` for WebAssembly 2.0 only)",
+                WasmFeatures::names().join(", ")
+            )),
+        }
+    }
+
+    /// Applies a list like `tail-call=n,multi-memory` (`=y` is implied) or `wasm2` (every feature
+    /// off) to `self`.
+    pub fn apply(&mut self, list: &str) -> Result<(), String> {
+        for item in list.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+            if item == "wasm2" {
+                *self = WasmFeatures::WASM2;
+                continue;
+            }
+            let (name, value) = item.split_once('=').unwrap_or((item, "y"));
+            let on = match value {
+                "y" | "yes" | "true" => true,
+                "n" | "no" | "false" => false,
+                _ => return Err(format!("`{item}`: expected `{name}=y` or `{name}=n`")),
+            };
+            self.set(name, on)?;
+        }
+        Ok(())
+    }
+
+    /// wasmparser's feature set for these features.
+    pub fn to_wasmparser(self) -> wasmparser::WasmFeatures {
+        use wasmparser::WasmFeatures as W;
+        let mut features = W::WASM2;
+        features.set(W::TAIL_CALL, self.tail_call);
+        features.set(W::EXTENDED_CONST, self.extended_const);
+        features.set(W::RELAXED_SIMD, self.relaxed_simd);
+        features.set(W::MULTI_MEMORY, self.multi_memory);
+        features
+    }
+}
+
+impl Default for WasmFeatures {
+    fn default() -> Self {
+        WasmFeatures::ALL
+    }
+}
+
 /// Options of one compilation. The same wasm and the same options give byte-identical artifacts.
 #[derive(Clone, Debug, Default)]
 pub struct CompileOptions {
@@ -52,4 +155,6 @@ pub struct CompileOptions {
     /// Check the store's epoch deadline at function entries and loop headers, so that a host can
     /// interrupt the code from another thread (SPEC.md §6). Recorded in the header.
     pub epoch_interruption: bool,
+    /// The WebAssembly features the module may use.
+    pub features: WasmFeatures,
 }

@@ -11,9 +11,10 @@ use wasmparser::{
     MemoryType, Name, Parser, Payload, RefType, TableType, TypeRef, Validator, WasmFeatures,
 };
 
-/// The WebAssembly features Kiln compiles: WebAssembly 2.0.
+/// The WebAssembly features Kiln compiles: WebAssembly 2.0, and of 3.0 tail calls, extended
+/// constant expressions, relaxed SIMD and multiple memories.
 pub fn supported_features() -> WasmFeatures {
-    WasmFeatures::WASM2
+    crate::options::WasmFeatures::ALL.to_wasmparser()
 }
 
 /// An import.
@@ -128,9 +129,17 @@ pub struct ModuleInfo<'a> {
 }
 
 impl<'a> ModuleInfo<'a> {
-    /// Validates `wasm` and collects its facts.
+    /// Validates `wasm` with every feature Kiln compiles and collects its facts.
     pub fn parse(wasm: &'a [u8]) -> Result<ModuleInfo<'a>, CompileError> {
-        Validator::new_with_features(supported_features()).validate_all(wasm)?;
+        ModuleInfo::parse_with_features(wasm, crate::options::WasmFeatures::ALL)
+    }
+
+    /// Validates `wasm`, which may use `features`, and collects its facts.
+    pub fn parse_with_features(
+        wasm: &'a [u8],
+        features: crate::options::WasmFeatures,
+    ) -> Result<ModuleInfo<'a>, CompileError> {
+        Validator::new_with_features(features.to_wasmparser()).validate_all(wasm)?;
         let mut m = ModuleInfo::default();
         for payload in Parser::new(0).parse_all(wasm) {
             m.add(payload?)?;

@@ -148,3 +148,137 @@ fn host_memories_tables_and_globals_can_be_imported() {
     .is_err());
     assert!(Memory::new(&mut store, MemoryType::new(70000, None)).is_err());
 }
+
+/// Tail calls (`return_call`, `return_call_indirect`) replace the caller's frame: 10⁸ mutual tail
+/// calls in a loop run in the stack of one call, which plain calls could not.
+#[test]
+fn tail_calls_run_in_constant_stack() {
+    check(
+        r#"(module
+          (type $t (func (param i64 i64) (result i64)))
+          (table funcref (elem $ping_indirect $pong_indirect))
+          (func $ping (export "ping") (param $n i64) (param $acc i64) (result i64)
+            (if (result i64) (i64.eqz (local.get $n)) (then (local.get $acc))
+              (else (return_call $pong (i64.sub (local.get $n) (i64.const 1))
+                                       (i64.add (local.get $acc) (i64.const 1))))))
+          (func $pong (param $n i64) (param $acc i64) (result i64)
+            (if (result i64) (i64.eqz (local.get $n)) (then (local.get $acc))
+              (else (return_call $ping (i64.sub (local.get $n) (i64.const 1))
+                                       (i64.add (local.get $acc) (i64.const 2))))))
+          (func $ping_indirect (export "ping_indirect") (param $n i64) (param $acc i64) (result i64)
+            (if (result i64) (i64.eqz (local.get $n)) (then (local.get $acc))
+              (else (return_call_indirect (type $t)
+                      (i64.sub (local.get $n) (i64.const 1))
+                      (i64.add (local.get $acc) (i64.const 1))
+                      (i32.const 1)))))
+          (func $pong_indirect (param $n i64) (param $acc i64) (result i64)
+            (if (result i64) (i64.eqz (local.get $n)) (then (local.get $acc))
+              (else (return_call_indirect (type $t)
+                      (i64.sub (local.get $n) (i64.const 1))
+                      (i64.add (local.get $acc) (i64.const 2))
+                      (i32.const 0)))))
+          ;; More parameters than its callers have: the callee's stack arguments grow the
+          ;; frame it replaces.
+          (func $many (param i64 i64 i64 i64 i64 i64 i64 i64 i64 i64) (result i64)
+            (i64.add (local.get 0) (local.get 9)))
+          (func $few (export "few") (param $n i64) (result i64)
+            (if (result i64) (i64.eqz (local.get $n))
+              (then (return_call $many (i64.const 1) (i64.const 0) (i64.const 0) (i64.const 0)
+                      (i64.const 0) (i64.const 0) (i64.const 0) (i64.const 0) (i64.const 0)
+                      (i64.const 41)))
+              (else (return_call $few (i64.sub (local.get $n) (i64.const 1)))))))"#,
+        &[
+            // 5·10⁷ pings and 5·10⁷ pongs.
+            ("ping", &[i64v(100_000_000), i64v(0)], &[i64v(150_000_000)]),
+            (
+                "ping_indirect",
+                &[i64v(10_000_000), i64v(0)],
+                &[i64v(15_000_000)],
+            ),
+            ("few", &[i64v(1_000_000)], &[i64v(42)]),
+        ],
+    );
+}
+
+/// A tail call reaches whatever a plain call reaches: a host function (which may call back into
+/// the guest), another instance's function, a host function through a table; a trap in the
+/// callee names it, and the caller's frame is gone from the backtrace.
+#[test]
+fn tail_calls_to_host_functions_and_other_instances() {
+    let provider = crate::common::load_wat(
+        r#"(module
+          (func (export "triple") (param i32) (result i32) (i32.mul (local.get 0) (i32.const 3)))
+          (func (export "boom") (param i32) (result i32) (unreachable)))"#,
+    );
+    let user = crate::common::load_wat(
+        r#"(module
+          (import "host" "double" (func $double (param i32) (result i32)))
+          (import "host" "call_back" (func $call_back (param i32) (result i32)))
+          (import "p" "triple" (func $triple (param i32) (result i32)))
+          (import "p" "boom" (func $boom (param i32) (result i32)))
+          (type $t (func (param i32) (result i32)))
+          (table funcref (elem $double $triple))
+          (func (export "inc") (param i32) (result i32) (i32.add (local.get 0) (i32.const 1)))
+          (func (export "to_host") (param i32) (result i32) (return_call $double (local.get 0)))
+          (func (export "to_host_and_back") (param i32) (result i32)
+            (return_call $call_back (local.get 0)))
+          (func (export "to_other") (param i32) (result i32) (return_call $triple (local.get 0)))
+          (func (export "via_table") (param i32) (param i32) (result i32)
+            (return_call_indirect (type $t) (local.get 0) (local.get 1)))
+          (func (export "to_trap") (param i32) (result i32) (return_call $boom (local.get 0))))"#,
+    );
+    let mut store = Store::new(());
+    let p = Instance::new(&mut store, &provider.artifact, &[]).unwrap();
+    let mut linker = Linker::new();
+    linker.func_wrap("host", "double", |x: i32| x * 2).unwrap();
+    linker
+        .func_wrap(
+            "host",
+            "call_back",
+            |mut caller: kiln_loader::Caller<'_, ()>,
+             x: i32|
+             -> Result<i32, kiln_loader::BoxError> {
+                let inc = caller.get_export("inc").unwrap().into_func().unwrap();
+                let mut out = [Val::I32(0)];
+                inc.call(&mut caller, &[Val::I32(x)], &mut out)?;
+                Ok(out[0].i32().unwrap() * 10)
+            },
+        )
+        .unwrap();
+    linker.instance(&mut store, "p", p).unwrap();
+    let u = linker.instantiate(&mut store, &user.artifact).unwrap();
+    let call = |store: &mut Store<()>, name: &str, args: &[Val]| u.call(store, name, args);
+    assert_eq!(
+        call(&mut store, "to_host", &[i32v(21)]).unwrap(),
+        [i32v(42)]
+    );
+    assert_eq!(
+        call(&mut store, "to_host_and_back", &[i32v(4)]).unwrap(),
+        [i32v(50)]
+    );
+    assert_eq!(
+        call(&mut store, "to_other", &[i32v(5)]).unwrap(),
+        [i32v(15)]
+    );
+    assert_eq!(
+        call(&mut store, "via_table", &[i32v(5), i32v(0)]).unwrap(),
+        [i32v(10)]
+    );
+    assert_eq!(
+        call(&mut store, "via_table", &[i32v(5), i32v(1)]).unwrap(),
+        [i32v(15)]
+    );
+    let err = call(&mut store, "to_trap", &[i32v(1)]).unwrap_err();
+    let trap = err.as_trap().unwrap();
+    assert_eq!(trap.kind, kiln_loader::TrapKind::Unreachable, "{err}");
+    assert_eq!(trap.func.as_deref(), Some("boom"), "{err}");
+    let guest_frames: Vec<&str> = trap
+        .backtrace
+        .iter()
+        .filter(|f| f.func_index.is_some())
+        .map(|f| f.func_name.as_str())
+        .collect();
+    assert_eq!(guest_frames, ["boom"], "{:?}", trap.backtrace);
+    // The store is fine afterwards.
+    assert_eq!(call(&mut store, "to_host", &[i32v(1)]).unwrap(), [i32v(2)]);
+}

@@ -107,3 +107,55 @@ fn saturating_truncation_never_traps() {
         ],
     );
 }
+
+/// Relaxed SIMD's one target-dependent choice (see `compiler/src/translate/ops_simd_relaxed.rs`):
+/// `relaxed_madd` rounds once where the target has fused multiply-add and twice on x86_64
+/// without it. `x·x - fl(x·x)` tells them apart: exactly 2⁻²⁴ fused, 0 unfused. Everything else
+/// relaxed gives the same result on every target.
+#[test]
+fn relaxed_madd_is_fused_exactly_where_the_target_has_fma() {
+    let x = f32::from_bits(0x3f80_0800); // 1 + 2⁻¹²
+    let product = x * x; // rounded: 1 + 2⁻¹¹
+    let fused = x.mul_add(x, -product);
+    assert_eq!(fused, 2f32.powi(-24));
+    let wat = format!(
+        r#"(module
+          (func (export "madd") (result f32)
+            (f32x4.extract_lane 0
+              (f32x4.relaxed_madd (f32x4.splat (f32.const {x:e})) (f32x4.splat (f32.const {x:e}))
+                                  (f32x4.splat (f32.const {neg:e})))))
+          (func (export "swizzle") (result i32)
+            (i8x16.extract_lane_u 0
+              (i8x16.relaxed_swizzle (v128.const i8x16 7 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0)
+                                     (v128.const i8x16 200 0 0 0 0 0 0 0 0 0 0 0 0 0 0 0))))
+          (func (export "trunc") (result i32)
+            (i32x4.extract_lane 0 (i32x4.relaxed_trunc_f32x4_s (f32x4.splat (f32.const nan))))))"#,
+        neg = -product
+    );
+    let run = |options: &kiln_compiler::CompileOptions| {
+        let loaded = common::load_wat_with(&wat, options);
+        let mut store = Store::new(());
+        let inst = Instance::new(&mut store, &loaded.artifact, &[]).unwrap();
+        let call = |store: &mut Store<()>, name| inst.call(store, name, &[]).unwrap()[0];
+        (
+            call(&mut store, "madd").f32().unwrap(),
+            call(&mut store, "swizzle"),
+            call(&mut store, "trunc"),
+        )
+    };
+    let host = run(&Default::default());
+    // Out-of-range swizzle indices give 0, NaN truncates to 0, on every target.
+    assert_eq!((host.1, host.2), (i32v(0), i32v(0)));
+    let host_has_fma = !cfg!(target_arch = "x86_64") || std::is_x86_feature_detected!("fma");
+    assert_eq!(host.0, if host_has_fma { fused } else { 0.0 });
+    #[cfg(target_arch = "x86_64")]
+    {
+        // The x86_64 baseline (x86-64-v2) has no FMA: two roundings, on any x86_64 machine.
+        let baseline = run(&kiln_compiler::CompileOptions {
+            target: Some(kiln_format::Arch::X86_64),
+            ..Default::default()
+        });
+        assert_eq!(baseline.0, 0.0);
+        assert_eq!((baseline.1, baseline.2), (i32v(0), i32v(0)));
+    }
+}

@@ -1,7 +1,7 @@
 //! `kiln compile`.
 
 use anyhow::{Context, Result};
-use kiln_compiler::{CompileOptions, OptLevel};
+use kiln_compiler::{CompileOptions, OptLevel, WasmFeatures};
 use kiln_format::Arch;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -37,6 +37,30 @@ pub struct Args {
     /// can interrupt the code.
     #[arg(long)]
     epoch_interruption: bool,
+    #[command(flatten)]
+    features: FeatureArgs,
+}
+
+/// The `-W` option of every command that compiles.
+#[derive(clap::Args)]
+pub struct FeatureArgs {
+    /// WebAssembly features beyond 2.0, named as in Wasmtime's `-W`: e.g. `tail-call=n`,
+    /// `multi-memory=n,relaxed-simd=n`, or `wasm2` for WebAssembly 2.0 only. Default: every
+    /// feature Kiln compiles (tail-call, extended-const, relaxed-simd, multi-memory).
+    /// Repeatable.
+    #[arg(short = 'W', long = "wasm", value_name = "FEATURES")]
+    wasm: Vec<String>,
+}
+
+impl FeatureArgs {
+    /// The features these options select.
+    pub fn features(&self) -> Result<WasmFeatures> {
+        let mut features = WasmFeatures::default();
+        for list in &self.wasm {
+            features.apply(list).map_err(anyhow::Error::msg)?;
+        }
+        Ok(features)
+    }
 }
 
 /// Parses a `--target` value.
@@ -77,6 +101,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         strip: args.strip,
         fuel: args.fuel,
         epoch_interruption: args.epoch_interruption,
+        features: args.features.features()?,
     };
     let wasm = read_module(&args.input)?;
     let artifact = kiln_compiler::compile(&wasm, &options)

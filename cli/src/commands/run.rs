@@ -53,6 +53,8 @@ pub struct Args {
     /// The largest number of elements each table may grow to.
     #[arg(long, value_name = "N")]
     max_table_elements: Option<usize>,
+    #[command(flatten)]
+    features: super::compile::FeatureArgs,
     /// The program's arguments (its name, the file's name, comes first), or with --invoke the
     /// function's arguments. Put them after `--` when they start with `-`.
     #[arg(
@@ -170,6 +172,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let options = CompileOptions {
         fuel: args.fuel.is_some(),
         epoch_interruption: args.timeout.is_some(),
+        features: args.features.features()?,
         ..CompileOptions::default()
     };
     let artifact = load(&args.file, &options)?;

@@ -10,6 +10,7 @@ mod spectest;
 mod values;
 
 use anyhow::Context as _;
+use kiln_compiler::WasmFeatures;
 use runner::Runner;
 use std::io::Write as _;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -54,13 +55,13 @@ impl FileReport {
 /// lines naming failed directives by line:col and why), then one final line `N passed, M failed`
 /// counting directives over all files. With `json`, prints instead one JSON object
 /// `{"files":[{"path":..,"passed":N,"failed":M,"failures":[{"line":L,"message":..}]}],
-/// "passed":N,"failed":M}`. Returns `Ok(true)` if nothing failed.
-pub fn run_files(paths: &[PathBuf], json: bool) -> anyhow::Result<bool> {
+/// "passed":N,"failed":M}`. Modules may use `features`. Returns `Ok(true)` if nothing failed.
+pub fn run_files(paths: &[PathBuf], json: bool, features: WasmFeatures) -> anyhow::Result<bool> {
     let mut out = std::io::stdout().lock();
     let (mut passed, mut failed) = (0, 0);
     let mut files = Vec::new();
     for path in paths {
-        let report = run_file(path);
+        let report = run_file_with(path, features);
         passed += report.passed;
         failed += report.failed;
         if json {
@@ -120,7 +121,13 @@ fn write_text(
 }
 
 /// Runs one script in a fresh store: its directives in order, each counted as passed or failed.
+/// Its modules may use every feature Kiln compiles.
 pub fn run_file(path: &Path) -> FileReport {
+    run_file_with(path, WasmFeatures::ALL)
+}
+
+/// [`run_file`] for modules that may use `features` only.
+pub fn run_file_with(path: &Path, features: WasmFeatures) -> FileReport {
     let mut report = FileReport::default();
     let text = match std::fs::read_to_string(path) {
         Ok(text) => text,
@@ -146,7 +153,7 @@ pub fn run_file(path: &Path) -> FileReport {
         Ok(wast) => wast,
         Err(e) => return parse_failed(report, e),
     };
-    let mut runner = match catch_unwind(Runner::new) {
+    let mut runner = match catch_unwind(|| Runner::new(features)) {
         Ok(runner) => runner,
         Err(panic) => {
             let why = format!("runner setup panicked: {}", panic_message(&*panic));

@@ -2,7 +2,7 @@
 
 use super::spectest;
 use super::values::{arg_to_val, check_result, show};
-use kiln_compiler::{CompileError, CompileOptions};
+use kiln_compiler::{CompileError, CompileOptions, WasmFeatures};
 use kiln_loader::{Artifact, Error, Instance, Linker, Store, Trap, TrapKind, Val};
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -37,13 +37,12 @@ impl Drop for TempFile {
     }
 }
 
-/// Compiles `wasm`, writes the artifact to a fresh file in the temp directory and loads it from
-/// there, so that every script module exercises the artifact file and the loader rather than an
-/// in-memory shortcut.
-pub fn load_artifact(wasm: &[u8]) -> Result<Artifact, LoadFailure> {
+/// Compiles `wasm` (which may use `features`), writes the artifact to a fresh file in the temp
+/// directory and loads it from there, so that every script module exercises the artifact file
+/// and the loader rather than an in-memory shortcut.
+pub fn load_artifact(wasm: &[u8], features: WasmFeatures) -> Result<Artifact, LoadFailure> {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let bytes =
-        kiln_compiler::compile(wasm, &CompileOptions::default()).map_err(LoadFailure::Compile)?;
+    let bytes = kiln_compiler::compile(wasm, &options(features)).map_err(LoadFailure::Compile)?;
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     let file =
         TempFile(std::env::temp_dir().join(format!("kiln-wast-{}-{n}.kiln", std::process::id())));
@@ -52,6 +51,14 @@ pub fn load_artifact(wasm: &[u8]) -> Result<Artifact, LoadFailure> {
     // The file is removed when `file` drops, right after loading: the mapping stays valid once
     // the file is unlinked.
     Artifact::open(&file.0).map_err(|e| LoadFailure::Load(e.to_string()))
+}
+
+/// The options every script module is compiled with.
+fn options(features: WasmFeatures) -> CompileOptions {
+    CompileOptions {
+        features,
+        ..CompileOptions::default()
+    }
 }
 
 /// Encodes a text, binary or quoted module to bytes. Components are not supported.
@@ -97,11 +104,14 @@ pub struct Runner {
     current: Option<Instance>,
     /// Why `spectest` is missing, to explain the link errors that follow.
     spectest_error: Option<String>,
+    /// The features the script's modules may use.
+    features: WasmFeatures,
 }
 
 impl Runner {
-    /// A runner with a fresh store and the `spectest` module registered.
-    pub fn new() -> Runner {
+    /// A runner with a fresh store and the `spectest` module registered, whose modules may use
+    /// `features`.
+    pub fn new(features: WasmFeatures) -> Runner {
         let mut store = Store::new(());
         let mut linker = Linker::new();
         // A `register` under a name already used replaces the earlier definitions.
@@ -115,6 +125,7 @@ impl Runner {
             last_definition: None,
             current: None,
             spectest_error,
+            features,
         }
     }
 
@@ -129,7 +140,7 @@ impl Runner {
                     self.instances.remove(name);
                 }
                 let wasm = encode(&mut module).map_err(Encode::into_message)?;
-                let artifact = load_artifact(&wasm).map_err(|e| e.to_string())?;
+                let artifact = load_artifact(&wasm, self.features).map_err(|e| e.to_string())?;
                 let instance = self.instantiate(&artifact)?;
                 self.set_current(instance, name);
                 Ok(())
@@ -138,7 +149,7 @@ impl Runner {
                 let name = module.name().map(|id| id.name().to_string());
                 self.last_definition = None;
                 let wasm = encode(&mut module).map_err(Encode::into_message)?;
-                let artifact = load_artifact(&wasm).map_err(|e| e.to_string())?;
+                let artifact = load_artifact(&wasm, self.features).map_err(|e| e.to_string())?;
                 if let Some(name) = name {
                     self.definitions.insert(name, artifact.clone());
                 }
@@ -188,7 +199,7 @@ impl Runner {
             } => {
                 let mut module = QuoteWat::Wat(module);
                 let wasm = encode(&mut module).map_err(Encode::into_message)?;
-                let artifact = load_artifact(&wasm).map_err(|e| e.to_string())?;
+                let artifact = load_artifact(&wasm, self.features).map_err(|e| e.to_string())?;
                 match self.linker.instantiate(&mut self.store, &artifact) {
                     Err(Error::Link(_)) => Ok(()),
                     Err(e) => Err(format!("expected link error \"{message}\", got: {e}")),
@@ -271,7 +282,7 @@ impl Runner {
             Err(Encode::Unsupported) => return Err(unsupported("component")),
             Err(Encode::Failed(_)) => return Ok(()),
         };
-        match kiln_compiler::compile(&wasm, &CompileOptions::default()) {
+        match kiln_compiler::compile(&wasm, &options(self.features)) {
             Err(CompileError::Wasm(_)) => Ok(()),
             Err(e) => Err(format!(
                 "expected {what} module (\"{message}\"), but it was rejected for another reason: {e}"
@@ -295,7 +306,7 @@ impl Runner {
             WastExecute::Wat(module) => {
                 let mut module = QuoteWat::Wat(module);
                 let wasm = encode(&mut module).map_err(Encode::into_message)?;
-                let artifact = load_artifact(&wasm).map_err(|e| e.to_string())?;
+                let artifact = load_artifact(&wasm, self.features).map_err(|e| e.to_string())?;
                 match self.linker.instantiate(&mut self.store, &artifact) {
                     Err(Error::Trap(trap)) if trap_matches(trap.kind, message) => Ok(()),
                     Err(e) => Err(format!(
@@ -332,7 +343,7 @@ impl Runner {
             WastExecute::Wat(module) => {
                 let mut module = QuoteWat::Wat(module);
                 let wasm = encode(&mut module).map_err(Encode::into_message)?;
-                let artifact = load_artifact(&wasm).map_err(|e| e.to_string())?;
+                let artifact = load_artifact(&wasm, self.features).map_err(|e| e.to_string())?;
                 self.instantiate(&artifact)?;
                 Vec::new()
             }

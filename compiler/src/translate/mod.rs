@@ -16,6 +16,7 @@ mod ops_memory;
 mod ops_numeric;
 mod ops_simd;
 mod ops_simd_memory;
+mod ops_simd_relaxed;
 mod ops_table;
 mod ops_variable;
 mod state;

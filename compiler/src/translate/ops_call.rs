@@ -1,9 +1,16 @@
-//! Calls: `call`, `call_indirect`, and the builtin calls other operators make.
+//! Calls: `call`, `call_indirect`, their tail-call forms `return_call` and
+//! `return_call_indirect`, and the builtin calls other operators make.
 //!
 //! Every wasm function takes `(callee_vmctx, caller_vmctx, params...)`. A defined function is
 //! called directly (a colocated relocation the compiler resolves itself); an imported one through
 //! its `VMFuncRef` in our VMContext; `call_indirect` through a table element after checking it is
 //! in bounds, non-null and of the expected canonical type.
+//!
+//! A tail call is Cranelift's `return_call`/`return_call_indirect`: every wasm function, host
+//! adapters included, uses the `tail` calling convention ([`super::WASM_CALL_CONV`]), in which
+//! the callee pops its own stack arguments, so the caller's frame is replaced and any number of
+//! tail calls in a row run in constant stack. Whatever the callee is (defined, imported from
+//! another instance, a host function's adapter) it is reached as for a plain call.
 //!
 //! Every call is bracketed by [`FuncTranslator::before_leaving`] and
 //! [`FuncTranslator::after_call`], which write back and reload the fuel and epoch state the
@@ -23,11 +30,16 @@ impl FuncTranslator<'_, '_> {
     /// Translates a call operator; false if `op` is not one.
     pub fn translate_call(&mut self, op: &Operator) -> bool {
         match op {
-            Operator::Call { function_index } => self.call(*function_index),
+            Operator::Call { function_index } => self.call(*function_index, CallKind::Plain),
             Operator::CallIndirect {
                 type_index,
                 table_index,
-            } => self.call_indirect(*type_index, *table_index),
+            } => self.call_indirect(*type_index, *table_index, CallKind::Plain),
+            Operator::ReturnCall { function_index } => self.call(*function_index, CallKind::Tail),
+            Operator::ReturnCallIndirect {
+                type_index,
+                table_index,
+            } => self.call_indirect(*type_index, *table_index, CallKind::Tail),
             _ => return false,
         }
         true
@@ -45,10 +57,17 @@ impl FuncTranslator<'_, '_> {
         args
     }
 
-    /// Pushes the results of `call`.
-    fn push_call_results(&mut self, call: Inst) {
-        let results = self.b.inst_results(call).to_vec();
-        self.state.extend(&results);
+    /// Finishes a call: a plain call reloads the state the callee may have changed and pushes
+    /// its results; after a tail call nothing of this function runs.
+    fn finish_call(&mut self, call: Inst, kind: CallKind) {
+        match kind {
+            CallKind::Plain => {
+                self.after_call();
+                let results = self.b.inst_results(call).to_vec();
+                self.state.extend(&results);
+            }
+            CallKind::Tail => self.state.reachable = false,
+        }
     }
 
     /// Calls `builtin` (see [`super::env::Env::call_builtin`]) with the fuel and epoch state
@@ -70,24 +89,40 @@ impl FuncTranslator<'_, '_> {
             .expect("the builtin list gives this builtin a result")
     }
 
-    fn call(&mut self, func: u32) {
+    fn call(&mut self, func: u32, kind: CallKind) {
         self.before_leaving();
         let type_index = self.env.module.funcs[func as usize];
         let call = if self.env.module.is_imported_func(func) {
             let (code, callee_vmctx) = self.env.func_ref_code_and_vmctx(&mut self.b, func);
-            let sig = self.env.wasm_sig(&mut self.b, type_index);
-            let args = self.call_args(type_index, callee_vmctx);
-            self.b.ins().call_indirect(sig, code, &args)
+            self.call_code(type_index, code, callee_vmctx, kind)
         } else {
             let callee = self.env.direct_func(&mut self.b, func);
             let args = self.call_args(type_index, self.env.vmctx);
-            self.b.ins().call(callee, &args)
+            match kind {
+                CallKind::Plain => self.b.ins().call(callee, &args),
+                CallKind::Tail => self.b.ins().return_call(callee, &args),
+            }
         };
-        self.after_call();
-        self.push_call_results(call);
+        self.finish_call(call, kind);
     }
 
-    fn call_indirect(&mut self, type_index: u32, table: u32) {
+    /// Calls the code at `code` of type `type_index` with callee VMContext `callee_vmctx`.
+    fn call_code(
+        &mut self,
+        type_index: u32,
+        code: Value,
+        callee_vmctx: Value,
+        kind: CallKind,
+    ) -> Inst {
+        let sig = self.env.wasm_sig(&mut self.b, type_index);
+        let args = self.call_args(type_index, callee_vmctx);
+        match kind {
+            CallKind::Plain => self.b.ins().call_indirect(sig, code, &args),
+            CallKind::Tail => self.b.ins().return_call_indirect(sig, code, &args),
+        }
+    }
+
+    fn call_indirect(&mut self, type_index: u32, table: u32, kind: CallKind) {
         // Why before the checks: the host then sees the fuel consumed if one of them traps.
         self.before_leaving();
         let index = self.state.pop();
@@ -113,10 +148,14 @@ impl FuncTranslator<'_, '_> {
             .b
             .ins()
             .load(I64, flags, func_ref, FUNCREF_VMCTX as i32);
-        let sig = self.env.wasm_sig(&mut self.b, type_index);
-        let args = self.call_args(type_index, callee_vmctx);
-        let call = self.b.ins().call_indirect(sig, code, &args);
-        self.after_call();
-        self.push_call_results(call);
+        let call = self.call_code(type_index, code, callee_vmctx, kind);
+        self.finish_call(call, kind);
     }
+}
+
+/// Whether a call returns here (`call`) or replaces this function's frame (`return_call`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum CallKind {
+    Plain,
+    Tail,
 }

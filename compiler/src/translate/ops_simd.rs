@@ -59,7 +59,8 @@ impl<'f> FuncTranslator<'_, 'f> {
         Ok(self.translate_simd_memory(op)
             || self.translate_simd_lanes(op)
             || self.translate_simd_integer(op)
-            || self.translate_simd_float(op))
+            || self.translate_simd_float(op)
+            || self.translate_simd_relaxed(op))
     }
 
     /// Fails with [`CompileError::Unsupported`] if the target has no vector registers for `v128`
@@ -102,14 +103,18 @@ impl<'f> FuncTranslator<'_, 'f> {
     }
 
     /// Replaces the top `v128`, viewed as `ty`, with `f` of it.
-    fn vunop(&mut self, ty: Type, f: impl FnOnce(&mut FunctionBuilder<'f>, Value) -> Value) {
+    pub(super) fn vunop(
+        &mut self,
+        ty: Type,
+        f: impl FnOnce(&mut FunctionBuilder<'f>, Value) -> Value,
+    ) {
         let x = self.pop_vector(ty);
         let v = f(&mut self.b, x);
         self.push_vector(v);
     }
 
     /// Replaces the top two `v128`s, viewed as `ty`, with `f` of them.
-    fn vbinop(
+    pub(super) fn vbinop(
         &mut self,
         ty: Type,
         f: impl FnOnce(&mut FunctionBuilder<'f>, Value, Value) -> Value,
@@ -152,7 +157,7 @@ impl<'f> FuncTranslator<'_, 'f> {
     }
 
     /// Splats, lane extraction and replacement, shuffles, and the bitwise `v128` operators.
-    fn translate_simd_lanes(&mut self, op: &Operator) -> bool {
+    pub(super) fn translate_simd_lanes(&mut self, op: &Operator) -> bool {
         use Operator::*;
         match op {
             I8x16Splat => self.splat(I8X16),
@@ -244,7 +249,7 @@ impl<'f> FuncTranslator<'_, 'f> {
     }
 
     /// Integer lane arithmetic, comparisons, tests, shifts, narrowing and widening.
-    fn translate_simd_integer(&mut self, op: &Operator) -> bool {
+    pub(super) fn translate_simd_integer(&mut self, op: &Operator) -> bool {
         use Operator::*;
         match op {
             I8x16Eq => self.vicmp(I8X16, IntCC::Equal),
@@ -443,7 +448,7 @@ impl<'f> FuncTranslator<'_, 'f> {
     }
 
     /// Float lane arithmetic, comparisons, rounding and conversions.
-    fn translate_simd_float(&mut self, op: &Operator) -> bool {
+    pub(super) fn translate_simd_float(&mut self, op: &Operator) -> bool {
         use Operator::*;
         match op {
             F32x4Eq => self.vfcmp(F32X4, FloatCC::Equal),

@@ -79,6 +79,7 @@ pub fn run(data: &[u8]) -> Result<(), Finding> {
         canonical_nans: true,
         export_everything: true,
         imports: false,
+        relaxed_simd: true,
     };
     let Ok(mut wasm) = generate::module(&mut u, shape) else {
         stats::REFUSED.bump();

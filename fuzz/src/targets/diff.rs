@@ -52,6 +52,7 @@ const SHAPE: Shape = Shape {
     canonical_nans: true,
     export_everything: true,
     imports: false,
+    relaxed_simd: false,
 };
 
 /// The module a case runs, for reproducing a finding outside the target.

@@ -1,0 +1,85 @@
+//! Translates and compiles, for every target, each module of the WebAssembly 3.0 spec tests that
+//! uses only features Kiln compiles (tail calls, extended constants, relaxed SIMD, multiple
+//! memories), with the verifier on and only colocated calls allowed. Files identical to their
+//! WebAssembly 2.0 namesakes are left to the 2.0 tests. The one thing a target may refuse is
+//! SIMD on riscv64 without the V extension, with its clear `unsupported` error.
+
+mod common;
+
+use common::*;
+use kiln_compiler::CompileError;
+
+#[test]
+fn translate_wasm3_testsuite() {
+    let isas = target_isas();
+    let dir2 = testsuite_dir();
+    let dir3 = dir2.join("../wasm-3.0");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir3)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir3.display()))
+        .map(|entry| entry.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "wast"))
+        .filter(|p| std::fs::read(p).ok() != std::fs::read(dir2.join(p.file_name().unwrap())).ok())
+        .collect();
+    files.sort();
+    assert!(files.len() > 100, "few new files in {}", dir3.display());
+    let results: Vec<(String, usize, usize, usize, Vec<String>)> = files
+        .par_iter()
+        .map(|path| {
+            let name = path.file_name().unwrap().to_str().unwrap().to_string();
+            let (mut compiled, mut later, mut funcs) = (0, 0, 0);
+            let mut failures = Vec::new();
+            for (m, wasm) in wast_modules(path).iter().enumerate() {
+                let module = match ModuleInfo::parse(wasm) {
+                    Ok(module) => module,
+                    // A feature Kiln does not compile yet (or a module the script expects to
+                    // be invalid): the spec-suite test accounts for those.
+                    Err(CompileError::Wasm(_)) => {
+                        later += 1;
+                        continue;
+                    }
+                    Err(e) => {
+                        failures.push(format!("module {m}: parse: {e}"));
+                        continue;
+                    }
+                };
+                compiled += 1;
+                funcs += module.bodies.len();
+                for (target, isa) in &isas {
+                    let mut errors = Vec::new();
+                    compile_for(&module, target, isa, &mut errors);
+                    let allowed = |e: &String| {
+                        target.starts_with("riscv64")
+                            && (e.contains("needs the V extension") || e.contains("v128 values"))
+                    };
+                    failures.extend(
+                        errors
+                            .into_iter()
+                            .filter(|e| !allowed(e))
+                            .map(|e| format!("module {m}: {e}")),
+                    );
+                }
+            }
+            (name, compiled, later, funcs, failures)
+        })
+        .collect();
+    let (mut modules, mut funcs, mut failed) = (0, 0, 0);
+    for (name, compiled, later, n, failures) in &results {
+        modules += compiled;
+        funcs += n;
+        let status = if failures.is_empty() { "ok" } else { "FAILED" };
+        println!(
+            "{name:40} {compiled:4} modules {n:6} functions ({later} not compiled yet)  {status}"
+        );
+        for f in failures.iter().take(5) {
+            println!("    {f}");
+        }
+        failed += failures.len();
+    }
+    println!(
+        "total: {} files, {modules} modules, {funcs} functions, each for {} targets; {failed} failures",
+        results.len(),
+        isas.len()
+    );
+    assert!(modules > 1000, "only {modules} modules compiled");
+    assert_eq!(failed, 0, "some functions failed to translate or compile");
+}
