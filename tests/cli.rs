@@ -275,6 +275,13 @@ fn wasm_features_are_chosen_with_w() {
     let art = art.to_str().unwrap();
     let out = kiln(&["compile", wat, "-o", art, "-W", "tail-call=n"]);
     assert_clean_failure(&out, "tail calls support is not enabled");
+    // Said once, not once more for the error's source.
+    assert_eq!(
+        text(&out.stderr).matches("not enabled").count(),
+        1,
+        "{}",
+        text(&out.stderr)
+    );
     let out = kiln(&["compile", wat, "-o", art, "-W", "wasm2"]);
     assert_clean_failure(&out, "multiple memories");
     let out = kiln(&[

@@ -627,6 +627,29 @@ fn a_cpp_program_with_libcxx() {
     assert_eq!(r.stdout(), expected_wordfreq(&text));
 }
 
+/// A C program built with tail calls (`musttail`, `clang -mtail-call`): an interpreter whose
+/// handlers tail-call each other 3·10⁷ times, and mutual recursion 3·10⁷ deep, in constant stack
+/// (plain calls would need gigabytes). Refused with the feature turned off.
+#[test]
+fn a_c_program_built_with_tail_calls() {
+    let tmp = tempfile::tempdir().unwrap();
+    let art = compile("tailcall", tmp.path());
+    let r = run_in(tmp.path(), &[arg(&art), "10000000"], b"");
+    assert_eq!(r.status, 0, "{}", r.stderr);
+    assert_eq!(
+        r.stdout(),
+        "sum 1..10000000 = 50000005000000\nis_even(30000001) = 0\n"
+    );
+    let wasm = program("tailcall.wasm");
+    let r = run_in(tmp.path(), &["-W", "tail-call=n", arg(&wasm)], b"");
+    assert_ne!(r.status, 0);
+    assert!(
+        r.stderr.contains("tail calls support is not enabled"),
+        "{}",
+        r.stderr
+    );
+}
+
 /// The host data of the stores of the library-level tests.
 struct Host {
     wasi: WasiCtx,

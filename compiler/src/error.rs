@@ -3,9 +3,11 @@
 /// Why a module could not be compiled.
 #[derive(Debug, thiserror::Error)]
 pub enum CompileError {
-    /// The bytes are not a valid WebAssembly module (malformed or invalid).
+    /// The bytes are not a valid WebAssembly module (malformed or invalid). The message is
+    /// wasmparser's, with its offset; it is not also the error's `source()`, so that printing
+    /// the chain (`{:#}`) says it once.
     #[error("invalid WebAssembly: {0}")]
-    Wasm(#[from] wasmparser::BinaryReaderError),
+    Wasm(wasmparser::BinaryReaderError),
     /// The module uses a feature Kiln does not support yet.
     #[error("unsupported WebAssembly feature: {0}")]
     Unsupported(String),
@@ -31,6 +33,12 @@ pub enum CompileError {
     /// The artifact could not be written.
     #[error("artifact layout failed: {0}")]
     Emit(String),
+}
+
+impl From<wasmparser::BinaryReaderError> for CompileError {
+    fn from(e: wasmparser::BinaryReaderError) -> Self {
+        CompileError::Wasm(e)
+    }
 }
 
 pub(crate) fn unsupported(what: impl Into<String>) -> CompileError {

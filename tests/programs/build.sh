@@ -16,6 +16,10 @@ for p in stdio args_env exit_code files clocks_random sandbox wasi_raw; do
     $CC $CFLAGS -Wall -Wextra -Werror "$p.c" -o "$p.wasm"
 done
 
+# Tail calls: `musttail` needs the tail-call feature (WebAssembly 3.0).
+echo "building tailcall.wasm"
+$CC $CFLAGS -mtail-call -Wall -Wextra -Werror tailcall.c -o tailcall.wasm
+
 # C++ with libc++ (Debian: libc++-14-dev-wasm32 libc++abi-14-dev-wasm32); WASI has no exceptions.
 CXX=${CXX:-clang++}
 echo "building wordfreq.wasm"

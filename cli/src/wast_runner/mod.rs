@@ -237,7 +237,7 @@ mod tests {
 (assert_unlinkable (module (import "m" "mem" (memory 3))) "incompatible import type")
 (assert_malformed (module quote "(memory") "unexpected end")
 (assert_malformed (module binary "\00asm\02\00\00\00") "unknown binary version")
-(assert_invalid (module (memory 1) (memory 1)) "multiple memories")
+(assert_invalid (module (func (result i32))) "type mismatch")
 (assert_trap (module (memory 0) (data (i32.const 1) "x")) "out of bounds memory access")
 (assert_exception (invoke "x"))
 "#,
