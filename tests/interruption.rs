@@ -220,3 +220,50 @@ fn fuel_or_epochs_on_an_artifact_compiled_without_them_is_a_clear_error() {
     // Fuel was never enabled: asking for it is an error, not a made-up number.
     assert!(Store::new(()).get_fuel().is_err());
 }
+
+/// The function keeps a copy of the deadline that calls do not refresh (as in Wasmtime): a
+/// deadline a host function extends is found on the check's slow path, so the loop goes on; one
+/// it lets pass interrupts at the next check.
+#[test]
+fn a_deadline_moved_during_a_call_is_seen_by_the_caller() {
+    let loaded = load_wat_with(
+        r#"(module
+          (import "host" "tick" (func $tick (param i32)))
+          (func (export "run") (param $n i32) (param $extend i32) (result i32)
+            (local $i i32)
+            (loop
+              (call $tick (local.get $extend))
+              (local.set $i (i32.add (local.get $i) (i32.const 1)))
+              (br_if 0 (i32.lt_u (local.get $i) (local.get $n))))
+            (local.get $i)))"#,
+        &epochs(),
+    );
+    let engine = Engine::new();
+    let mut store = Store::with_engine(&engine, ());
+    let mut linker = kiln_loader::Linker::new();
+    let ticker = engine.clone();
+    linker
+        .func_wrap(
+            "host",
+            "tick",
+            move |mut caller: kiln_loader::Caller<'_, ()>,
+                  extend: i32|
+                  -> kiln_loader::Result<()> {
+                ticker.increment_epoch();
+                if extend != 0 {
+                    kiln_loader::AsContextMut::as_context_mut(&mut caller).set_epoch_deadline(1)?;
+                }
+                Ok(())
+            },
+        )
+        .unwrap();
+    let instance = linker.instantiate(&mut store, &loaded.artifact).unwrap();
+    let run = instance
+        .get_typed_func::<(i32, i32), i32>(&mut store, "run")
+        .unwrap();
+    store.set_epoch_deadline(1).unwrap();
+    assert_eq!(run.call(&mut store, (1000, 1)).unwrap(), 1000);
+    store.set_epoch_deadline(1).unwrap();
+    let e = run.call(&mut store, (1000, 0)).unwrap_err();
+    assert_eq!(e.as_trap().unwrap().kind, TrapKind::Interrupt, "{e}");
+}

@@ -7,7 +7,7 @@
 
 use crate::modules::{Kernel, NativeMemory, KERNELS_WAT};
 use crate::report::{Row, Target, Unit};
-use crate::runtime::{Interrupt, KernelRunner, Runtime};
+use crate::runtime::{Interrupt, KernelRunner, Program, ProgramRunner, Runtime};
 use crate::{compile_all, median, ns, progress, rotation, run_kernel, Config};
 use anyhow::{bail, Context, Result};
 use std::path::Path;
@@ -19,6 +19,14 @@ pub const INTERRUPT: &str = "Interruption: kernels plain, with fuel, with epoch 
 /// Section title of the overheads.
 pub const INTERRUPT_OVERHEAD: &str =
     "Interruption overhead (time ÷ plain time, median of each repetition's ratio)";
+
+/// Section title of the real programs' times.
+pub const INTERRUPT_PROGRAMS: &str =
+    "Interruption: real programs plain, with fuel, with epoch checks (per run of _start)";
+
+/// Section title of the real programs' overheads.
+pub const INTERRUPT_PROGRAMS_OVERHEAD: &str =
+    "Interruption overhead, real programs (time ÷ plain time, median of each repetition's ratio)";
 
 /// The index of [`Interrupt::Fuel`] in [`Interrupt::ALL`] (which is in declaration order).
 const FUEL_WAY: usize = Interrupt::Fuel as usize;
@@ -128,6 +136,141 @@ pub fn bench_interrupt(config: &Config, rts: &[Box<dyn Runtime>], dir: &Path) ->
                 }
             }
             times.push(row);
+        }
+    }
+    times.extend(overheads);
+    Ok(times)
+}
+
+/// The programs of `tests/programs` that [`bench_interrupt_programs`] runs, with their inputs:
+/// zlib (compression loops), the C++ word counter (libc++ containers, many calls) and the
+/// tail-calling interpreter (a call per operation).
+fn programs(dir: &Path) -> Vec<(std::path::PathBuf, Program)> {
+    let mut text = String::new();
+    let words = [
+        "kiln", "wasm", "artifact", "mmap", "loader", "the", "a", "of", "trap", "page",
+    ];
+    let mut seed = 12345u64;
+    for i in 0..100_000 {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        text += words[(seed >> 33) as usize % words.len()];
+        text += if i % 13 == 0 { ", " } else { " " };
+    }
+    let program = |label: &'static str, args: &[&str], stdin: Vec<u8>| {
+        let program = Program {
+            label,
+            args: args.iter().map(|a| a.to_string()).collect(),
+            stdin,
+        };
+        (dir.join(format!("{label}.wasm")), program)
+    };
+    vec![
+        program("zlib", &["zlib.wasm", "/out"], Vec::new()),
+        program("wordfreq", &["wordfreq.wasm"], text.into_bytes()),
+        program("tailcall", &["tailcall.wasm", "3000000"], Vec::new()),
+    ]
+}
+
+/// What fuel metering and epoch checks cost real programs: each program of [`programs`]
+/// compiled plain, with fuel and with epochs by every runtime, a fresh store per run, all ways
+/// and runtimes in one rotating order per repetition; every run must print what the first
+/// printed. Skipped without the programs directory.
+pub fn bench_interrupt_programs(
+    config: &Config,
+    rts: &[Box<dyn Runtime>],
+    dir: &Path,
+) -> Result<Vec<Row>> {
+    let Some(programs_dir) = &config.programs_dir else {
+        return Ok(Vec::new());
+    };
+    let out_dir = dir.join("program-out");
+    std::fs::create_dir_all(&out_dir)?;
+    let (ways, n) = (Interrupt::ALL.len(), rts.len());
+    let mut times = Vec::new();
+    let mut overheads = Vec::new();
+    for (path, program) in programs(programs_dir) {
+        progress(format!("interruption: program {}", program.label));
+        let wasm = std::fs::read(&path).with_context(|| format!("{}", path.display()))?;
+        // [way][runtime] runners.
+        let mut runners: Vec<Vec<Box<dyn ProgramRunner>>> = Vec::new();
+        for way in Interrupt::ALL {
+            let name = format!("{}-{}", program.label, way.label());
+            let compiled = compile_all(rts, dir, &name, wasm.clone(), way)?;
+            let mut per_rt = Vec::new();
+            for (rt, path) in rts.iter().zip(&compiled.paths) {
+                per_rt.push(rt.program_runner(path, way)?);
+            }
+            runners.push(per_rt);
+        }
+        let mut expected: Option<Vec<u8>> = None;
+        let mut samples = vec![vec![Vec::new(); n]; ways];
+        let mut fuel = vec![0.0; n];
+        for rep in 0..config.kernel_reps {
+            for j in rotation(ways * n, rep) {
+                let (w, i) = (j / n, j % n);
+                let run = runners[w][i]
+                    .run(&program, &out_dir)
+                    .with_context(|| format!("{} running {}", rts[i].name(), program.label))?;
+                match &expected {
+                    None => expected = Some(run.stdout),
+                    Some(e) if *e != run.stdout => bail!(
+                        "{} printed something else running {} ({})",
+                        rts[i].name(),
+                        program.label,
+                        Interrupt::ALL[w].label()
+                    ),
+                    Some(_) => {}
+                }
+                if let Some(f) = run.fuel {
+                    fuel[i] = f as f64;
+                }
+                samples[w][i].push(ns(run.time));
+            }
+        }
+        for (w, way) in Interrupt::ALL.into_iter().enumerate() {
+            times.push(
+                Row::new(
+                    INTERRUPT_PROGRAMS,
+                    format!("{}, {}", program.label, way.label()),
+                    Unit::Nanos,
+                    median(&samples[w][0]),
+                )
+                .wasmtime(samples[w].get(1).map(|s| median(s))),
+            );
+            if way == Interrupt::None {
+                continue;
+            }
+            let overhead = |i: usize| {
+                let ratios: Vec<f64> = samples[w][i]
+                    .iter()
+                    .zip(&samples[0][i])
+                    .map(|(t, plain)| t / plain)
+                    .collect();
+                median(&ratios)
+            };
+            overheads.push(
+                Row::new(
+                    INTERRUPT_PROGRAMS_OVERHEAD,
+                    format!("{}: {} ÷ plain", program.label, way.label()),
+                    Unit::Ratio,
+                    overhead(0),
+                )
+                .wasmtime((n > 1).then(|| overhead(1)))
+                .target(Target::MaxVsWasmtime(1.0)),
+            );
+            if way == Interrupt::Fuel {
+                overheads.push(
+                    Row::new(
+                        INTERRUPT_PROGRAMS_OVERHEAD,
+                        format!("{}: fuel consumed per run", program.label),
+                        Unit::Count,
+                        fuel[0],
+                    )
+                    .wasmtime(fuel.get(1).copied()),
+                );
+            }
         }
     }
     times.extend(overheads);

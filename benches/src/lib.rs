@@ -353,6 +353,9 @@ pub fn run(config: &Config) -> Result<Report> {
         report
             .rows
             .extend(interrupt::bench_interrupt(config, &rts, dir)?);
+        report
+            .rows
+            .extend(interrupt::bench_interrupt_programs(config, &rts, dir)?);
     }
     if wants(Section::Unwind) {
         let ends: Vec<(&str, &[u8])> = [synth.first(), synth.last()]

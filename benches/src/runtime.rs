@@ -161,6 +161,32 @@ pub trait KernelRunner {
     fn fuel_consumed(&self) -> Result<Option<u64>>;
 }
 
+/// A WASI program of the test suite (`tests/programs`), run from `_start`.
+pub struct Program {
+    /// Its label in tables.
+    pub label: &'static str,
+    /// Its arguments (its name first).
+    pub args: Vec<String>,
+    /// Its standard input.
+    pub stdin: Vec<u8>,
+}
+
+/// One run of a [`Program`].
+pub struct ProgramRun {
+    /// How long `_start` took (instantiation excluded).
+    pub time: Duration,
+    /// What it wrote to standard output.
+    pub stdout: Vec<u8>,
+    /// The fuel it consumed; `None` unless compiled with [`Interrupt::Fuel`].
+    pub fuel: Option<u64>,
+}
+
+/// Runs one WASI program again and again, each time in a fresh store.
+pub trait ProgramRunner {
+    /// Runs `program` with the host directory `dir` preopened as `/out`; it must exit with 0.
+    fn run(&mut self, program: &Program, dir: &Path) -> Result<ProgramRun>;
+}
+
 /// A WebAssembly runtime under test.
 pub trait Runtime {
     /// Its name in tables.
@@ -187,6 +213,10 @@ pub trait Runtime {
     /// Instantiates the artifact of [`crate::modules::KERNELS_WAT`] at `path`, compiled with
     /// `interrupt`, in a store given the fuel or the deadline that needs.
     fn kernel_runner(&self, path: &Path, interrupt: Interrupt) -> Result<Box<dyn KernelRunner>>;
+    /// Prepares runs of the WASI program whose artifact, compiled with `interrupt`, is at `path`
+    /// (WASI linked and imports resolved once); each run gets a store with the fuel or the
+    /// deadline `interrupt` needs.
+    fn program_runner(&self, path: &Path, interrupt: Interrupt) -> Result<Box<dyn ProgramRunner>>;
 }
 
 /// A function import of a module: module name, field name, parameter and result types.
@@ -369,10 +399,60 @@ impl Runtime for Kiln {
             interrupt,
         }))
     }
+
+    fn program_runner(&self, path: &Path, interrupt: Interrupt) -> Result<Box<dyn ProgramRunner>> {
+        let mut linker = Linker::<WasiHost>::new();
+        kiln_wasi::add_to_linker(&mut linker, |host: &mut WasiHost| &mut host.wasi)?;
+        let pre = linker.instantiate_pre(&Artifact::open(path)?)?;
+        Ok(Box::new(KilnProgram { pre, interrupt }))
+    }
 }
 
 struct KilnFactory {
     pre: InstancePre<()>,
+}
+
+struct KilnProgram {
+    pre: InstancePre<WasiHost>,
+    interrupt: Interrupt,
+}
+
+impl ProgramRunner for KilnProgram {
+    fn run(&mut self, program: &Program, dir: &Path) -> Result<ProgramRun> {
+        let stdout = kiln_wasi::OutputBuffer::new();
+        let wasi = kiln_wasi::WasiCtx::builder()
+            .args(program.args.iter().cloned())
+            .stdin(kiln_wasi::Input::Bytes(program.stdin.clone().into()))
+            .stdout(kiln_wasi::Output::Buffer(stdout.clone()))
+            .preopen_dir(dir, "/out")
+            .build()?;
+        let mut store = Store::new(WasiHost { wasi });
+        match self.interrupt {
+            Interrupt::None => {}
+            Interrupt::Fuel => store.set_fuel(FUEL)?,
+            Interrupt::Epochs => store.set_epoch_deadline(EPOCH_DEADLINE)?,
+        }
+        let instance = self.pre.instantiate(&mut store)?;
+        let start = instance.get_typed_func::<(), ()>(&mut store, "_start")?;
+        let t = Instant::now();
+        let result = start.call(&mut store, ());
+        let time = t.elapsed();
+        if let Err(e) = result {
+            match e.downcast_ref::<kiln_wasi::I32Exit>() {
+                Some(kiln_wasi::I32Exit(0)) => {}
+                _ => bail!("{}: {e}", program.label),
+            }
+        }
+        let fuel = match self.interrupt {
+            Interrupt::Fuel => Some(FUEL - store.get_fuel()?),
+            Interrupt::None | Interrupt::Epochs => None,
+        };
+        Ok(ProgramRun {
+            time,
+            stdout: stdout.contents(),
+            fuel,
+        })
+    }
 }
 
 impl InstanceFactory for KilnFactory {

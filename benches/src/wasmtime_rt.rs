@@ -3,7 +3,8 @@
 use crate::modules::Kernel;
 use crate::runtime::{
     CallKind, CallRunner, Held, HostCallKind, HostCallRunner, HostState, InstanceFactory,
-    Interrupt, KernelRunner, Runtime, Threads, EPOCH_DEADLINE, FUEL, WASI_ARGS, WASI_ENV,
+    Interrupt, KernelRunner, Program, ProgramRun, ProgramRunner, Runtime, Threads, EPOCH_DEADLINE,
+    FUEL, WASI_ARGS, WASI_ENV,
 };
 use anyhow::{Context, Result};
 use std::hint::black_box;
@@ -178,6 +179,65 @@ impl Runtime for Wasmtime {
             instance,
             interrupt,
         }))
+    }
+
+    fn program_runner(&self, path: &Path, interrupt: Interrupt) -> Result<Box<dyn ProgramRunner>> {
+        let module = self.load_for(path, interrupt)?;
+        let engine = self.engine_for(interrupt).clone();
+        let mut linker = Linker::<WasiP1Ctx>::new(&engine);
+        wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |ctx| ctx)?;
+        let pre = linker.instantiate_pre(&module)?;
+        Ok(Box::new(WasmtimeProgram {
+            engine,
+            pre,
+            interrupt,
+        }))
+    }
+}
+
+struct WasmtimeProgram {
+    engine: Engine,
+    pre: InstancePre<WasiP1Ctx>,
+    interrupt: Interrupt,
+}
+
+impl ProgramRunner for WasmtimeProgram {
+    fn run(&mut self, program: &Program, dir: &Path) -> Result<ProgramRun> {
+        use wasmtime_wasi::p2::pipe::{MemoryInputPipe, MemoryOutputPipe};
+        let stdout = MemoryOutputPipe::new(1 << 24);
+        let wasi = WasiCtxBuilder::new()
+            .args(&program.args)
+            .stdin(MemoryInputPipe::new(program.stdin.clone()))
+            .stdout(stdout.clone())
+            .preopened_dir(dir, "/out", wasmtime_wasi::FsPerms::ReadWrite)?
+            .build_p1();
+        let mut store = Store::new(&self.engine, wasi);
+        match self.interrupt {
+            Interrupt::None => {}
+            Interrupt::Fuel => store.set_fuel(FUEL)?,
+            Interrupt::Epochs => store.set_epoch_deadline(EPOCH_DEADLINE),
+        }
+        let instance = self.pre.instantiate(&mut store)?;
+        let start = instance.get_typed_func::<(), ()>(&mut store, "_start")?;
+        let t = Instant::now();
+        let result = start.call(&mut store, ());
+        let time = t.elapsed();
+        if let Err(e) = result {
+            match e.downcast_ref::<wasmtime_wasi::I32Exit>() {
+                Some(wasmtime_wasi::I32Exit(0)) => {}
+                _ => anyhow::bail!("{}: {e:?}", program.label),
+            }
+        }
+        let fuel = match self.interrupt {
+            Interrupt::Fuel => Some(FUEL - store.get_fuel()?),
+            Interrupt::None | Interrupt::Epochs => None,
+        };
+        drop(store);
+        Ok(ProgramRun {
+            time,
+            stdout: stdout.contents().to_vec(),
+            fuel,
+        })
     }
 }
 
