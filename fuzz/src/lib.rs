@@ -64,6 +64,25 @@ pub fn case_input(target: Target, seed: u64, case: u64) -> Vec<u8> {
     bytes
 }
 
+/// Runs `f` on a thread with a 1 GiB stack (reserved, and touched only as far as used).
+///
+/// The oracle needs it: wasmi's interpreter dispatches by tail calls that the compiler does not
+/// always turn into jumps. In test builds many of them stay calls. In release builds some do too:
+/// a generated loop of failing `memory.grow`s recursed through wasmi's `memory_grow` handler past
+/// a main thread's 8 MiB within the oracle's fuel (`diff`, seed 3, case 64267, with the 3.0
+/// generator), and the worker died of the stack overflow.
+pub fn on_large_stack<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+    std::thread::scope(|scope| {
+        std::thread::Builder::new()
+            .name("kiln-fuzz cases".into())
+            .stack_size(1 << 30)
+            .spawn_scoped(scope, f)
+            .expect("a thread for the cases")
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    })
+}
+
 /// Counters of what the cases of this process did, for judging what a run exercised (printed by
 /// the driver with `--stats`).
 pub mod stats {

@@ -117,7 +117,7 @@ fn main() -> Result<()> {
         return Ok(());
     }
     if args.worker {
-        return worker(&args, &inputs, end);
+        return kiln_fuzz::on_large_stack(|| worker(&args, &inputs, end));
     }
     supervise(&args, &inputs, end)
 }
