@@ -261,10 +261,9 @@ fn is_store_context_access(
 
 /// Checks, in code translated with `options`: that fuel is written back to the `VMStoreContext`
 /// before every call, return, `unreachable` and out-of-fuel trap (in the same block, with no call
-/// in between); that fuel is reloaded after every call (before the next one or the block's end);
-/// and that there are fuel and epoch checks, as many of each when both are on (at the entry and
-/// each loop header). The epoch deadline is not reloaded after calls but on a check's cold path
-/// (`translate/epoch.rs`); `tests/interruption.rs` runs that path.
+/// in between); that fuel and the epoch deadline are reloaded after every call (before the next
+/// one or the block's end); and that there are fuel and epoch checks, as many of each when both
+/// are on (at the entry and each loop header).
 fn check_invariants(func: &ir::Function, options: &CompileOptions) -> Result<(), String> {
     let (fuel, epochs) = (options.fuel, options.epoch_interruption);
     let fuel_trap = trap_code(TrapKind::OutOfFuel);
@@ -272,8 +271,7 @@ fn check_invariants(func: &ir::Function, options: &CompileOptions) -> Result<(),
     let (mut fuel_checks, mut epoch_checks) = (0, 0);
     for block in func.layout.blocks() {
         let mut saved = false;
-        // Reloads still missing after the last call: (fuel, deadline); the deadline is never
-        // required here.
+        // Reloads still missing after the last call: (fuel, deadline).
         let mut missing: Option<(bool, bool)> = None;
         for inst in func.layout.block_insts(block) {
             let data = &func.dfg.insts[inst];
@@ -292,7 +290,7 @@ fn check_invariants(func: &ir::Function, options: &CompileOptions) -> Result<(),
                 if let Some(m) = missing {
                     return Err(format!("{block}: after a call, reloads missing: {m:?}"));
                 }
-                missing = Some((fuel, false));
+                missing = Some((fuel, epochs));
                 saved = false;
             }
             if is_store_context_access(func, inst, Opcode::Store, STORE_FUEL_CONSUMED) {

@@ -273,16 +273,8 @@ impl<'m> Env<'m> {
         args: &[Value],
     ) -> Option<Value> {
         let sig = self.builtin_sig(b, builtin);
-        // Why not `readonly_flags`: loads that may move are hoisted out of loops, and most
-        // builtin calls sit on cold paths inside loops (fuel and epoch checks, traps); hoisted,
-        // the builtin's address would hold a register through the hot loop. Left where the call
-        // is, they cost two loads per call, next to a call into the host.
-        let flags = MemFlagsData::trusted()
-            .with_readonly()
-            .with_alias_region(Some(self.vmctx_region));
-        let table = b
-            .ins()
-            .load(types::I64, flags, self.vmctx, offset32(VMCTX_BUILTINS));
+        let table = self.load_vmctx_ptr(b, VMCTX_BUILTINS);
+        let flags = self.readonly_flags();
         let offset = offset32(builtin.index() * PTR);
         let callee = b.ins().load(types::I64, flags, table, offset);
         let mut call_args = Vec::with_capacity(args.len() + 1);

@@ -7,11 +7,7 @@
 //! code: a tree of calls without loops can otherwise run exponentially long.
 //!
 //! The deadline only changes while the code is in a call (the host sets it), so the function
-//! keeps a copy in a variable, loaded at entry. As in Wasmtime, the copy is not reloaded after
-//! calls: a check that finds the epoch past the copy reloads the real deadline and checks again
-//! before interrupting, so a deadline the host extended during a call is seen there, and calls
-//! cost nothing more. (A deadline the host brings *closer* during a call is seen at the next
-//! function entry, or once the epoch passes the copy.)
+//! keeps it in a variable, loaded at entry and reloaded after every call.
 
 use super::translator::FuncTranslator;
 use cranelift_codegen::ir::condcodes::IntCC;
@@ -45,9 +41,11 @@ impl FuncTranslator<'_, '_> {
         self.epoch_check();
     }
 
-    /// Loads the deadline variable from the `VMStoreContext`; returns the deadline.
-    fn epoch_reload_deadline(&mut self) -> Option<Value> {
-        let var = self.epoch.as_ref()?.deadline;
+    /// Loads the deadline variable from the `VMStoreContext` (at entry, and after a call, during
+    /// which the host may have moved it).
+    pub fn epoch_reload_deadline(&mut self) {
+        let Some(epoch) = &self.epoch else { return };
+        let var = epoch.deadline;
         let store = self.env.store_context(&mut self.b);
         let deadline = self.b.ins().load(
             types::I64,
@@ -56,12 +54,10 @@ impl FuncTranslator<'_, '_> {
             STORE_EPOCH_DEADLINE as i32,
         );
         self.b.def_var(var, deadline);
-        Some(deadline)
     }
 
-    /// Calls `epoch_interrupt` if the epoch has reached the deadline: compared with the copy
-    /// first, then (on a cold path) with the real deadline, which a call may have moved; the
-    /// copy is reloaded after the builtin, which may have set a new deadline.
+    /// Calls `epoch_interrupt` if the epoch has reached the deadline. The call is on a cold path;
+    /// `call_builtin` reloads the deadline after it.
     pub fn epoch_check(&mut self) {
         let Some(epoch) = &self.epoch else { return };
         let (var, counter) = (epoch.deadline, epoch.counter);
@@ -69,31 +65,19 @@ impl FuncTranslator<'_, '_> {
             .b
             .ins()
             .load(types::I64, self.env.epoch_counter_flags(), counter, 0);
-        let cached = self.b.use_var(var);
-        let past_copy = self
-            .b
-            .ins()
-            .icmp(IntCC::UnsignedGreaterThanOrEqual, current, cached);
-        let reload = self.b.create_block();
-        let interrupt = self.b.create_block();
-        let go_on = self.b.create_block();
-        self.b.set_cold_block(reload);
-        self.b.set_cold_block(interrupt);
-        self.b.ins().brif(past_copy, reload, &[], go_on, &[]);
-        self.b.seal_block(reload);
-
-        self.b.switch_to_block(reload);
-        let deadline = self.epoch_reload_deadline().expect("epoch checks are on");
+        let deadline = self.b.use_var(var);
         let reached = self
             .b
             .ins()
             .icmp(IntCC::UnsignedGreaterThanOrEqual, current, deadline);
+        let interrupt = self.b.create_block();
+        let go_on = self.b.create_block();
+        self.b.set_cold_block(interrupt);
         self.b.ins().brif(reached, interrupt, &[], go_on, &[]);
         self.b.seal_block(interrupt);
 
         self.b.switch_to_block(interrupt);
         self.call_builtin(Builtin::epoch_interrupt(), &[]);
-        self.epoch_reload_deadline();
         self.b.ins().jump(go_on, &[]);
         self.b.seal_block(go_on);
 

@@ -188,10 +188,11 @@ impl<'m, 'f> FuncTranslator<'m, 'f> {
         self.fuel_save();
     }
 
-    /// After a call returns: reloads the fuel counter, which the callee or the host may have
-    /// changed (the epoch deadline is reloaded where a check needs it, see `epoch`).
+    /// After a call returns: reloads the fuel counter and the epoch deadline, which the callee or
+    /// the host may have changed.
     pub fn after_call(&mut self) {
         self.fuel_reload();
+        self.epoch_reload_deadline();
     }
 
     /// At a loop header: traps if the fuel has run out, interrupts if the epoch deadline has
