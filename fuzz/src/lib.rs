@@ -88,6 +88,9 @@ pub fn on_large_stack<R: Send>(f: impl FnOnce() -> R + Send) -> R {
 pub mod stats {
     use std::sync::atomic::{AtomicU64, Ordering};
 
+    /// The case this process runs now (set by the driver's worker), for logs that must name it.
+    pub static CURRENT_CASE: AtomicU64 = AtomicU64::new(u64::MAX);
+
     /// A named counter.
     pub struct Counter {
         name: &'static str,
@@ -120,6 +123,8 @@ pub mod stats {
     pub static STOPPED: Counter = Counter::new("comparisons stopped early");
     /// Disagreements Wasmtime settled for Kiln: the oracle erred.
     pub static ORACLE_ERRORS: Counter = Counter::new("oracle errors (Wasmtime sided with Kiln)");
+    /// Calls or instantiations in which the oracle panicked (its bug; the comparison stops).
+    pub static ORACLE_PANICS: Counter = Counter::new("oracle panics");
     /// Inputs a target refused (not enough entropy, or invalid for its purpose).
     pub static REFUSED: Counter = Counter::new("inputs skipped");
     /// Damaged artifacts refused with an error.
@@ -136,6 +141,7 @@ pub mod stats {
             &TRAPS,
             &STOPPED,
             &ORACLE_ERRORS,
+            &ORACLE_PANICS,
             &REFUSED,
             &ERRORS,
             &ACCEPTED,

@@ -129,6 +129,7 @@ fn worker(args: &Args, inputs: &Inputs, end: u64) -> Result<()> {
         let input = inputs.get(args.target, case)?;
         writeln!(out, "case {case}")?;
         out.flush()?;
+        kiln_fuzz::stats::CURRENT_CASE.store(case, std::sync::atomic::Ordering::Relaxed);
         let target = args.target;
         let result = std::panic::catch_unwind(|| target.run(&input));
         match result {

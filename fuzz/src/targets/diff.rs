@@ -93,14 +93,16 @@ pub fn run(data: &[u8]) -> Result<(), Finding> {
     };
     stats::INSTANTIATED.bump();
     let mut calls: Vec<(String, Vec<Value>)> = Vec::new();
-    compare_state(
+    if !compare_state(
         &wasm,
         &calls,
         &mut oracle,
         &mut kiln,
         "after instantiation",
         &options,
-    )?;
+    )? {
+        return Ok(());
+    }
     let funcs = oracle.funcs();
     if funcs.is_empty() {
         return Ok(());
@@ -145,17 +147,22 @@ pub fn run(data: &[u8]) -> Result<(), Finding> {
             }
         }
         let when = format!("after call {call}, {}({})", f.name, shown.join(", "));
-        compare_state(&wasm, &calls, &mut oracle, &mut kiln, &when, &options)?;
+        if !compare_state(&wasm, &calls, &mut oracle, &mut kiln, &when, &options)? {
+            return Ok(());
+        }
     }
     Ok(())
 }
 
-/// Counts a disagreement Wasmtime settled for Kiln, and logs it (on stderr, which the driver
+/// Counts a disagreement Wasmtime settled for Kiln (once per case: the case ends there), and logs it (on stderr, which the driver
 /// passes through) so that a run's oracle errors can be told apart afterwards: Wasmtime shares
 /// Cranelift with Kiln, so a Cranelift bug would show up here and not as a finding.
 fn oracle_erred(finding: &str) -> Result<(), Finding> {
     stats::ORACLE_ERRORS.bump();
-    eprintln!("kiln-fuzz diff: the oracle erred (Wasmtime agrees with Kiln): {finding}");
+    let case = stats::CURRENT_CASE.load(std::sync::atomic::Ordering::Relaxed);
+    eprintln!(
+        "kiln-fuzz diff: case {case}: the oracle erred (Wasmtime agrees with Kiln): {finding}"
+    );
     Ok(())
 }
 
@@ -210,13 +217,15 @@ fn compare_state(
     kiln: &mut KilnInstance,
     when: &str,
     options: &CompileOptions,
-) -> Result<(), Finding> {
+) -> Result<bool, Finding> {
     let mine = kiln.snapshot();
     match snapshot_difference(&oracle.snapshot(), &mine) {
-        None => Ok(()),
+        None => Ok(true),
         Some(d) => {
             let finding = format!("{when}: {d} ({options:?})");
-            arbitrate(wasm, calls, Disagreement::State(&mine), finding)
+            // Settled for Kiln, the oracle's state is wrong from here on: the case ends, so that
+            // one oracle error is counted once, not after every later call.
+            arbitrate(wasm, calls, Disagreement::State(&mine), finding).map(|()| false)
         }
     }
 }
