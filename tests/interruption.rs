@@ -221,9 +221,9 @@ fn fuel_or_epochs_on_an_artifact_compiled_without_them_is_a_clear_error() {
     assert!(Store::new(()).get_fuel().is_err());
 }
 
-/// The function keeps a copy of the deadline that calls do not refresh (as in Wasmtime): a
-/// deadline a host function extends is found on the check's slow path, so the loop goes on; one
-/// it lets pass interrupts at the next check.
+/// The function's copy of the deadline is reloaded after every call (`translate/epoch.rs`): a
+/// deadline a host function extends during a call lets the caller's loop go on; one it lets pass
+/// interrupts at the next check.
 #[test]
 fn a_deadline_moved_during_a_call_is_seen_by_the_caller() {
     let loaded = load_wat_with(

@@ -104,42 +104,61 @@ pub fn bench_interrupt(config: &Config, rts: &[Box<dyn Runtime>], dir: &Path) ->
             if way == Interrupt::None {
                 row = row.baseline("native Rust", median(&native));
             } else {
-                // Per runtime, the median over repetitions of this way's time ÷ plain time.
-                let overhead = |i: usize| {
-                    let ratios: Vec<f64> = samples[w][i]
-                        .iter()
-                        .zip(&samples[0][i])
-                        .map(|(t, plain)| t / plain)
-                        .collect();
-                    median(&ratios)
-                };
-                overheads.push(
-                    Row::new(
-                        INTERRUPT_OVERHEAD,
-                        format!("{}: {} ÷ plain", kernel.describe(), way.label()),
-                        Unit::Ratio,
-                        overhead(0),
-                    )
-                    .wasmtime((n > 1).then(|| overhead(1)))
-                    .target(Target::MaxVsWasmtime(1.0)),
-                );
-                if way == Interrupt::Fuel {
-                    overheads.push(
-                        Row::new(
-                            INTERRUPT_OVERHEAD,
-                            format!("{}: fuel consumed per run", kernel.describe()),
-                            Unit::Count,
-                            fuel[0],
-                        )
-                        .wasmtime(fuel.get(1).copied()),
-                    );
-                }
+                overheads.extend(overhead_rows(
+                    INTERRUPT_OVERHEAD,
+                    &kernel.describe(),
+                    way,
+                    &samples,
+                    &fuel,
+                ));
             }
             times.push(row);
         }
     }
     times.extend(overheads);
     Ok(times)
+}
+
+/// The overhead rows of `way` (not [`Interrupt::None`]) for `what`, from `[way][runtime]` time
+/// samples: per runtime the median over repetitions of this way's time ÷ plain time, compared
+/// between the runtimes, and for fuel the fuel each runtime consumed per run.
+fn overhead_rows(
+    section: &'static str,
+    what: &str,
+    way: Interrupt,
+    samples: &[Vec<Vec<f64>>],
+    fuel: &[f64],
+) -> Vec<Row> {
+    let w = way as usize;
+    let overhead = |i: usize| {
+        let ratios: Vec<f64> = samples[w][i]
+            .iter()
+            .zip(&samples[0][i])
+            .map(|(t, plain)| t / plain)
+            .collect();
+        median(&ratios)
+    };
+    let n = samples[w].len();
+    let mut rows = vec![Row::new(
+        section,
+        format!("{what}: {} ÷ plain", way.label()),
+        Unit::Ratio,
+        overhead(0),
+    )
+    .wasmtime((n > 1).then(|| overhead(1)))
+    .target(Target::MaxVsWasmtime(1.0))];
+    if way == Interrupt::Fuel {
+        rows.push(
+            Row::new(
+                section,
+                format!("{what}: fuel consumed per run"),
+                Unit::Count,
+                fuel[0],
+            )
+            .wasmtime(fuel.get(1).copied()),
+        );
+    }
+    rows
 }
 
 /// The programs of `tests/programs` that [`bench_interrupt_programs`] runs, with their inputs:
@@ -242,35 +261,13 @@ pub fn bench_interrupt_programs(
             if way == Interrupt::None {
                 continue;
             }
-            let overhead = |i: usize| {
-                let ratios: Vec<f64> = samples[w][i]
-                    .iter()
-                    .zip(&samples[0][i])
-                    .map(|(t, plain)| t / plain)
-                    .collect();
-                median(&ratios)
-            };
-            overheads.push(
-                Row::new(
-                    INTERRUPT_PROGRAMS_OVERHEAD,
-                    format!("{}: {} ÷ plain", program.label, way.label()),
-                    Unit::Ratio,
-                    overhead(0),
-                )
-                .wasmtime((n > 1).then(|| overhead(1)))
-                .target(Target::MaxVsWasmtime(1.0)),
-            );
-            if way == Interrupt::Fuel {
-                overheads.push(
-                    Row::new(
-                        INTERRUPT_PROGRAMS_OVERHEAD,
-                        format!("{}: fuel consumed per run", program.label),
-                        Unit::Count,
-                        fuel[0],
-                    )
-                    .wasmtime(fuel.get(1).copied()),
-                );
-            }
+            overheads.extend(overhead_rows(
+                INTERRUPT_PROGRAMS_OVERHEAD,
+                program.label,
+                way,
+                &samples,
+                &fuel,
+            ));
         }
     }
     times.extend(overheads);
