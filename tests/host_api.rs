@@ -650,7 +650,7 @@ fn globals_tables_and_memories_from_the_host() {
     .unwrap();
     let t = Table::new(
         &mut store,
-        TableType::new(ValType::ExternRef, 1, None),
+        TableType::new(ValType::EXTERNREF, 1, None),
         Val::ExternRef(None),
     )
     .unwrap();

@@ -291,8 +291,8 @@ fn kiln_type(t: wasmparser::ValType) -> Result<ValType> {
         wasmparser::ValType::F32 => ValType::F32,
         wasmparser::ValType::F64 => ValType::F64,
         wasmparser::ValType::V128 => ValType::V128,
-        wasmparser::ValType::Ref(r) if r.is_func_ref() => ValType::FuncRef,
-        wasmparser::ValType::Ref(r) if r.is_extern_ref() => ValType::ExternRef,
+        wasmparser::ValType::Ref(r) if r.is_func_ref() => ValType::FUNCREF,
+        wasmparser::ValType::Ref(r) if r.is_extern_ref() => ValType::EXTERNREF,
         other => bail!("value type {other} is not supported by the benchmark"),
     })
 }

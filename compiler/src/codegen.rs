@@ -60,8 +60,8 @@ pub struct CompiledModule {
     pub cpu_features: u64,
     /// Defined functions, in index order.
     pub funcs: Vec<CompiledCode>,
-    /// Host-to-guest entry trampolines, one per function type.
-    pub entry_trampolines: Vec<CompiledCode>,
+    /// Host-to-guest entry trampolines, `(type index, code)` for each function type.
+    pub entry_trampolines: Vec<(u32, CompiledCode)>,
     /// Guest-to-host adapters, `(type index, code)` for each type of an imported function.
     pub host_adapters: Vec<(u32, CompiledCode)>,
 }
@@ -77,7 +77,7 @@ pub fn compile_module(
         .build()
         .map_err(|e| CompileError::Emit(format!("cannot start compile threads: {e}")))?;
     let isa_ref: &dyn TargetIsa = &*isa;
-    let uses_v128 = module.types.iter().any(|t| {
+    let uses_v128 = module.types.iter().filter_map(|t| t.as_func()).any(|t| {
         t.params()
             .iter()
             .chain(t.results())
@@ -110,9 +110,13 @@ pub fn compile_module(
         .types
         .iter()
         .enumerate()
+        .filter_map(|(i, ty)| Some((i, ty.as_func()?)))
         .map(|(i, ty)| {
             let func = entry_trampoline(isa_ref, i, ty);
-            compile_function(isa_ref, u32::MAX, func, options.unwind_info)
+            Ok::<_, CompileError>((
+                i as u32,
+                compile_function(isa_ref, u32::MAX, func, options.unwind_info)?,
+            ))
         })
         .collect::<Result<Vec<_>, _>>()?;
     let mut adapter_types: Vec<u32> = module.funcs[..module.imported_funcs as usize].to_vec();
@@ -121,7 +125,7 @@ pub fn compile_module(
     let host_adapters = adapter_types
         .into_iter()
         .map(|t| {
-            let func = host_adapter(isa_ref, t, &module.types[t as usize]);
+            let func = host_adapter(isa_ref, t, module.func_type_at(t));
             Ok((
                 t,
                 compile_function(isa_ref, u32::MAX, func, options.unwind_info)?,

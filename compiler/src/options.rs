@@ -46,6 +46,11 @@ pub struct WasmFeatures {
     pub relaxed_simd: bool,
     /// More than one memory (`multi-memory`).
     pub multi_memory: bool,
+    /// Typed function references (`function-references`): `(ref null? $t)` types, `call_ref`,
+    /// `return_call_ref`, `ref.as_non_null`, `br_on_null`, `br_on_non_null`, table initializers,
+    /// and the type system of WebAssembly 3.0 they come with: recursion groups, declared
+    /// subtypes, and the heap types of GC in signatures (GC instructions are not compiled yet).
+    pub function_references: bool,
 }
 
 impl WasmFeatures {
@@ -55,6 +60,7 @@ impl WasmFeatures {
         extended_const: false,
         relaxed_simd: false,
         multi_memory: false,
+        function_references: false,
     };
 
     /// Every feature Kiln compiles.
@@ -63,15 +69,17 @@ impl WasmFeatures {
         extended_const: true,
         relaxed_simd: true,
         multi_memory: true,
+        function_references: true,
     };
 
     /// Each feature's name (as in Wasmtime's `-W` options) with a mutable reference to its flag.
-    fn flags(&mut self) -> [(&'static str, &mut bool); 4] {
+    fn flags(&mut self) -> [(&'static str, &mut bool); 5] {
         [
             ("tail-call", &mut self.tail_call),
             ("extended-const", &mut self.extended_const),
             ("relaxed-simd", &mut self.relaxed_simd),
             ("multi-memory", &mut self.multi_memory),
+            ("function-references", &mut self.function_references),
         ]
     }
 
@@ -123,6 +131,10 @@ impl WasmFeatures {
         features.set(W::EXTENDED_CONST, self.extended_const);
         features.set(W::RELAXED_SIMD, self.relaxed_simd);
         features.set(W::MULTI_MEMORY, self.multi_memory);
+        // Why GC too: wasmparser gates recursion groups, declared subtypes and the abstract heap
+        // types of 3.0's one type system on its GC flag; Kiln refuses GC instructions when it
+        // translates them (`CompileError::Unsupported`), not when it validates.
+        features.set(W::FUNCTION_REFERENCES | W::GC, self.function_references);
         features
     }
 }

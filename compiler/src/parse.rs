@@ -7,8 +7,9 @@ use kiln_format::vmctx::{VmctxCounts, VmctxLayout};
 use kiln_format::EntityIndex;
 use std::collections::BTreeMap;
 use wasmparser::{
-    DataKind, ElementItems, ElementKind, ExternalKind, FuncType, FunctionBody, GlobalType,
-    MemoryType, Name, Parser, Payload, RefType, TableType, TypeRef, Validator, WasmFeatures,
+    CompositeInnerType, DataKind, ElementItems, ElementKind, ExternalKind, FuncType, FunctionBody,
+    GlobalType, MemoryType, Name, Parser, Payload, RefType, SubType, TableType, TypeRef, Validator,
+    WasmFeatures,
 };
 
 /// The WebAssembly features Kiln compiles: WebAssembly 2.0, and of 3.0 tail calls, extended
@@ -79,11 +80,33 @@ pub struct DataInfo<'a> {
     pub bytes: &'a [u8],
 }
 
+/// A type of the type section.
+#[derive(Debug, Clone)]
+pub struct TypeDef {
+    /// The type: a function, struct or array type, its supertype (a module type index) and
+    /// finality.
+    pub sub: SubType,
+    /// Index of the first type of its recursion group.
+    pub rec_group: u32,
+    /// Number of types in its recursion group.
+    pub rec_group_len: u32,
+}
+
+impl TypeDef {
+    /// The function type, if it is one.
+    pub fn as_func(&self) -> Option<&FuncType> {
+        match &self.sub.composite_type.inner {
+            CompositeInnerType::Func(f) => Some(f),
+            _ => None,
+        }
+    }
+}
+
 /// Everything about a module that later stages need. Index spaces include imports first.
 #[derive(Debug, Default)]
 pub struct ModuleInfo<'a> {
-    /// Function types.
-    pub types: Vec<FuncType>,
+    /// The types of the type section, in index order.
+    pub types: Vec<TypeDef>,
     /// Type index of every function.
     pub funcs: Vec<u32>,
     /// Number of imported functions.
@@ -186,8 +209,17 @@ impl<'a> ModuleInfo<'a> {
     fn add(&mut self, payload: Payload<'a>) -> Result<(), CompileError> {
         match payload {
             Payload::TypeSection(r) => {
-                for ty in r.into_iter_err_on_gc_types() {
-                    self.types.push(ty?);
+                for group in r {
+                    let group = group?;
+                    let start = self.types.len() as u32;
+                    let len = group.types().len() as u32;
+                    for sub in group.into_types() {
+                        self.types.push(TypeDef {
+                            sub,
+                            rec_group: start,
+                            rec_group_len: len,
+                        });
+                    }
                 }
             }
             Payload::ImportSection(r) => {
@@ -371,7 +403,15 @@ impl<'a> ModuleInfo<'a> {
 
     /// Type of function `func`.
     pub fn func_type(&self, func: u32) -> &FuncType {
-        &self.types[self.funcs[func as usize] as usize]
+        self.func_type_at(self.funcs[func as usize])
+    }
+
+    /// Function type `type_index` (validation guarantees that instructions and functions name
+    /// only function types where they need one).
+    pub fn func_type_at(&self, type_index: u32) -> &FuncType {
+        self.types[type_index as usize]
+            .as_func()
+            .expect("a validated module uses a function type here")
     }
 
     /// The name to show for function `func`: its name-section name, else the first name it is

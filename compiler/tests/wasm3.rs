@@ -1,8 +1,9 @@
 //! Translates and compiles, for every target, each module of the WebAssembly 3.0 spec tests that
-//! uses only features Kiln compiles (tail calls, extended constants, relaxed SIMD, multiple
-//! memories), with the verifier on and only colocated calls allowed. Files identical to their
-//! WebAssembly 2.0 namesakes are left to the 2.0 tests. The one thing a target may refuse is
-//! SIMD on riscv64 without the V extension, with its clear `unsupported` error.
+//! validates with the features Kiln compiles (tail calls, extended constants, relaxed SIMD,
+//! multiple memories, typed function references), with the verifier on and only colocated calls
+//! allowed. Files identical to their WebAssembly 2.0 namesakes are left to the 2.0 tests. What
+//! may be refused, with its clear `unsupported` error: SIMD on riscv64 without the V extension,
+//! and GC instructions (their types validate; the instructions wait for the collector).
 
 mod common;
 
@@ -48,8 +49,10 @@ fn translate_wasm3_testsuite() {
                     let mut errors = Vec::new();
                     compile_for(&module, target, isa, &mut errors);
                     let allowed = |e: &String| {
-                        target.starts_with("riscv64")
-                            && (e.contains("needs the V extension") || e.contains("v128 values"))
+                        (target.starts_with("riscv64")
+                            && (e.contains("needs the V extension") || e.contains("v128 values")))
+                            // Modules with GC instructions validate, and wait for the collector.
+                            || e.contains("Wasm GC is not compiled yet")
                     };
                     failures.extend(
                         errors

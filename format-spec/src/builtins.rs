@@ -50,6 +50,10 @@ macro_rules! for_each_builtin {
             /// The epoch deadline has passed: the store's deadline behaviour either traps or sets
             /// a new deadline (in `VMStoreContext::epoch_deadline`) and lets the code go on.
             epoch_interrupt() -> status(Interrupt);
+            /// Whether the function type of canonical id `actual` is a subtype of `expected`
+            /// (1) or not (0): `call_indirect`'s check when the expected type is not final and
+            /// the ids differ.
+            is_subtype(actual: u32, expected: u32) -> u32;
         }
     };
 }

@@ -22,6 +22,7 @@ pub mod reader;
 pub mod tables;
 pub mod target;
 pub mod trap;
+pub mod valtype;
 pub mod vmctx;
 #[cfg(feature = "write")]
 pub mod writer;

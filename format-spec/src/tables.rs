@@ -71,8 +71,8 @@ macro_rules! meta_tables {
 }
 
 meta_tables! {
-    /// [`FuncTypeEntry`] per type.
-    Types types: FuncTypeEntry,
+    /// [`TypeEntry`] per type.
+    Types types: TypeEntry,
     /// [`ImportEntry`] per import, in module order.
     Imports imports: ImportEntry,
     /// [`FunctionEntry`] per defined function, in index order (so sorted by code offset).
@@ -93,8 +93,9 @@ meta_tables! {
     Traps traps: TrapEntry,
     /// Bytes: UTF-8 strings.
     Strings strings: u8,
-    /// Bytes: value types of function signatures ([`crate::vmctx::val_type`] codes).
-    ValTypes valtypes: u8,
+    /// [`U32`] per value type of a signature or field of a struct or array type
+    /// ([`crate::valtype`] words).
+    ValTypes valtypes: U32,
     /// Bytes: WebAssembly constant expressions, each ending with `end`.
     Exprs exprs: u8,
     /// [`U32`] per item: function indices of element segments, [`NULL_FUNC`] for null.
@@ -185,16 +186,44 @@ pub struct StrRef {
 /// A constant expression in the `Exprs` blob.
 pub type ExprRef = StrRef;
 
-/// A function type.
+/// Kinds of types ([`TypeEntry::kind`]).
+pub mod type_kind {
+    /// A function type: `params` then `results` value types.
+    pub const FUNC: u8 = 0;
+    /// A struct type: `params` field words, no results.
+    pub const STRUCT: u8 = 1;
+    /// An array type: one field word (`params` = 1), no results.
+    pub const ARRAY: u8 = 2;
+}
+
+/// [`TypeEntry::flags`] bit: the type is final (no type may declare it as its supertype).
+pub const TYPE_FINAL: u8 = 1 << 0;
+/// No type: a type without a declared supertype.
+pub const NO_TYPE: u32 = u32::MAX;
+
+/// A type of the type section, with its place in its recursion group (the unit of type
+/// equivalence across modules, SPEC.md §6).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[derive(FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
 #[repr(C)]
-pub struct FuncTypeEntry {
-    /// Offset of the parameter types in `ValTypes`; results follow them.
+pub struct TypeEntry {
+    /// [`type_kind`].
+    pub kind: u8,
+    /// `TYPE_*` bits.
+    pub flags: u8,
+    /// Reserved, zero.
+    pub reserved: [u8; 2],
+    /// Index of the first type of its recursion group.
+    pub rec_group: U32,
+    /// Number of types in its recursion group.
+    pub rec_group_len: U32,
+    /// Index of its declared supertype, or [`NO_TYPE`].
+    pub supertype: U32,
+    /// First of its words in `ValTypes`: parameters then results, or fields.
     pub valtypes: U32,
-    /// Number of parameters.
+    /// Number of parameters (fields of a struct; 1 for an array).
     pub params: U32,
-    /// Number of results.
+    /// Number of results (0 for structs and arrays).
     pub results: U32,
     /// Text offset of the host-to-guest entry trampoline for this type, or [`NO_CODE`].
     pub entry_trampoline: U32,
@@ -258,14 +287,6 @@ pub struct FunctionEntry {
 /// [`FunctionEntry::func_ref`] of a function that has no `VMFuncRef`.
 pub const NO_FUNC_REF: u32 = u32::MAX;
 
-/// Reference-type codes used by tables.
-pub mod ref_type {
-    /// `funcref`.
-    pub const FUNCREF: u8 = 0x70;
-    /// `externref`.
-    pub const EXTERNREF: u8 = 0x6f;
-}
-
 /// `flags` bit of tables and memories: imported.
 pub const LIMITS_IMPORTED: u8 = 1 << 0;
 /// `flags` bit of tables and memories: has a maximum.
@@ -280,12 +301,12 @@ pub const LIMITS_64: u8 = 1 << 3;
 #[derive(FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
 #[repr(C)]
 pub struct TableEntry {
-    /// [`ref_type`] of the elements.
-    pub elem_type: u8,
+    /// Element type ([`crate::valtype`] word).
+    pub elem_type: U32,
     /// `LIMITS_*` bits.
     pub flags: u8,
     /// Reserved, zero.
-    pub reserved: [u8; 2],
+    pub reserved: [u8; 3],
     /// Minimum size in elements.
     pub min: U64,
     /// Maximum size in elements, if [`LIMITS_HAS_MAX`].
@@ -314,14 +335,14 @@ pub struct MemoryEntry {
 #[derive(FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
 #[repr(C)]
 pub struct GlobalEntry {
-    /// [`crate::vmctx::val_type`] code.
-    pub val_type: u8,
+    /// Value type ([`crate::valtype`] word).
+    pub val_type: U32,
     /// 1 if mutable.
     pub mutable: u8,
     /// 1 if imported.
     pub imported: u8,
     /// Reserved, zero.
-    pub reserved: u8,
+    pub reserved: [u8; 2],
     /// Initializer of a defined global.
     pub init: ExprRef,
 }
@@ -363,12 +384,12 @@ pub const ELEM_ITEMS_EXPRS: u8 = 1;
 pub struct ElementEntry {
     /// [`segment_mode`].
     pub mode: u8,
-    /// [`ref_type`] of the items.
-    pub elem_type: u8,
     /// `ELEM_ITEMS_*`.
     pub items_kind: u8,
     /// Reserved, zero.
-    pub reserved: u8,
+    pub reserved: [u8; 2],
+    /// Type of the items ([`crate::valtype`] word).
+    pub elem_type: U32,
     /// Table index of an active segment.
     pub table: U32,
     /// Offset expression of an active segment.
@@ -453,18 +474,18 @@ mod tests {
         assert_eq!(
             sizes,
             [
-                ("Types", 20),
+                ("Types", 36),
                 ("Imports", 28),
                 ("Functions", 28),
-                ("Tables", 28),
+                ("Tables", 32),
                 ("Memories", 20),
-                ("Globals", 12),
+                ("Globals", 16),
                 ("Exports", 16),
-                ("Elements", 24),
+                ("Elements", 28),
                 ("Data", 32),
                 ("Traps", 5),
                 ("Strings", 1),
-                ("ValTypes", 1),
+                ("ValTypes", 4),
                 ("Exprs", 1),
                 ("ElemFuncs", 4),
                 ("ElemExprs", 8),

@@ -32,11 +32,13 @@ pub enum TrapKind {
     OutOfFuel = 12,
     /// The store's epoch deadline passed (artifacts compiled with epoch interruption).
     Interrupt = 13,
+    /// `call_ref` or `return_call_ref` of a null function reference.
+    NullFunctionReference = 14,
 }
 
 impl TrapKind {
     /// Every kind, in code order.
-    pub const ALL: [TrapKind; 13] = [
+    pub const ALL: [TrapKind; 14] = [
         TrapKind::StackOverflow,
         TrapKind::MemoryOutOfBounds,
         TrapKind::IntegerOverflow,
@@ -50,6 +52,7 @@ impl TrapKind {
         TrapKind::NullReference,
         TrapKind::OutOfFuel,
         TrapKind::Interrupt,
+        TrapKind::NullFunctionReference,
     ];
 
     /// Decodes a trap-table code.
@@ -73,6 +76,7 @@ impl TrapKind {
             TrapKind::NullReference => "null reference",
             TrapKind::OutOfFuel => "all fuel consumed by WebAssembly",
             TrapKind::Interrupt => "interrupt",
+            TrapKind::NullFunctionReference => "null function reference",
         }
     }
 }

@@ -189,24 +189,6 @@ pub struct VMHostFuncContext {
 /// `VMHostFuncContext` offset of `dispatch`.
 pub const HOSTCTX_DISPATCH: u32 = offset_of!(VMHostFuncContext, dispatch) as u32;
 
-/// Value-type codes (the WebAssembly binary encoding).
-pub mod val_type {
-    /// `i32`.
-    pub const I32: u8 = 0x7f;
-    /// `i64`.
-    pub const I64: u8 = 0x7e;
-    /// `f32`.
-    pub const F32: u8 = 0x7d;
-    /// `f64`.
-    pub const F64: u8 = 0x7c;
-    /// `v128`.
-    pub const V128: u8 = 0x7b;
-    /// `funcref`.
-    pub const FUNCREF: u8 = 0x70;
-    /// `externref`.
-    pub const EXTERNREF: u8 = 0x6f;
-}
-
 /// Counts that determine a module's VMContext layout.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct VmctxCounts {

@@ -8,11 +8,20 @@ use kiln_format::{Arch, ArtifactHeader, ArtifactView, FormatError, Location, Met
 use zerocopy::little_endian::U32;
 use zerocopy::FromBytes;
 
+/// `funcref`'s word.
+const FUNCREF: u32 = 0x7063;
+
 /// A metadata region with at least one entry in every table.
 fn sample_tables() -> (MetaTables, ModuleEntry) {
     let mut m = MetaTables::default();
     let valtypes = m.add_valtypes(&[0x7f, 0x7e, 0x7f]);
-    m.types.push(FuncTypeEntry {
+    m.types.push(TypeEntry {
+        kind: type_kind::FUNC,
+        flags: TYPE_FINAL,
+        reserved: [0; 2],
+        rec_group: 0.into(),
+        rec_group_len: 1.into(),
+        supertype: NO_TYPE.into(),
         valtypes: valtypes.into(),
         params: 2.into(),
         results: 1.into(),
@@ -38,9 +47,9 @@ fn sample_tables() -> (MetaTables, ModuleEntry) {
         func_ref: 0.into(),
     });
     m.tables.push(TableEntry {
-        elem_type: ref_type::FUNCREF,
+        elem_type: FUNCREF.into(),
         flags: LIMITS_HAS_MAX,
-        reserved: [0; 2],
+        reserved: [0; 3],
         min: 1.into(),
         max: 10.into(),
         init: ExprRef::default(),
@@ -53,10 +62,10 @@ fn sample_tables() -> (MetaTables, ModuleEntry) {
     });
     let init = m.expr(&[0x41, 0x05, 0x0b]);
     m.globals.push(GlobalEntry {
-        val_type: 0x7f,
+        val_type: 0x7f.into(),
         mutable: 1,
         imported: 0,
-        reserved: 0,
+        reserved: [0; 2],
         init,
     });
     // Out of order on purpose: the writer sorts exports by name and traps by offset.
@@ -72,9 +81,9 @@ fn sample_tables() -> (MetaTables, ModuleEntry) {
     let offset = m.expr(&[0x41, 0x00, 0x0b]);
     m.elements.push(ElementEntry {
         mode: segment_mode::ACTIVE,
-        elem_type: ref_type::FUNCREF,
         items_kind: ELEM_ITEMS_FUNCS,
-        reserved: 0,
+        reserved: [0; 2],
+        elem_type: FUNCREF.into(),
         table: 0.into(),
         offset,
         items_start: 0.into(),
@@ -142,7 +151,12 @@ fn every_table_round_trips() {
     assert_eq!(view.to_tables(), sorted(tables));
     assert_eq!(*view.module(), module);
     assert_eq!(view.str_lossy(view.exports()[0].name), "alpha");
-    assert_eq!(view.signature(0).unwrap(), (&[0x7f, 0x7e][..], &[0x7f][..]));
+    let words = |w: &[u32]| w.iter().map(|&w| U32::new(w)).collect::<Vec<_>>();
+    let (p, r) = view.signature(0).unwrap();
+    assert_eq!(
+        (p.to_vec(), r.to_vec()),
+        (words(&[0x7f, 0x7e]), words(&[0x7f]))
+    );
     assert_eq!(view.trap_at(4), Some(6));
     assert_eq!(view.wasm_offset_at(13), Some(112));
     assert_eq!(view.function_at(15).map(|(i, _)| i), Some(0));
@@ -195,7 +209,7 @@ fn references_inside_entries_are_checked_on_use() {
     assert_eq!(view.func_name(0), "<corrupt>");
     let e = view.segment_funcs(0).unwrap_err();
     assert!(e.to_string().contains("Elements[0].items_start"), "{e}");
-    let e = view.func_type(5).unwrap_err();
+    let e = view.type_entry(5).unwrap_err();
     assert_eq!(e.to_string(), "corrupt artifact: Types[5]: no such entry");
 }
 

@@ -40,8 +40,8 @@ fn ty(t: ValType) -> kiln_loader::ValType {
         ValType::F32 => K::F32,
         ValType::F64 => K::F64,
         ValType::V128 => K::V128,
-        ValType::FuncRef => K::FuncRef,
-        ValType::ExternRef => K::ExternRef,
+        ValType::FuncRef => K::FUNCREF,
+        ValType::ExternRef => K::EXTERNREF,
     }
 }
 

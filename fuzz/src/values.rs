@@ -105,8 +105,10 @@ impl Value {
             ),
             ValType::F64 => Value::F64(u.arbitrary()?),
             ValType::V128 => Value::V128(u.arbitrary()?),
-            ValType::FuncRef => Value::FuncRef { null: true },
-            ValType::ExternRef => Value::ExternRef { null: true },
+            ValType::Ref(r) if r.heap_type().top() == kiln_loader::HeapType::Extern => {
+                Value::ExternRef { null: true }
+            }
+            ValType::Ref(_) => Value::FuncRef { null: true },
         })
     }
 }

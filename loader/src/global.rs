@@ -43,7 +43,7 @@ impl Global {
     /// A host global of type `ty` holding `value`, for instances to import.
     pub fn new(mut store: impl AsContextMut, ty: GlobalType, value: Val) -> Result<Global> {
         let mut cx = store.as_context_mut();
-        if value.ty() != ty.content() {
+        if !value.matches_in(cx.opaque(), ty.content()) {
             return Err(Error::Type(format!(
                 "a global of {} cannot hold a {}",
                 ty.content(),
@@ -75,8 +75,9 @@ impl Global {
                 let inst = &store.instances[instance as usize];
                 let view = inst.artifact.checked_view();
                 let entry = view.globals().get(index as usize);
+                let ids = inst.artifact.type_ids()?;
                 let ty = entry.and_then(|e| {
-                    let content = ValType::from_code(e.val_type)?;
+                    let content = ValType::from_word(e.val_type.get(), ids)?;
                     let m = if e.mutable != 0 {
                         Mutability::Var
                     } else {
@@ -134,7 +135,7 @@ impl Global {
         if !ty.is_mutable() {
             return Err(Error::Type("cannot set an immutable global".into()));
         }
-        if value.ty() != ty.content() {
+        if !value.matches_in(cx.opaque(), ty.content()) {
             return Err(Error::Type(format!(
                 "cannot set a global of {} to a {}",
                 ty.content(),

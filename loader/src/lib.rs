@@ -87,7 +87,7 @@ pub use store::{
 pub use table::Table;
 pub use trap::{Frame, Trap};
 pub use types::{
-    ExportType, ExternType, FuncType, GlobalType, ImportType, MemoryType, Mutability, TableType,
-    ValType,
+    ExportType, ExternType, FuncType, GlobalType, HeapType, ImportType, MemoryType, Mutability,
+    RefType, TableType, TypeId, ValType,
 };
-pub use values::Val;
+pub use values::{AnyRef, Val};

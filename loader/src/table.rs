@@ -172,7 +172,7 @@ impl Table {
     /// limiter.
     pub fn new(mut store: impl AsContextMut, ty: TableType, init: Val) -> Result<Table> {
         let mut cx = store.as_context_mut();
-        if !ty.element().is_ref() || init.ty() != ty.element() {
+        if !ty.element().is_ref() || !init.matches_in(cx.opaque(), ty.element()) {
             return Err(Error::Type(format!(
                 "a table of {} cannot be initialized with a {}",
                 ty.element(),
@@ -243,7 +243,7 @@ impl Table {
     pub fn set(&self, mut store: impl AsContextMut, index: u64, value: Val) -> Result<()> {
         let mut cx = store.as_context_mut();
         let ty = self.checked(cx.opaque())?.elem_type();
-        if value.ty() != ty {
+        if !value.matches_in(cx.opaque(), ty) {
             return Err(Error::Type(format!(
                 "cannot store a {} in a table of {ty}",
                 value.ty()
@@ -266,7 +266,7 @@ impl Table {
     pub fn grow(&self, mut store: impl AsContextMut, delta: u64, init: Val) -> Result<u64> {
         let mut cx = store.as_context_mut();
         let ty = self.checked(cx.opaque())?.elem_type();
-        if init.ty() != ty {
+        if !init.matches_in(cx.opaque(), ty) {
             return Err(Error::Type(format!(
                 "cannot grow a table of {ty} with a {}",
                 init.ty()
@@ -287,7 +287,7 @@ impl Table {
     pub fn fill(&self, mut store: impl AsContextMut, dst: u64, value: Val, len: u64) -> Result<()> {
         let mut cx = store.as_context_mut();
         let ty = self.checked(cx.opaque())?.elem_type();
-        if value.ty() != ty {
+        if !value.matches_in(cx.opaque(), ty) {
             return Err(Error::Type(format!(
                 "cannot fill a table of {ty} with a {}",
                 value.ty()

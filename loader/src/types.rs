@@ -1,7 +1,7 @@
 //! The types of WebAssembly values and entities, as the host sees them: what a module imports and
 //! exports (see [`crate::Artifact::imports`]) and what host-made entities are.
 
-use kiln_format::vmctx::val_type;
+use kiln_format::valtype::{code, heap, Heap, StoredType};
 use std::fmt;
 
 /// A value type.
@@ -17,57 +17,273 @@ pub enum ValType {
     F64,
     /// 128-bit vector.
     V128,
-    /// Function reference.
-    FuncRef,
-    /// External reference.
-    ExternRef,
+    /// A reference.
+    Ref(RefType),
 }
 
 impl ValType {
-    /// Decodes an artifact value-type code.
-    pub fn from_code(code: u8) -> Option<ValType> {
-        Some(match code {
-            val_type::I32 => ValType::I32,
-            val_type::I64 => ValType::I64,
-            val_type::F32 => ValType::F32,
-            val_type::F64 => ValType::F64,
-            val_type::V128 => ValType::V128,
-            val_type::FUNCREF => ValType::FuncRef,
-            val_type::EXTERNREF => ValType::ExternRef,
+    /// `funcref`: `(ref null func)`.
+    pub const FUNCREF: ValType = ValType::Ref(RefType::FUNCREF);
+    /// `externref`: `(ref null extern)`.
+    pub const EXTERNREF: ValType = ValType::Ref(RefType::EXTERNREF);
+
+    /// Whether it is a reference type.
+    pub fn is_ref(self) -> bool {
+        matches!(self, ValType::Ref(_))
+    }
+
+    /// The reference type, if it is one.
+    pub fn as_ref(self) -> Option<RefType> {
+        match self {
+            ValType::Ref(r) => Some(r),
+            _ => None,
+        }
+    }
+
+    /// Whether a value of this type is also one of `other` (this is a subtype of `other`), as
+    /// Wasmtime's `ValType::matches` says.
+    pub fn matches(self, other: ValType) -> bool {
+        match (self, other) {
+            (ValType::Ref(a), ValType::Ref(b)) => a.matches(b),
+            (a, b) => a == b,
+        }
+    }
+
+    /// Decodes a stored type; `resolve` gives the canonical id of a module's type index.
+    pub(crate) fn from_stored(
+        t: StoredType,
+        resolve: impl Fn(u32) -> Option<TypeId>,
+    ) -> Option<ValType> {
+        Some(match t {
+            StoredType::Num(code::I32) => ValType::I32,
+            StoredType::Num(code::I64) => ValType::I64,
+            StoredType::Num(code::F32) => ValType::F32,
+            StoredType::Num(code::F64) => ValType::F64,
+            StoredType::Num(code::V128) => ValType::V128,
+            StoredType::Ref { nullable, heap } => ValType::Ref(RefType {
+                nullable,
+                heap: HeapType::from_stored(heap, resolve)?,
+            }),
             _ => return None,
         })
     }
 
-    /// The artifact code of this type.
-    pub fn code(self) -> u8 {
-        match self {
-            ValType::I32 => val_type::I32,
-            ValType::I64 => val_type::I64,
-            ValType::F32 => val_type::F32,
-            ValType::F64 => val_type::F64,
-            ValType::V128 => val_type::V128,
-            ValType::FuncRef => val_type::FUNCREF,
-            ValType::ExternRef => val_type::EXTERNREF,
-        }
+    /// Decodes a module's word with its canonical type ids.
+    pub(crate) fn from_word(word: u32, type_ids: &[u32]) -> Option<ValType> {
+        ValType::from_stored(StoredType::decode(word)?, |t| {
+            type_ids.get(t as usize).map(|&id| TypeId(id))
+        })
     }
 
-    /// Whether it is a reference type.
-    pub fn is_ref(self) -> bool {
-        matches!(self, ValType::FuncRef | ValType::ExternRef)
+    /// The stored form, and the canonical id a concrete reference names.
+    pub(crate) fn to_stored(self) -> (StoredType, Option<TypeId>) {
+        let num = |c| (StoredType::Num(c), None);
+        match self {
+            ValType::I32 => num(code::I32),
+            ValType::I64 => num(code::I64),
+            ValType::F32 => num(code::F32),
+            ValType::F64 => num(code::F64),
+            ValType::V128 => num(code::V128),
+            ValType::Ref(r) => {
+                let (heap, id) = match r.heap {
+                    // The index is a placeholder: registry keys name the id instead.
+                    HeapType::Concrete(id) => (Heap::Concrete(0), Some(id)),
+                    h => (Heap::Abstract(h.abstract_code().expect("abstract")), None),
+                };
+                (
+                    StoredType::Ref {
+                        nullable: r.nullable,
+                        heap,
+                    },
+                    id,
+                )
+            }
+        }
     }
 }
 
 impl fmt::Display for ValType {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            ValType::I32 => "i32",
-            ValType::I64 => "i64",
-            ValType::F32 => "f32",
-            ValType::F64 => "f64",
-            ValType::V128 => "v128",
-            ValType::FuncRef => "funcref",
-            ValType::ExternRef => "externref",
-        })
+        match self {
+            ValType::I32 => f.write_str("i32"),
+            ValType::I64 => f.write_str("i64"),
+            ValType::F32 => f.write_str("f32"),
+            ValType::F64 => f.write_str("f64"),
+            ValType::V128 => f.write_str("v128"),
+            ValType::Ref(r) => r.fmt(f),
+        }
+    }
+}
+
+/// A canonical type id: equal for equivalent types of any module in the process (see
+/// WebAssembly 3.0's iso-recursive type equivalence), and for a host-made [`FuncType`] and a
+/// module's plain `(type (func ...))` of the same signature.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct TypeId(pub(crate) u32);
+
+impl TypeId {
+    /// The id of function type `ty`.
+    pub fn of_func_type(ty: &FuncType) -> TypeId {
+        TypeId(crate::type_registry::canonical_id_of(ty))
+    }
+
+    /// The function type of this id, if it is a function type.
+    pub fn func_type(self) -> Option<FuncType> {
+        crate::type_registry::func_type(self.0)
+    }
+}
+
+/// A heap type: what a reference refers to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum HeapType {
+    /// Any function.
+    Func,
+    /// No function (the type of null function references).
+    NoFunc,
+    /// Any host value.
+    Extern,
+    /// No host value.
+    NoExtern,
+    /// Any GC value.
+    Any,
+    /// GC values comparable with `ref.eq`.
+    Eq,
+    /// Unboxed 31-bit integers.
+    I31,
+    /// Any struct.
+    Struct,
+    /// Any array.
+    Array,
+    /// No GC value.
+    None,
+    /// Any exception.
+    Exn,
+    /// No exception.
+    NoExn,
+    /// A type defined by a module (or a host [`FuncType`]), by canonical id.
+    Concrete(TypeId),
+}
+
+impl HeapType {
+    const ABSTRACT: [(HeapType, u8, &'static str); 12] = [
+        (HeapType::Func, heap::FUNC, "func"),
+        (HeapType::NoFunc, heap::NOFUNC, "nofunc"),
+        (HeapType::Extern, heap::EXTERN, "extern"),
+        (HeapType::NoExtern, heap::NOEXTERN, "noextern"),
+        (HeapType::Any, heap::ANY, "any"),
+        (HeapType::Eq, heap::EQ, "eq"),
+        (HeapType::I31, heap::I31, "i31"),
+        (HeapType::Struct, heap::STRUCT, "struct"),
+        (HeapType::Array, heap::ARRAY, "array"),
+        (HeapType::None, heap::NONE, "none"),
+        (HeapType::Exn, heap::EXN, "exn"),
+        (HeapType::NoExn, heap::NOEXN, "noexn"),
+    ];
+
+    fn abstract_code(self) -> Option<u8> {
+        HeapType::ABSTRACT
+            .iter()
+            .find(|(h, _, _)| *h == self)
+            .map(|(_, c, _)| *c)
+    }
+
+    pub(crate) fn from_stored(
+        heap: Heap,
+        resolve: impl Fn(u32) -> Option<TypeId>,
+    ) -> Option<HeapType> {
+        match heap {
+            Heap::Concrete(t) => resolve(t).map(HeapType::Concrete),
+            Heap::Abstract(c) => HeapType::ABSTRACT
+                .iter()
+                .find(|(_, code, _)| *code == c)
+                .map(|(h, _, _)| *h),
+        }
+    }
+
+    /// The top of its hierarchy: `func`, `extern`, `any` or `exn`.
+    pub fn top(self) -> HeapType {
+        use crate::type_registry::kind;
+        use kiln_format::tables::type_kind;
+        match self {
+            HeapType::Func | HeapType::NoFunc => HeapType::Func,
+            HeapType::Extern | HeapType::NoExtern => HeapType::Extern,
+            HeapType::Exn | HeapType::NoExn => HeapType::Exn,
+            HeapType::Concrete(id) if kind(id.0) == Some(type_kind::FUNC) => HeapType::Func,
+            _ => HeapType::Any,
+        }
+    }
+
+    /// Whether it is `self` or a subtype of `other`.
+    pub fn matches(self, other: HeapType) -> bool {
+        crate::type_registry::heap_matches(self, other)
+    }
+}
+
+impl fmt::Display for HeapType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            HeapType::Concrete(id) => write!(f, "(type {})", id.0),
+            h => {
+                let name = HeapType::ABSTRACT
+                    .iter()
+                    .find(|(a, _, _)| a == h)
+                    .map_or("?", |(_, _, n)| n);
+                f.write_str(name)
+            }
+        }
+    }
+}
+
+/// A reference type: a heap type, and whether null is a value of it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct RefType {
+    nullable: bool,
+    heap: HeapType,
+}
+
+impl RefType {
+    /// `funcref`.
+    pub const FUNCREF: RefType = RefType {
+        nullable: true,
+        heap: HeapType::Func,
+    };
+    /// `externref`.
+    pub const EXTERNREF: RefType = RefType {
+        nullable: true,
+        heap: HeapType::Extern,
+    };
+
+    /// `(ref null? heap)`.
+    pub fn new(nullable: bool, heap: HeapType) -> RefType {
+        RefType { nullable, heap }
+    }
+
+    /// Whether null is a value of the type.
+    pub fn is_nullable(self) -> bool {
+        self.nullable
+    }
+
+    /// The heap type.
+    pub fn heap_type(self) -> HeapType {
+        self.heap
+    }
+
+    /// Whether it is `self` or a subtype of `other`.
+    pub fn matches(self, other: RefType) -> bool {
+        crate::type_registry::ref_matches(self, other)
+    }
+}
+
+impl fmt::Display for RefType {
+    /// In the text format's short forms where they exist: `funcref`, `externref`, else
+    /// `(ref null? heap)`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.nullable, self.heap) {
+            (true, HeapType::Func) => f.write_str("funcref"),
+            (true, HeapType::Extern) => f.write_str("externref"),
+            (true, h) => write!(f, "(ref null {h})"),
+            (false, h) => write!(f, "(ref {h})"),
+        }
     }
 }
 
@@ -106,10 +322,17 @@ impl FuncType {
         self.params.len().max(self.results.len()).max(1)
     }
 
-    /// Decodes artifact value-type codes.
-    pub(crate) fn from_codes(params: &[u8], results: &[u8]) -> Option<FuncType> {
-        let decode = |codes: &[u8]| -> Option<Box<[ValType]>> {
-            codes.iter().map(|c| ValType::from_code(*c)).collect()
+    /// Decodes a module's parameter and result words with its canonical type ids.
+    pub(crate) fn from_words(
+        params: &[zerocopy::little_endian::U32],
+        results: &[zerocopy::little_endian::U32],
+        type_ids: &[u32],
+    ) -> Option<FuncType> {
+        let decode = |words: &[zerocopy::little_endian::U32]| -> Option<Box<[ValType]>> {
+            words
+                .iter()
+                .map(|w| ValType::from_word(w.get(), type_ids))
+                .collect()
         };
         Some(FuncType {
             params: decode(params)?,
@@ -363,7 +586,7 @@ mod tests {
         assert_eq!(MemoryType::new(1, Some(2)).to_string(), "(memory 1 2)");
         let g = GlobalType::new(ValType::I32, Mutability::Var);
         assert_eq!(g.to_string(), "(global (mut i32))");
-        let table = TableType::new(ValType::FuncRef, 3, None);
+        let table = TableType::new(ValType::FUNCREF, 3, None);
         assert_eq!(table.to_string(), "(table 3 funcref)");
     }
 }

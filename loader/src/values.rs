@@ -5,8 +5,9 @@ use crate::error::Result;
 use crate::externref::ExternRef;
 use crate::func::{Func, FuncKind};
 use crate::send_sync::SendSyncPtr;
+use crate::store::AsContext;
 use crate::store::StoreOpaque;
-use crate::types::ValType;
+use crate::types::{HeapType, RefType, ValType};
 use kiln_format::vmctx::VMFuncRef;
 use std::fmt;
 
@@ -28,7 +29,15 @@ pub enum Val {
     FuncRef(Option<Func>),
     /// `externref`: a host value ([`ExternRef::new`]); `None` is null.
     ExternRef(Option<ExternRef>),
+    /// A reference of the `any` hierarchy (`anyref`, `eqref`, `structref`, ...); `None` is null.
+    /// Only null exists until Kiln compiles GC instructions.
+    AnyRef(Option<AnyRef>),
 }
+
+/// A non-null reference to a GC object. None exists yet: Kiln does not compile GC instructions,
+/// so every value of the `any` hierarchy is null.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AnyRef {}
 
 impl Val {
     /// This value's type.
@@ -39,8 +48,37 @@ impl Val {
             Val::F32(_) => ValType::F32,
             Val::F64(_) => ValType::F64,
             Val::V128(_) => ValType::V128,
-            Val::FuncRef(_) => ValType::FuncRef,
-            Val::ExternRef(_) => ValType::ExternRef,
+            Val::FuncRef(_) => ValType::FUNCREF,
+            Val::ExternRef(_) => ValType::EXTERNREF,
+            Val::AnyRef(_) => ValType::Ref(RefType::new(true, HeapType::Any)),
+        }
+    }
+
+    /// Whether this value (of `store`) is a value of `ty`: numbers of their type, null of any
+    /// nullable reference type of its hierarchy, a function of any supertype of its type.
+    pub fn matches(&self, store: impl AsContext, ty: ValType) -> bool {
+        self.matches_in(store.as_context().opaque(), ty)
+    }
+
+    pub(crate) fn matches_in(&self, store: &StoreOpaque, ty: ValType) -> bool {
+        let ValType::Ref(r) = ty else {
+            return self.ty() == ty;
+        };
+        let heap = r.heap_type();
+        match self {
+            Val::FuncRef(None) => r.is_nullable() && heap.top() == HeapType::Func,
+            Val::FuncRef(Some(f)) => match heap {
+                HeapType::Func => true,
+                HeapType::Concrete(id) => f
+                    .type_id_in(store)
+                    .is_ok_and(|a| crate::type_registry::is_subtype(a, id.0)),
+                _ => false,
+            },
+            Val::ExternRef(None) => r.is_nullable() && heap.top() == HeapType::Extern,
+            Val::ExternRef(Some(_)) => heap == HeapType::Extern,
+            Val::AnyRef(None) => r.is_nullable() && heap.top() == HeapType::Any,
+            Val::AnyRef(Some(never)) => match *never {},
+            _ => false,
         }
     }
 
@@ -52,8 +90,11 @@ impl Val {
             ValType::F32 => Val::F32(0),
             ValType::F64 => Val::F64(0),
             ValType::V128 => Val::V128(0),
-            ValType::FuncRef => Val::FuncRef(None),
-            ValType::ExternRef => Val::ExternRef(None),
+            ValType::Ref(r) => match r.heap_type().top() {
+                HeapType::Func => Val::FuncRef(None),
+                HeapType::Extern => Val::ExternRef(None),
+                _ => Val::AnyRef(None),
+            },
         }
     }
 
@@ -121,7 +162,8 @@ impl Val {
             Val::F32(v) => v as u128,
             Val::F64(v) => v as u128,
             Val::V128(v) => v,
-            Val::FuncRef(None) | Val::ExternRef(None) => 0,
+            Val::FuncRef(None) | Val::ExternRef(None) | Val::AnyRef(None) => 0,
+            Val::AnyRef(Some(never)) => match never {},
             Val::FuncRef(Some(f)) => f.vm_func_ref(store)? as usize as u128,
             Val::ExternRef(Some(e)) => u128::from(e.to_raw(store)?),
         })
@@ -136,13 +178,17 @@ impl Val {
             ValType::F32 => Val::F32(raw as u32),
             ValType::F64 => Val::F64(raw as u64),
             ValType::V128 => Val::V128(raw),
-            ValType::FuncRef => Val::FuncRef(
-                SendSyncPtr::from_raw(raw as u64 as usize as *mut VMFuncRef).map(|ptr| Func {
-                    store: store.id,
-                    kind: FuncKind::Ref(ptr),
-                }),
-            ),
-            ValType::ExternRef => Val::ExternRef(ExternRef::from_raw(store, raw as u64)),
+            ValType::Ref(r) => match r.heap_type().top() {
+                HeapType::Func => Val::FuncRef(
+                    SendSyncPtr::from_raw(raw as u64 as usize as *mut VMFuncRef).map(|ptr| Func {
+                        store: store.id,
+                        kind: FuncKind::Ref(ptr),
+                    }),
+                ),
+                HeapType::Extern => Val::ExternRef(ExternRef::from_raw(store, raw as u64)),
+                // Why null whatever the bits: no code makes a non-null one (no GC instructions).
+                _ => Val::AnyRef(None),
+            },
         }
     }
 }
@@ -183,6 +229,8 @@ impl fmt::Display for Val {
             Val::FuncRef(Some(_)) => write!(f, "funcref"),
             Val::ExternRef(None) => write!(f, "null:externref"),
             Val::ExternRef(Some(_)) => write!(f, "externref"),
+            Val::AnyRef(None) => write!(f, "null:anyref"),
+            Val::AnyRef(Some(never)) => match *never {},
         }
     }
 }

@@ -122,7 +122,7 @@ fn host_memories_tables_and_globals_can_be_imported() {
     let mem = Memory::new(&mut store, MemoryType::new(1, Some(4))).unwrap();
     let tab = Table::new(
         &mut store,
-        TableType::new(ValType::FuncRef, 2, None),
+        TableType::new(ValType::FUNCREF, 2, None),
         Val::FuncRef(None),
     )
     .unwrap();

@@ -9,6 +9,7 @@ mod calls_and_linking;
 mod control;
 mod memory;
 mod numeric;
+mod typed_refs;
 mod variables;
 
 use kiln_loader::{Instance, Store, Val};

@@ -4,33 +4,106 @@
 use super::data::DataLayout;
 use super::text::TextLayout;
 use crate::codegen::CompiledModule;
+use crate::error::unsupported;
 use crate::error::CompileError;
 use crate::options::CompileOptions;
 use crate::parse::{ElemItems, ModuleInfo};
 use kiln_format::tables::*;
+use kiln_format::valtype::{Heap, StoredType};
 use kiln_format::EntityIndex;
-use wasmparser::{ExternalKind, RefType, TypeRef, ValType};
+use wasmparser::{
+    CompositeInnerType, ExternalKind, FieldType, HeapType, RefType, StorageType, TypeRef, ValType,
+};
 
-fn val_type_code(t: ValType) -> Result<u8, CompileError> {
-    use kiln_format::vmctx::val_type as vt;
-    Ok(match t {
-        ValType::I32 => vt::I32,
-        ValType::I64 => vt::I64,
-        ValType::F32 => vt::F32,
-        ValType::F64 => vt::F64,
-        ValType::V128 => vt::V128,
-        ValType::Ref(r) => ref_type_code(r)?,
+/// The [`kiln_format::valtype`] word of a value type.
+fn val_type_word(t: ValType) -> Result<u32, CompileError> {
+    use kiln_format::valtype::code;
+    storage_word(match t {
+        ValType::I32 => StoredType::Num(code::I32),
+        ValType::I64 => StoredType::Num(code::I64),
+        ValType::F32 => StoredType::Num(code::F32),
+        ValType::F64 => StoredType::Num(code::F64),
+        ValType::V128 => StoredType::Num(code::V128),
+        ValType::Ref(r) => ref_stored_type(r)?,
     })
 }
 
-fn ref_type_code(r: RefType) -> Result<u8, CompileError> {
-    if r == RefType::FUNCREF {
-        Ok(ref_type::FUNCREF)
-    } else if r == RefType::EXTERNREF {
-        Ok(ref_type::EXTERNREF)
-    } else {
-        Err(CompileError::Unsupported(format!("reference type {r}")))
-    }
+/// The word of a reference type.
+fn ref_type_word(r: RefType) -> Result<u32, CompileError> {
+    storage_word(ref_stored_type(r)?)
+}
+
+fn ref_stored_type(r: RefType) -> Result<StoredType, CompileError> {
+    use kiln_format::valtype::heap;
+    use wasmparser::AbstractHeapType as A;
+    let heap = match r.heap_type() {
+        HeapType::Concrete(i) => Heap::Concrete(
+            i.as_module_index()
+                .ok_or_else(|| CompileError::Emit(format!("type {r} outside the module")))?,
+        ),
+        HeapType::Abstract { shared: false, ty } => Heap::Abstract(match ty {
+            A::Func => heap::FUNC,
+            A::Extern => heap::EXTERN,
+            A::Any => heap::ANY,
+            A::Eq => heap::EQ,
+            A::I31 => heap::I31,
+            A::Struct => heap::STRUCT,
+            A::Array => heap::ARRAY,
+            A::Exn => heap::EXN,
+            A::None => heap::NONE,
+            A::NoExtern => heap::NOEXTERN,
+            A::NoFunc => heap::NOFUNC,
+            A::NoExn => heap::NOEXN,
+            other => return Err(unsupported(format!("heap type {other:?}"))),
+        }),
+        other => return Err(unsupported(format!("heap type {other:?}"))),
+    };
+    Ok(StoredType::Ref {
+        nullable: r.is_nullable(),
+        heap,
+    })
+}
+
+fn storage_word(t: StoredType) -> Result<u32, CompileError> {
+    t.encode()
+        .ok_or_else(|| unsupported("a type index beyond the format's 22 bits"))
+}
+
+/// The words of a type: parameters and results of a function, or the fields of a struct or an
+/// array, each with its mutability.
+fn type_words(ty: &CompositeInnerType) -> Result<(u8, Vec<u32>, u32, u32), CompileError> {
+    use kiln_format::valtype::{code, MUTABLE};
+    let field = |f: &FieldType| -> Result<u32, CompileError> {
+        let word = match f.element_type {
+            StorageType::I8 => storage_word(StoredType::Packed(code::I8))?,
+            StorageType::I16 => storage_word(StoredType::Packed(code::I16))?,
+            StorageType::Val(v) => val_type_word(v)?,
+        };
+        Ok(if f.mutable { word | MUTABLE } else { word })
+    };
+    Ok(match ty {
+        CompositeInnerType::Func(f) => {
+            let words = f
+                .params()
+                .iter()
+                .chain(f.results())
+                .map(|t| val_type_word(*t))
+                .collect::<Result<Vec<_>, _>>()?;
+            (
+                type_kind::FUNC,
+                words,
+                f.params().len() as u32,
+                f.results().len() as u32,
+            )
+        }
+        CompositeInnerType::Struct(s) => {
+            let words = s.fields.iter().map(field).collect::<Result<Vec<_>, _>>()?;
+            let n = words.len() as u32;
+            (type_kind::STRUCT, words, n, 0)
+        }
+        CompositeInnerType::Array(a) => (type_kind::ARRAY, vec![field(&a.0)?], 1, 0),
+        other => return Err(unsupported(format!("type {other:?}"))),
+    })
 }
 
 fn limits_flags(imported: bool, has_max: bool, shared: bool, is64: bool) -> u8 {
@@ -60,24 +133,38 @@ pub(super) fn build_meta(
 ) -> Result<Vec<u8>, CompileError> {
     let mut m = MetaTables::default();
     for (i, ty) in module.types.iter().enumerate() {
-        let codes = ty
-            .params()
-            .iter()
-            .chain(ty.results())
-            .map(|t| val_type_code(*t))
-            .collect::<Result<Vec<_>, _>>()?;
-        let host_adapter = layout
-            .host_adapters
-            .iter()
-            .find(|(t, _)| *t as usize == i)
-            .map_or(NO_CODE, |(_, off)| *off);
-        let valtypes = m.add_valtypes(&codes);
-        m.types.push(FuncTypeEntry {
+        if ty.sub.composite_type.shared || ty.sub.composite_type.descriptor_idx.is_some() {
+            return Err(unsupported("shared types or type descriptors"));
+        }
+        let (kind, words, params, results) = type_words(&ty.sub.composite_type.inner)?;
+        let code_of = |list: &[(u32, u32)]| {
+            list.iter()
+                .find(|(t, _)| *t as usize == i)
+                .map_or(NO_CODE, |(_, off)| *off)
+        };
+        let valtypes = m.add_valtypes(&words);
+        let supertype = ty
+            .sub
+            .supertype_idxs
+            .first()
+            .map(|s| {
+                s.as_module_index()
+                    .ok_or_else(|| CompileError::Emit("supertype outside the module".into()))
+            })
+            .transpose()?
+            .unwrap_or(NO_TYPE);
+        m.types.push(TypeEntry {
+            kind,
+            flags: if ty.sub.is_final { TYPE_FINAL } else { 0 },
+            reserved: [0; 2],
+            rec_group: ty.rec_group.into(),
+            rec_group_len: ty.rec_group_len.into(),
+            supertype: supertype.into(),
             valtypes: valtypes.into(),
-            params: (ty.params().len() as u32).into(),
-            results: (ty.results().len() as u32).into(),
-            entry_trampoline: layout.entry_trampolines[i].into(),
-            host_adapter: host_adapter.into(),
+            params: params.into(),
+            results: results.into(),
+            entry_trampoline: code_of(&layout.entry_trampolines).into(),
+            host_adapter: code_of(&layout.host_adapters).into(),
         });
     }
     for imp in &module.imports {
@@ -145,9 +232,9 @@ pub(super) fn build_meta(
             None => ExprRef::default(),
         };
         m.tables.push(TableEntry {
-            elem_type: ref_type_code(t.ty.element_type)?,
+            elem_type: ref_type_word(t.ty.element_type)?.into(),
             flags: limits_flags(imported, t.ty.maximum.is_some(), t.ty.shared, t.ty.table64),
-            reserved: [0; 2],
+            reserved: [0; 3],
             min: t.ty.initial.into(),
             max: t.ty.maximum.unwrap_or(0).into(),
             init,
@@ -180,10 +267,10 @@ pub(super) fn build_meta(
             None => ExprRef::default(),
         };
         m.globals.push(GlobalEntry {
-            val_type: val_type_code(g.ty.content_type)?,
+            val_type: val_type_word(g.ty.content_type)?.into(),
             mutable: g.ty.mutable as u8,
             imported: imported as u8,
-            reserved: 0,
+            reserved: [0; 2],
             init,
         });
     }
@@ -227,9 +314,9 @@ pub(super) fn build_meta(
         };
         m.elements.push(ElementEntry {
             mode,
-            elem_type: ref_type_code(e.ty)?,
             items_kind,
-            reserved: 0,
+            reserved: [0; 2],
+            elem_type: ref_type_word(e.ty)?.into(),
             table: table.into(),
             offset,
             items_start: items_start.into(),

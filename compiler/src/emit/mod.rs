@@ -73,7 +73,8 @@ fn unwind_tables(
             compiled
                 .entry_trampolines
                 .iter()
-                .zip(&layout.entry_trampolines),
+                .map(|(_, c)| c)
+                .zip(layout.entry_trampolines.iter().map(|(_, o)| o)),
         )
         .chain(
             compiled

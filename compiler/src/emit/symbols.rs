@@ -26,15 +26,14 @@ pub(super) fn symbols(
             size: c.code.len() as u32,
         });
     }
-    for (t, (c, &offset)) in compiled
+    for ((t, c), (_, offset)) in compiled
         .entry_trampolines
         .iter()
         .zip(&layout.entry_trampolines)
-        .enumerate()
     {
         syms.push(Symbol {
             name: format!("kiln_entry_trampoline_type{t}").into_bytes(),
-            offset,
+            offset: *offset,
             size: c.code.len() as u32,
         });
     }

@@ -12,8 +12,8 @@ pub(super) struct TextLayout {
     pub text: Vec<u8>,
     /// Offset of each defined function.
     pub funcs: Vec<u32>,
-    /// Offset of each type's entry trampoline.
-    pub entry_trampolines: Vec<u32>,
+    /// `(type index, offset)` of each function type's entry trampoline.
+    pub entry_trampolines: Vec<(u32, u32)>,
     /// `(type index, offset)` of each host adapter.
     pub host_adapters: Vec<(u32, u32)>,
 }
@@ -45,7 +45,7 @@ pub(super) fn lay_out_text(
     let entry_trampolines = compiled
         .entry_trampolines
         .iter()
-        .map(|c| append(false, c, &mut ctrl))
+        .map(|(t, c)| (*t, append(false, c, &mut ctrl)))
         .collect();
     let host_adapters = compiled
         .host_adapters

@@ -236,7 +236,7 @@ impl<'m> Env<'m> {
         if let Some(sig) = self.wasm_sigs.get(&type_index) {
             return *sig;
         }
-        let sig = b.import_signature(wasm_signature(&self.module.types[type_index as usize]));
+        let sig = b.import_signature(wasm_signature(self.module.func_type_at(type_index)));
         self.wasm_sigs.insert(type_index, sig);
         sig
     }

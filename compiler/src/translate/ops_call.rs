@@ -40,6 +40,8 @@ impl FuncTranslator<'_, '_> {
                 type_index,
                 table_index,
             } => self.call_indirect(*type_index, *table_index, CallKind::Tail),
+            Operator::CallRef { type_index } => self.call_ref(*type_index, CallKind::Plain),
+            Operator::ReturnCallRef { type_index } => self.call_ref(*type_index, CallKind::Tail),
             _ => return false,
         }
         true
@@ -48,7 +50,7 @@ impl FuncTranslator<'_, '_> {
     /// The call arguments for a callee of type `type_index` running in `callee_vmctx`: the two
     /// VMContexts, then the wasm arguments, which are popped.
     fn call_args(&mut self, type_index: u32, callee_vmctx: Value) -> Vec<Value> {
-        let n = self.env.module.types[type_index as usize].params().len();
+        let n = self.env.module.func_type_at(type_index).params().len();
         let mut args = Vec::with_capacity(n + 2);
         args.push(callee_vmctx);
         args.push(self.env.vmctx);
@@ -140,9 +142,45 @@ impl FuncTranslator<'_, '_> {
             .load(I32, flags, func_ref, FUNCREF_TYPE_ID as i32);
         let expected = self.env.type_id(&mut self.b, type_index);
         let mismatch = self.b.ins().icmp(IntCC::NotEqual, actual, expected);
+        if self.env.module.types[type_index as usize].sub.is_final {
+            // A final type has no subtypes: only its own id matches.
+            self.b
+                .ins()
+                .trapnz(mismatch, trap_code(TrapKind::BadSignature));
+        } else {
+            // Any subtype matches: the registry decides, off the fast path.
+            let slow = self.b.create_block();
+            let matched = self.b.create_block();
+            self.b.set_cold_block(slow);
+            self.b.ins().brif(mismatch, slow, &[], matched, &[]);
+            self.b.seal_block(slow);
+            self.b.switch_to_block(slow);
+            let is_subtype = self.call_builtin_value(Builtin::is_subtype(), &[actual, expected]);
+            self.b
+                .ins()
+                .trapz(is_subtype, trap_code(TrapKind::BadSignature));
+            self.b.ins().jump(matched, &[]);
+            self.b.seal_block(matched);
+            self.b.switch_to_block(matched);
+        }
+        self.call_func_ref(type_index, func_ref, kind);
+    }
+
+    /// `call_ref` / `return_call_ref`: validation guarantees the reference's type, so only null
+    /// is checked.
+    fn call_ref(&mut self, type_index: u32, kind: CallKind) {
+        self.before_leaving();
+        let func_ref = self.state.pop();
         self.b
             .ins()
-            .trapnz(mismatch, trap_code(TrapKind::BadSignature));
+            .trapz(func_ref, trap_code(TrapKind::NullFunctionReference));
+        self.call_func_ref(type_index, func_ref, kind);
+    }
+
+    /// Calls the function of non-null `func_ref`, of type `type_index`.
+    fn call_func_ref(&mut self, type_index: u32, func_ref: Value, kind: CallKind) {
+        // Why readonly: a `VMFuncRef` never changes once a reference to it exists.
+        let flags = MemFlagsData::trusted().with_readonly();
         let code = self.b.ins().load(I64, flags, func_ref, FUNCREF_CODE as i32);
         let callee_vmctx = self
             .b

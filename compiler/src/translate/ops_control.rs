@@ -51,6 +51,30 @@ impl FuncTranslator<'_, '_> {
                 self.b.switch_to_block(fallthrough);
             }
             Operator::BrTable { targets } => self.translate_br_table(targets)?,
+            Operator::BrOnNull { relative_depth } => {
+                // Null: branch with the values below the reference; else keep the reference.
+                let r = self.state.pop();
+                let (target, n) = self.state.frame_at(*relative_depth).branch_target();
+                let args = block_args(self.state.peekn(n));
+                let non_null = self.b.create_block();
+                self.b.ins().brif(r, non_null, &[], target, &args);
+                self.b.seal_block(non_null);
+                self.b.switch_to_block(non_null);
+                self.state.push(r);
+            }
+            Operator::BrOnNonNull { relative_depth } => {
+                // Non-null: branch with the reference on top; else drop it.
+                let r = self.state.pop();
+                let (target, n) = self.state.frame_at(*relative_depth).branch_target();
+                let mut values = self.state.peekn(n - 1).to_vec();
+                values.push(r);
+                let null = self.b.create_block();
+                self.b
+                    .ins()
+                    .brif(r, target, &block_args(&values), null, &[]);
+                self.b.seal_block(null);
+                self.b.switch_to_block(null);
+            }
             Operator::Return => {
                 let n = self.state.control[0].num_results;
                 self.before_leaving();
@@ -87,7 +111,7 @@ impl FuncTranslator<'_, '_> {
             BlockType::Empty => (Vec::new(), Vec::new()),
             BlockType::Type(ty) => (Vec::new(), vec![ir_type(ty)]),
             BlockType::FuncType(index) => {
-                let ty = &self.env.module.types[index as usize];
+                let ty = self.env.module.func_type_at(index);
                 (
                     ty.params().iter().map(|t| ir_type(*t)).collect(),
                     ty.results().iter().map(|t| ir_type(*t)).collect(),

@@ -84,6 +84,12 @@ impl FuncTranslator<'_, '_> {
                 let v = self.b.ins().iconst(I64, 0);
                 self.state.push(v);
             }
+            Operator::RefAsNonNull => {
+                let r = self.state.pop();
+                self.before_leaving();
+                self.b.ins().trapz(r, trap_code(TrapKind::NullReference));
+                self.state.push(r);
+            }
             Operator::RefIsNull => {
                 let r = self.state.pop();
                 let c = self.b.ins().icmp_imm_u(IntCC::Equal, r, 0);

@@ -108,16 +108,17 @@ impl<'a> MetaView<'a> {
         })
     }
 
-    /// Function type `index`.
-    pub fn func_type(&self, index: u32) -> Result<&'a FuncTypeEntry, FormatError> {
+    /// Type `index`.
+    pub fn type_entry(&self, index: u32) -> Result<&'a TypeEntry, FormatError> {
         self.types()
             .get(index as usize)
             .ok_or_else(|| entry_missing(TableId::Types, index))
     }
 
-    /// Parameter and result types of function type `index`.
-    pub fn signature(&self, index: u32) -> Result<(&'a [u8], &'a [u8]), FormatError> {
-        let ty = self.func_type(index)?;
+    /// The words of type `index`: parameters and results of a function type, or fields and none
+    /// of a struct or array type.
+    pub fn signature(&self, index: u32) -> Result<(&'a [U32], &'a [U32]), FormatError> {
+        let ty = self.type_entry(index)?;
         let start = ty.valtypes.get() as usize;
         let p = ty.params.get() as usize;
         let r = ty.results.get() as usize;

@@ -2,6 +2,7 @@
 //! turns it into the region's bytes, which a [`crate::reader::MetaView`] reads back.
 
 use crate::tables::*;
+use zerocopy::little_endian::U32;
 use zerocopy::IntoBytes;
 
 impl MetaTables {
@@ -10,9 +11,11 @@ impl MetaTables {
         push_blob(&mut self.strings, s)
     }
 
-    /// Adds a value-type list and returns its offset.
-    pub fn add_valtypes(&mut self, types: &[u8]) -> u32 {
-        push_blob(&mut self.valtypes, types).offset.get()
+    /// Adds a list of value-type words ([`crate::valtype`]) and returns the index of its first.
+    pub fn add_valtypes(&mut self, words: &[u32]) -> u32 {
+        let start = self.valtypes.len() as u32;
+        self.valtypes.extend(words.iter().map(|&w| U32::new(w)));
+        start
     }
 
     /// Adds a constant expression (including its final `end`).

@@ -14,14 +14,15 @@ impl Artifact {
     /// Every import, in the order [`Instance::new`](crate::Instance::new) takes them.
     pub fn imports(&self) -> Result<Vec<ImportType>, LoadError> {
         let view = self.view()?;
+        let ids = self.type_ids().map_err(|e| self.format_error(e))?;
         view.imports()
             .iter()
             .enumerate()
             .map(|(k, imp)| {
                 let ty = if imp.kind == extern_kind::FUNC {
-                    ExternType::Func(func_type(&view, imp.type_index.get())?)
+                    ExternType::Func(func_type(&view, ids, imp.type_index.get())?)
                 } else {
-                    extern_type(&view, imp.kind, imp.index.get(), TableId::Imports, k)?
+                    extern_type(&view, ids, imp.kind, imp.index.get(), TableId::Imports, k)?
                 };
                 Ok(ImportType {
                     module: view.str_lossy(imp.module).into_owned(),
@@ -36,15 +37,16 @@ impl Artifact {
     /// Every export, in name order.
     pub fn exports(&self) -> Result<Vec<ExportType>, LoadError> {
         let view = self.view()?;
+        let ids = self.type_ids().map_err(|e| self.format_error(e))?;
         view.exports()
             .iter()
             .enumerate()
             .map(|(k, e)| {
                 let index = e.index.get();
                 let ty = if e.kind == extern_kind::FUNC {
-                    ExternType::Func(func_type(&view, view.func_type_index(index)?)?)
+                    ExternType::Func(func_type(&view, ids, view.func_type_index(index)?)?)
                 } else {
-                    extern_type(&view, e.kind, index, TableId::Exports, k)?
+                    extern_type(&view, ids, e.kind, index, TableId::Exports, k)?
                 };
                 Ok(ExportType {
                     name: view.str_lossy(e.name).into_owned(),
@@ -74,9 +76,13 @@ impl Artifact {
 }
 
 /// Function type `index` of the module.
-pub(crate) fn func_type(view: &ArtifactView<'_>, index: u32) -> Result<FuncType, FormatError> {
+pub(crate) fn func_type(
+    view: &ArtifactView<'_>,
+    type_ids: &[u32],
+    index: u32,
+) -> Result<FuncType, FormatError> {
     let (p, r) = view.signature(index)?;
-    FuncType::from_codes(p, r).ok_or_else(|| {
+    FuncType::from_words(p, r, type_ids).ok_or_else(|| {
         FormatError::corrupt(
             Location::entry(TableId::Types, index, "valtypes"),
             "unknown value type",
@@ -87,6 +93,7 @@ pub(crate) fn func_type(view: &ArtifactView<'_>, index: u32) -> Result<FuncType,
 /// The type of table, memory or global `index`; `at` is the import or export naming it.
 fn extern_type(
     view: &ArtifactView<'_>,
+    type_ids: &[u32],
     kind: u8,
     index: u32,
     table: TableId,
@@ -97,7 +104,7 @@ fn extern_type(
     Ok(match kind {
         extern_kind::TABLE => {
             let t = view.tables().get(i).ok_or_else(missing)?;
-            let element = ValType::from_code(t.elem_type).ok_or_else(missing)?;
+            let element = ValType::from_word(t.elem_type.get(), type_ids).ok_or_else(missing)?;
             let max = (t.flags & LIMITS_HAS_MAX != 0).then(|| t.max.get());
             ExternType::Table(TableType::from_limits(element, t.min.get(), max))
         }
@@ -108,7 +115,7 @@ fn extern_type(
         }
         extern_kind::GLOBAL => {
             let g = view.globals().get(i).ok_or_else(missing)?;
-            let content = ValType::from_code(g.val_type).ok_or_else(missing)?;
+            let content = ValType::from_word(g.val_type.get(), type_ids).ok_or_else(missing)?;
             let m = if g.mutable != 0 {
                 Mutability::Var
             } else {

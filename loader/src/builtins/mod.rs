@@ -3,12 +3,13 @@
 //! The table is generated from `kiln_format::for_each_builtin!`, the one list of builtins: for
 //! each entry, an `extern "C"` shim, the only unsafe code here, finds the store of the guest call
 //! in progress and the calling instance, and calls the safe body of the same name in [`memory`],
-//! [`table`] or [`epoch`]. Bodies report a trap with [`Failure`]; none of them unwinds or traps
+//! [`table`], [`epoch`] or [`types`]. Bodies report a trap with [`Failure`]; none of them unwinds or traps
 //! itself: the calling code traps on the status the shim returns.
 
 mod epoch;
 mod memory;
 mod table;
+mod types;
 
 use crate::error::BoxError;
 use crate::instance::Instance;
@@ -24,6 +25,7 @@ mod bodies {
     pub(super) use super::epoch::*;
     pub(super) use super::memory::*;
     pub(super) use super::table::*;
+    pub(super) use super::types::*;
 }
 
 /// What a builtin body works on: the store of the guest call in progress, and the instance whose

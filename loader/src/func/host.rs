@@ -136,7 +136,7 @@ pub(crate) fn new_dynamic<T: 'static>(
         let results = results.fill(sig.results().len(), |i| Val::default_for(sig.results()[i]));
         func(caller.reborrow(), args, results)?;
         for ((slot, v), t) in slots.iter_mut().zip(results.iter()).zip(sig.results()) {
-            if v.ty() != *t {
+            if !v.matches_in(caller.store.opaque(), *t) {
                 return Err(format!(
                     "host function of type {sig} returned a {} where its type has {t}",
                     v.ty()

@@ -112,16 +112,27 @@ impl Func {
 
     /// The function's type, if `store` owns it.
     pub(crate) fn ty_in(&self, store: &StoreOpaque) -> Result<FuncType> {
-        store.check_owns(self.store, "function")?;
         match self.kind {
-            FuncKind::Host(i) => Ok(store.host_funcs[i as usize].func.ty().clone()),
-            FuncKind::Ref(ptr) => {
-                // SAFETY: a `VMFuncRef` of this store (checked above), which lives as long as it.
-                let type_id = unsafe { (*ptr.as_ptr()).type_id };
+            FuncKind::Host(i) => {
+                store.check_owns(self.store, "function")?;
+                Ok(store.host_funcs[i as usize].func.ty().clone())
+            }
+            FuncKind::Ref(_) => {
+                let type_id = self.type_id_in(store)?;
                 crate::type_registry::func_type(type_id)
                     .ok_or_else(|| Error::Type(format!("no function type has id {type_id}")))
             }
         }
+    }
+
+    /// The canonical id of the function's type, if `store` owns it.
+    pub(crate) fn type_id_in(&self, store: &StoreOpaque) -> Result<u32> {
+        store.check_owns(self.store, "function")?;
+        Ok(match self.kind {
+            FuncKind::Host(i) => store.host_funcs[i as usize].func.canonical_type(),
+            // SAFETY: a `VMFuncRef` of this store (checked above), which lives as long as it.
+            FuncKind::Ref(ptr) => unsafe { (*ptr.as_ptr()).type_id },
+        })
     }
 
     /// Calls the function with `params`, writing its results to `results` (which must have the
@@ -134,7 +145,7 @@ impl Func {
     ) -> Result<()> {
         let mut cx = store.as_context_mut();
         let ty = self.ty_in(cx.opaque())?;
-        check_args(&ty, params, results.len())?;
+        check_args(cx.opaque(), &ty, params, results.len())?;
         const INLINE: usize = 16;
         let mut inline = [0u128; INLINE];
         let mut heap = Vec::new();
@@ -194,9 +205,17 @@ impl Func {
 }
 
 /// Checks arguments against a type, and that `results` slots are provided.
-pub(crate) fn check_args(ty: &FuncType, params: &[Val], results: usize) -> Result<()> {
+pub(crate) fn check_args(
+    store: &StoreOpaque,
+    ty: &FuncType,
+    params: &[Val],
+    results: usize,
+) -> Result<()> {
     let ok = params.len() == ty.params().len()
-        && params.iter().zip(ty.params()).all(|(a, t)| a.ty() == *t);
+        && params
+            .iter()
+            .zip(ty.params())
+            .all(|(a, t)| a.matches_in(store, *t));
     if !ok {
         let got: Vec<String> = params.iter().map(|a| a.ty().to_string()).collect();
         return Err(Error::Type(format!(

@@ -54,8 +54,8 @@ wasm_ty!(f32, F32, |x| Val::F32(x.to_bits()), |v| v
 wasm_ty!(f64, F64, |x| Val::F64(x.to_bits()), |v| v
     .f64()
     .unwrap_or(0.0));
-wasm_ty!(Option<Func>, FuncRef, |x| Val::FuncRef(x), |v| v.func_ref());
-wasm_ty!(Option<ExternRef>, ExternRef, |x| Val::ExternRef(x), |v| v
+wasm_ty!(Option<Func>, FUNCREF, |x| Val::FuncRef(x), |v| v.func_ref());
+wasm_ty!(Option<ExternRef>, EXTERNREF, |x| Val::ExternRef(x), |v| v
     .extern_ref());
 
 /// Lists of [`WasmTy`]: `()`, one type, or tuples of up to 16.

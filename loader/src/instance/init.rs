@@ -28,6 +28,7 @@ pub(super) fn create_memories_and_tables(
     store: &mut (dyn VMStore + 'static),
     view: &ArtifactView<'_>,
     linked: &Linked,
+    type_ids: &[u32],
 ) -> Result<OwnEntities> {
     let own_memories = &view.memories()[linked.memories.len().min(view.memories().len())..];
     let own_tables = &view.tables()[linked.tables.len().min(view.tables().len())..];
@@ -35,7 +36,7 @@ pub(super) fn create_memories_and_tables(
     opaque.check_memory_count(own_memories.len())?;
     opaque.check_table_count(own_tables.len())?;
     let (memories_before, tables_before) = (opaque.memories.len(), opaque.tables.len());
-    let created = create(store, linked, own_memories, own_tables);
+    let created = create(store, linked, own_memories, own_tables, type_ids);
     if created.is_err() {
         let opaque = store.opaque_mut();
         opaque.own_memories -= opaque.memories.len() - memories_before;
@@ -51,6 +52,7 @@ fn create(
     linked: &Linked,
     own_memories: &[MemoryEntry],
     own_tables: &[TableEntry],
+    type_ids: &[u32],
 ) -> Result<OwnEntities> {
     let mut memories = linked.memories.clone();
     for m in own_memories {
@@ -73,10 +75,10 @@ fn create(
     }
     let mut tables = linked.tables.clone();
     for (k, t) in own_tables.iter().enumerate() {
-        let element = ValType::from_code(t.elem_type).ok_or_else(|| {
+        let element = ValType::from_word(t.elem_type.get(), type_ids).ok_or_else(|| {
             FormatError::corrupt(
                 Location::entry(TableId::Tables, linked.tables.len() + k, "elem_type"),
-                format_args!("unknown element type 0x{:02x}", t.elem_type),
+                format_args!("unknown element type 0x{:08x}", t.elem_type.get()),
             )
         })?;
         let max = (t.flags & LIMITS_HAS_MAX != 0).then(|| t.max.get());

@@ -9,6 +9,7 @@ use crate::global::Global;
 use crate::store::StoreOpaque;
 use crate::types::ValType;
 use kiln_format::tables::{extern_kind, TableId, LIMITS_HAS_MAX, NO_CODE};
+use kiln_format::valtype::StoredType;
 use kiln_format::vmctx::{VMContext, VMFuncRef, VmctxCounts};
 use kiln_format::{ArtifactView, FormatError, Location};
 use std::sync::Arc;
@@ -90,11 +91,31 @@ pub(super) fn counts(view: &ArtifactView<'_>) -> Result<VmctxCounts, FormatError
     }
     // Every global's type is checked once here, before anything is created, so that later
     // accessors (`Global::ty`, `Global::get`) cannot meet a type they do not know.
+    let known = |word: u32| {
+        StoredType::decode(word).is_some_and(|t| {
+            !matches!(t, StoredType::Packed(_))
+                && t.type_index()
+                    .is_none_or(|i| (i as usize) < view.types().len())
+        })
+    };
     for (i, g) in view.globals().iter().enumerate() {
-        if ValType::from_code(g.val_type).is_none() {
+        if !known(g.val_type.get()) {
             return Err(FormatError::corrupt(
                 Location::entry(TableId::Globals, i, "val_type"),
-                format_args!("unknown value type 0x{:02x}", g.val_type),
+                format_args!("unknown value type 0x{:08x}", g.val_type.get()),
+            ));
+        }
+    }
+    for (i, t) in view.tables().iter().enumerate() {
+        if !known(t.elem_type.get())
+            || !matches!(
+                StoredType::decode(t.elem_type.get()),
+                Some(StoredType::Ref { .. })
+            )
+        {
+            return Err(FormatError::corrupt(
+                Location::entry(TableId::Tables, i, "elem_type"),
+                format_args!("unknown element type 0x{:08x}", t.elem_type.get()),
             ));
         }
     }
@@ -187,7 +208,7 @@ pub(crate) fn resolve(
                 };
                 let func_ref = match (host, given) {
                     (Some((type_id, vmctx)), _) => {
-                        let adapter = view.func_type(ti)?.host_adapter.get();
+                        let adapter = view.type_entry(ti)?.host_adapter.get();
                         if adapter == NO_CODE || adapter as usize >= code.len() {
                             return Err(FormatError::corrupt(
                                 Location::entry(TableId::Types, ti, "host_adapter"),
@@ -215,7 +236,7 @@ pub(crate) fn resolve(
                     }
                     _ => unreachable!("matched a function above"),
                 };
-                if func_ref.type_id != want {
+                if !crate::type_registry::is_subtype(func_ref.type_id, want) {
                     return Err(incompatible(
                         view,
                         k,
@@ -236,7 +257,8 @@ pub(crate) fn resolve(
                 let want_max = (entry.flags & LIMITS_HAS_MAX != 0).then(|| entry.max.get());
                 let data = &store.tables[t.index as usize];
                 let ty = data.ty();
-                if ValType::from_code(entry.elem_type) != Some(ty.element())
+                // Tables are mutable: their element types must be equal, not only match.
+                if ValType::from_word(entry.elem_type.get(), type_ids) != Some(ty.element())
                     || !limits_match(ty.minimum(), ty.maximum(), entry.min.get(), want_max)
                 {
                     return Err(incompatible(
@@ -270,9 +292,17 @@ pub(crate) fn resolve(
                     .get(index)
                     .ok_or_else(|| no_entry(TableId::Globals, index))?;
                 let (_, ty) = g.location(store)?;
-                if ValType::from_code(entry.val_type) != Some(ty.content())
-                    || (entry.mutable != 0) != ty.is_mutable()
-                {
+                let want = ValType::from_word(entry.val_type.get(), type_ids);
+                // A mutable global is read and written: its type must be equal; an immutable
+                // one is only read: any subtype will do.
+                let fits = want.is_some_and(|w| {
+                    if ty.is_mutable() {
+                        w == ty.content()
+                    } else {
+                        ty.content().matches(w)
+                    }
+                });
+                if !fits || (entry.mutable != 0) != ty.is_mutable() {
                     return Err(incompatible(
                         view,
                         k,

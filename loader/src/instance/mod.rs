@@ -370,7 +370,7 @@ impl InstanceData {
     pub(crate) fn entry(&self, index: u32) -> Result<WasmEntry> {
         let view = self.artifact.checked_view();
         let ti = view.func_type_index(index)?;
-        let off = view.func_type(ti)?.entry_trampoline.get() as usize;
+        let off = view.type_entry(ti)?.entry_trampoline.get() as usize;
         if off >= self.artifact.code().len() {
             return Err(FormatError::corrupt(
                 Location::entry(TableId::Types, ti, "entry_trampoline"),
@@ -438,7 +438,7 @@ pub(crate) fn instantiate(
     }
     let type_ids = artifact.type_ids()?;
     let linked = link::resolve(opaque, artifact, &view, type_ids, imports)?;
-    let own = init::create_memories_and_tables(store, &view, &linked)?;
+    let own = init::create_memories_and_tables(store, &view, &linked, type_ids)?;
     let opaque = store.opaque_mut();
     let index = opaque.instances.len() as u32;
     let host = VMInstanceHost {
