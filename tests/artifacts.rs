@@ -37,11 +37,22 @@ fn artifact_bytes() -> Vec<u8> {
 }
 
 /// Writes `bytes` to a file and loads it twice: validated at load (`check_now`, from a `pread`)
-/// and validated at first use (`check`, through the mapping). Both must agree.
+/// and validated at first use (`check`, through the mapping). Both must agree, and loading the
+/// same bytes from a buffer (`from_bytes`) and from an open file (`from_file`) must give the same
+/// result (the same error, but for the name).
 fn open_bytes(bytes: &[u8], options: &LoadOptions) -> Result<Artifact, LoadError> {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("a.kiln");
     std::fs::write(&path, bytes).unwrap();
+    let inner = |r: &Result<Artifact, LoadError>| match r {
+        Ok(_) => None,
+        Err(LoadError::Format { error, .. }) => Some(error.to_string()),
+        Err(e) => Some(e.to_string()),
+    };
+    let from_bytes = Artifact::from_bytes_with(bytes, options).and_then(|a| a.check().map(|()| a));
+    let file = std::fs::File::open(&path).unwrap();
+    let from_file = Artifact::from_file_with(file, options).and_then(|a| a.check().map(|()| a));
+    assert_eq!(inner(&from_bytes), inner(&from_file));
     let eager = Artifact::open_with(
         &path,
         &LoadOptions {
@@ -50,6 +61,11 @@ fn open_bytes(bytes: &[u8], options: &LoadOptions) -> Result<Artifact, LoadError
         },
     );
     let lazy = Artifact::open_with(&path, options).and_then(|a| a.check().map(|()| a));
+    assert_eq!(
+        inner(&lazy),
+        inner(&from_bytes),
+        "a file and a buffer disagree"
+    );
     match (&eager, &lazy) {
         (Ok(_), Ok(_)) => {}
         (Err(e), Err(l)) => assert_eq!(e.to_string(), l.to_string()),
@@ -130,6 +146,54 @@ fn the_artifact_works_end_to_end() {
     );
     let mem = inst.get_memory(&mut store, "mem").unwrap();
     assert_eq!(&mem.data(&store)[16..20], b"kiln");
+}
+
+/// A buffer (`from_bytes`: one copy into a sealed in-memory file, mapped read+exec) and an open
+/// file (`from_file`) work as a path does, data images included.
+#[test]
+fn artifacts_load_from_a_buffer_and_from_an_open_file() {
+    let bytes = artifact_bytes();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("a.kiln");
+    std::fs::write(&path, &bytes).unwrap();
+    let from_file = Artifact::from_file(std::fs::File::open(&path).unwrap()).unwrap();
+    let from_bytes = Artifact::from_bytes(&bytes).unwrap();
+    assert_eq!(from_bytes.path(), Path::new("<bytes>"));
+    assert_eq!(from_file.path(), Path::new("<file>"));
+    // The file can go: the artifact holds its descriptor.
+    drop(dir);
+    for artifact in [from_bytes, from_file] {
+        let (mut store, imports) = store_with_env();
+        let inst = Instance::new(&mut store, &artifact, &imports).unwrap();
+        assert_eq!(
+            inst.call(&mut store, "add", &[Val::I32(2), Val::I32(3)])
+                .unwrap(),
+            [Val::I32(5)]
+        );
+        let mem = inst.get_memory(&mut store, "mem").unwrap();
+        assert_eq!(&mem.data(&store)[16..20], b"kiln");
+        // The code runs from a read+exec mapping that is not writable.
+        let code = artifact.code_range().unwrap();
+        let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
+        let line = maps
+            .lines()
+            .find(|l| {
+                let (range, _) = l.split_once(' ').unwrap();
+                let (lo, hi) = range.split_once('-').unwrap();
+                let (lo, hi) = (
+                    usize::from_str_radix(lo, 16).unwrap(),
+                    usize::from_str_radix(hi, 16).unwrap(),
+                );
+                lo <= code.start && code.end <= hi
+            })
+            .unwrap();
+        assert!(line.split(' ').nth(1).unwrap().starts_with("r-x"), "{line}");
+    }
+    let e = Artifact::from_bytes(&bytes[..10]).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "<bytes>: artifact is truncated: shorter than an ELF header"
+    );
 }
 
 #[test]

@@ -298,3 +298,55 @@ fn wasm_features_are_chosen_with_w() {
     let out = kiln(&["compile", wat, "-o", art, "-W", "tail-call=maybe"]);
     assert_clean_failure(&out, "expected `tail-call=y` or `tail-call=n`");
 }
+
+/// `--emit obj`: a relocatable object with the artifact, unchanged and page-aligned, in one
+/// executable section, its start and length under global symbols, and no relocations at all.
+#[test]
+fn emit_obj_writes_a_relocation_free_object() {
+    use object::{Object, ObjectSection, ObjectSymbol, SectionKind};
+    let dir = tempfile::tempdir().unwrap();
+    let obj = dir.path().join("fib.o");
+    let art = dir.path().join("fib.kiln");
+    let (obj, art) = (obj.to_str().unwrap(), art.to_str().unwrap());
+    let out = kiln(&["compile", &example(), "--emit", "obj", "-o", obj]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = kiln(&["compile", &example(), "-o", art]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let (obj_bytes, artifact) = (std::fs::read(obj).unwrap(), std::fs::read(art).unwrap());
+    let file = object::File::parse(&*obj_bytes).unwrap();
+    assert_eq!(file.kind(), object::ObjectKind::Relocatable);
+    let section = file
+        .section_by_name(".text.kiln_artifact.kiln_artifact_fib")
+        .expect("the artifact's section");
+    assert_eq!(section.kind(), SectionKind::Text);
+    assert_eq!(section.align(), 4096);
+    assert_eq!(
+        section.data().unwrap(),
+        &artifact[..],
+        "the artifact, unchanged"
+    );
+    for s in file.sections() {
+        assert_eq!(s.relocations().count(), 0, "relocations in {:?}", s.name());
+    }
+    let sym = |name: &str| {
+        file.symbols()
+            .find(|s| s.name() == Ok(name))
+            .unwrap_or_else(|| panic!("no symbol {name}"))
+    };
+    assert!(sym("kiln_artifact_fib").is_global());
+    assert_eq!(sym("kiln_artifact_fib").size(), artifact.len() as u64);
+    assert!(sym("kiln_artifact_fib_len").is_global());
+    let out = kiln(&[
+        "compile",
+        &example(),
+        "--emit",
+        "obj",
+        "--symbol",
+        "9bad",
+        "-o",
+        obj,
+    ]);
+    assert_clean_failure(&out, "not a valid symbol name");
+    let out = kiln(&["compile", &example(), "--symbol", "x", "-o", obj]);
+    assert_clean_failure(&out, "--emit obj");
+}

@@ -39,6 +39,28 @@ pub struct Args {
     epoch_interruption: bool,
     #[command(flatten)]
     features: FeatureArgs,
+    /// What to write: the artifact file, or a relocatable ELF object that carries it, for
+    /// linking into a host executable (see SPEC.md §9).
+    #[arg(long, default_value = "artifact", value_parser = ["artifact", "obj"])]
+    emit: String,
+    /// With `--emit obj`: the global symbol at the artifact's start (`NAME_len`, a `u64`, holds
+    /// its length). Default: `kiln_artifact_` and the output's file stem, with other characters
+    /// than letters, digits and `_` made `_`.
+    #[arg(long, value_name = "NAME")]
+    symbol: Option<String>,
+}
+
+/// The default `--symbol` for `output`.
+fn default_symbol(output: &Path) -> String {
+    let stem = output
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let stem: String = stem
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
+    format!("kiln_artifact_{stem}")
 }
 
 /// The `-W` option of every command that compiles.
@@ -106,7 +128,20 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let wasm = read_module(&args.input)?;
     let artifact = kiln_compiler::compile(&wasm, &options)
         .with_context(|| format!("{}: compilation failed", args.input.display()))?;
-    write_atomically(&args.output, &artifact)?;
+    if args.emit == "obj" {
+        let arch = match options.target {
+            Some(arch) => arch,
+            None => Arch::host().context("this machine's architecture is not a Kiln target")?,
+        };
+        let symbol = args.symbol.unwrap_or_else(|| default_symbol(&args.output));
+        let object = kiln_format::writer::write_artifact_object(&artifact, arch, &symbol)?;
+        write_atomically(&args.output, &object)?;
+    } else {
+        if args.symbol.is_some() {
+            anyhow::bail!("--symbol names the symbol of `--emit obj`");
+        }
+        write_atomically(&args.output, &artifact)?;
+    }
     Ok(ExitCode::SUCCESS)
 }
 

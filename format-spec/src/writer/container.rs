@@ -120,7 +120,7 @@ fn reserve_code(
 /// Why an artifact could not be written.
 #[derive(Debug, thiserror::Error)]
 #[error("cannot write the ELF container: {0}")]
-pub struct WriteError(String);
+pub struct WriteError(pub(crate) String);
 
 /// Writes a whole artifact: ELF header, Kiln header (with its checksum), program headers, the
 /// regions in file order, the symbol table and the section headers.

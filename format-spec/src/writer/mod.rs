@@ -5,5 +5,7 @@
 
 mod container;
 mod meta;
+mod object_file;
 
-pub use container::{write_artifact, ArtifactParts, Placement, Symbol};
+pub use container::{write_artifact, ArtifactParts, Placement, Symbol, WriteError};
+pub use object_file::{valid_symbol, write_artifact_object};

@@ -1,4 +1,5 @@
-//! The one mapping of an artifact file: private, read-only and executable.
+//! The one mapping of an artifact file: private, read-only and executable; or an image that was
+//! already mapped executable before Kiln saw it (linked into the host, or in ROM).
 //!
 //! memmap2 (used before) offers read-only private mappings and read+exec shared ones, but not the
 //! read+exec private mapping Kiln wants; shared file mappings also cost more to set up. This is
@@ -52,4 +53,49 @@ impl Drop for FileMap {
         // SAFETY: unmaps exactly the mapping made in `new`; no reference to it outlives `self`.
         unsafe { libc::munmap(self.ptr.as_ptr().cast(), self.len) };
     }
+}
+
+/// The bytes of an artifact: a mapping Kiln made, or an image already in place.
+pub(crate) enum Image {
+    /// Mapped by Kiln, unmapped on drop.
+    Mapped(FileMap),
+    /// Mapped executable by someone else (the OS loader, a ROM) for the life of the process.
+    Static(&'static [u8]),
+}
+
+impl Image {
+    /// The bytes.
+    pub(crate) fn bytes(&self) -> &[u8] {
+        match self {
+            Image::Mapped(m) => m.bytes(),
+            Image::Static(b) => b,
+        }
+    }
+}
+
+/// A sealed in-memory file holding `bytes`: an anonymous file (`memfd`) that nothing can write,
+/// grow or shrink once this returns, so that it can be mapped read+exec like an artifact file and
+/// its data images mapped copy-on-write from it.
+pub(crate) fn sealed_memfd(bytes: &[u8]) -> std::io::Result<File> {
+    use std::io::Write;
+    use std::os::fd::FromRawFd;
+    // SAFETY: the name is a NUL-terminated string; the call creates a new descriptor.
+    let fd = unsafe {
+        libc::memfd_create(
+            c"kiln-artifact".as_ptr(),
+            libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING,
+        )
+    };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: `fd` is a new descriptor that nothing else owns.
+    let mut file = unsafe { File::from_raw_fd(fd) };
+    file.write_all(bytes)?;
+    let seals = libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_WRITE | libc::F_SEAL_SEAL;
+    // SAFETY: `fcntl` on a descriptor we own, with an integer argument.
+    if unsafe { libc::fcntl(file.as_raw_fd(), libc::F_ADD_SEALS, seals) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(file)
 }

@@ -8,6 +8,7 @@
 mod derived;
 mod file_map;
 mod reopen;
+mod static_image;
 mod types;
 mod unwind;
 mod validate;
@@ -16,7 +17,7 @@ pub(crate) use derived::DefinedFunc;
 pub(crate) use reopen::DataFile;
 
 use derived::Derived;
-use file_map::FileMap;
+use file_map::{FileMap, Image};
 use kiln_format::FormatError;
 use std::fs::File;
 use std::io::{Seek, SeekFrom};
@@ -77,7 +78,11 @@ pub struct Artifact {
 }
 
 struct ArtifactInner {
+    /// The file it was loaded from, or what stands for it in messages (`<bytes>`, `<static>`,
+    /// `<file>`).
     path: PathBuf,
+    /// Where data images are mapped from.
+    source: Source,
     /// Set once the mapping has been validated (`Artifact::check`). Everything that reads the
     /// mapping goes through it.
     validated: OnceLock<Validated>,
@@ -88,7 +93,18 @@ struct ArtifactInner {
     /// The file, reopened at the first instantiation that maps a data image (see `reopen`).
     reopened: OnceLock<Option<std::sync::Arc<reopen::KeptFile>>>,
     /// Last, so that it is unmapped after every field that may borrow from it is gone.
-    map: FileMap,
+    map: Image,
+}
+
+/// Where an artifact came from, for mapping its data images copy-on-write (`reopen`).
+enum Source {
+    /// A path, opened again at the first instantiation that maps an image.
+    Path,
+    /// A file the artifact holds: one the host gave (`from_file`), or the sealed in-memory file
+    /// of `from_bytes`.
+    Held(File),
+    /// An image mapped by someone else: data images are copied.
+    Static,
 }
 
 impl std::fmt::Debug for Artifact {
@@ -110,15 +126,127 @@ impl Artifact {
     /// Opens and maps `path`.
     pub fn open_with(path: impl AsRef<Path>, options: &LoadOptions) -> Result<Artifact, LoadError> {
         let path = path.as_ref();
-        let io = |error| LoadError::Io {
+        let file = File::open(path).map_err(|error| LoadError::Io {
             path: path.to_owned(),
+            error,
+        })?;
+        Artifact::map_file(file, path.to_owned(), false, options)
+    }
+
+    /// Maps an open file (a file a sandbox broker opened, a `memfd`, ...) from its start, with
+    /// default options. The artifact keeps the descriptor, to map data images from it; the file
+    /// must not change while the artifact lives (as for [`Artifact::open`]). Errors name the
+    /// file `<file>`.
+    pub fn from_file(file: File) -> Result<Artifact, LoadError> {
+        Artifact::from_file_with(file, &LoadOptions::default())
+    }
+
+    /// Maps an open file (see [`Artifact::from_file`]).
+    pub fn from_file_with(file: File, options: &LoadOptions) -> Result<Artifact, LoadError> {
+        Artifact::map_file(file, PathBuf::from("<file>"), true, options)
+    }
+
+    /// Loads an artifact from a buffer in ordinary memory (received over the network, read from
+    /// a database), with default options: the bytes are copied once into a sealed anonymous
+    /// in-memory file, which is mapped read+exec as an artifact file is: never writable and
+    /// executable at once, and its data images are mapped copy-on-write. Errors name it
+    /// `<bytes>`.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Artifact, LoadError> {
+        Artifact::from_bytes_with(bytes, &LoadOptions::default())
+    }
+
+    /// Loads an artifact from a buffer (see [`Artifact::from_bytes`]).
+    pub fn from_bytes_with(bytes: &[u8], options: &LoadOptions) -> Result<Artifact, LoadError> {
+        let path = PathBuf::from("<bytes>");
+        if bytes.len() < validate::ELF_HEADER_LEN {
+            return Err(LoadError::Format {
+                path,
+                error: FormatError::Truncated("shorter than an ELF header"),
+            });
+        }
+        let file = file_map::sealed_memfd(bytes).map_err(|error| LoadError::Io {
+            path: path.clone(),
+            error,
+        })?;
+        Artifact::map_file(file, path, true, options)
+    }
+
+    /// Uses an artifact image that is already mapped executable for the life of the process, in
+    /// place: linked into the host executable (`kiln compile --emit obj`, or
+    /// [`static_artifact!`](crate::static_artifact) for Rust hosts), or in ROM or flash. No
+    /// `open`, no `mmap`, nothing copied; validated at first use as a file is, with the same
+    /// errors (named `<static>`). Data images are copied into linear memory, there being no file
+    /// to map them from. The image must start at an address aligned to the artifact's region
+    /// alignment (its page size); otherwise this fails.
+    ///
+    /// # Safety
+    /// `image` must be mapped readable and executable, and never written, for the rest of the
+    /// process: its code runs in place.
+    pub unsafe fn from_static(image: &'static [u8]) -> Result<Artifact, LoadError> {
+        // SAFETY: the caller's contract.
+        unsafe { Artifact::from_static_with(image, &LoadOptions::default()) }
+    }
+
+    /// Uses an image in place (see [`Artifact::from_static`]).
+    ///
+    /// # Safety
+    /// As for [`Artifact::from_static`].
+    pub unsafe fn from_static_with(
+        image: &'static [u8],
+        options: &LoadOptions,
+    ) -> Result<Artifact, LoadError> {
+        let path = PathBuf::from("<static>");
+        let format = |error| LoadError::Format {
+            path: path.clone(),
+            error,
+        };
+        if image.len() < validate::ELF_HEADER_LEN {
+            return Err(format(FormatError::Truncated("shorter than an ELF header")));
+        }
+        // The header's own alignment is checked against the target at validation; the image
+        // must sit on a page, as a mapped file does, for its regions to be aligned.
+        // SAFETY: sysconf has no preconditions.
+        let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) }.max(4096) as usize;
+        if !(image.as_ptr() as usize).is_multiple_of(page) {
+            return Err(LoadError::Io {
+                path,
+                error: std::io::Error::other(format!(
+                    "the image at {:p} is not aligned to the {page}-byte page",
+                    image.as_ptr()
+                )),
+            });
+        }
+        let artifact = Artifact::new(Image::Static(image), path.clone(), Source::Static, None);
+        let verify_checksum = options.verify_checksum || options.register_unwind_info;
+        if options.check_now || verify_checksum {
+            artifact.check()?;
+        }
+        if verify_checksum {
+            artifact.checked_view().verify_checksum().map_err(format)?;
+        }
+        if options.register_unwind_info {
+            let header = artifact.checked_view().header();
+            let eh = header.eh_frame.offset.get() as usize..header.eh_frame.end() as usize;
+            return Ok(artifact.with_unwind(eh));
+        }
+        Ok(artifact)
+    }
+
+    /// Maps `file` (named `path` in errors), keeping it for data images if `hold`.
+    fn map_file(
+        file: File,
+        path: PathBuf,
+        hold: bool,
+        options: &LoadOptions,
+    ) -> Result<Artifact, LoadError> {
+        let io = |error| LoadError::Io {
+            path: path.clone(),
             error,
         };
         let format = |error| LoadError::Format {
-            path: path.to_owned(),
+            path: path.clone(),
             error,
         };
-        let file = File::open(path).map_err(io)?;
         // The length by `lseek`, not `fstat`: it costs a tenth as much (benches/README.md, "Load
         // breakdown"). What is not a regular file fails anyway: a directory or a pipe cannot be
         // read or sought, a device reports length 0 and cannot be mapped.
@@ -150,37 +278,68 @@ impl Artifact {
         // with any mapped executable. Artifacts are immutable build outputs, replaced by rename
         // (as `kiln compile` does).
         let map = FileMap::new(&file, len).map_err(io)?;
-        drop(file);
-        let mut unwind = None;
-        if let Some(eh_frame) = eh_frame {
-            if verify_checksum {
-                let view = kiln_format::ArtifactView::parse(map.bytes()).map_err(format)?;
-                view.verify_checksum().map_err(format)?;
-            }
-            if options.register_unwind_info && eh_frame.len() >= 4 {
-                let eh = map.bytes()[eh_frame].as_ptr().cast_mut();
-                // SAFETY: the section lies inside the mapping and is the one the compiler wrote
-                // (`check_file` checked its place, the whole-file checksum its bytes), ends with the zero
-                // terminator the compiler writes, and the mapping outlives the registration
-                // (`ArtifactInner` drops `unwind` first).
-                let eh = crate::send_sync::SendSyncPtr::from_raw(eh)
-                    .map(|eh| unsafe { UnwindRegistration::register(eh) });
-                unwind = eh;
-            }
+        let source = if hold {
+            Source::Held(file)
+        } else {
+            drop(file);
+            Source::Path
+        };
+        let artifact = Artifact::new(Image::Mapped(map), path.clone(), source, None);
+        let Some(eh_frame) = eh_frame else {
+            return Ok(artifact);
+        };
+        if verify_checksum {
+            let view = kiln_format::ArtifactView::parse(artifact.bytes()).map_err(format)?;
+            view.verify_checksum().map_err(format)?;
         }
-        Ok(Artifact {
+        if options.register_unwind_info {
+            return Ok(artifact.with_unwind(eh_frame));
+        }
+        Ok(artifact)
+    }
+
+    fn new(
+        map: Image,
+        path: PathBuf,
+        source: Source,
+        unwind: Option<UnwindRegistration>,
+    ) -> Artifact {
+        Artifact {
             inner: Arc::new(ArtifactInner {
                 map,
-                path: path.to_owned(),
+                path,
+                source,
                 validated: OnceLock::new(),
                 _unwind: unwind,
                 derived: Derived::default(),
                 reopened: OnceLock::new(),
             }),
-        })
+        }
     }
 
-    /// The file it was loaded from.
+    /// This artifact with its `.eh_frame` (the byte range `eh_frame`, whose contents have been
+    /// verified by the whole-file checksum) registered with the system unwinder. Called before
+    /// any other handle exists.
+    fn with_unwind(self, eh_frame: std::ops::Range<usize>) -> Artifact {
+        if eh_frame.len() < 4 {
+            return self;
+        }
+        let Ok(mut inner) = Arc::try_unwrap(self.inner) else {
+            unreachable!("the only handle: made by the caller just now")
+        };
+        let eh = inner.map.bytes()[eh_frame].as_ptr().cast_mut();
+        // SAFETY: the section lies inside the image and is the one the compiler wrote (its place
+        // was checked, and the whole-file checksum its bytes), ends with the zero terminator the
+        // compiler writes, and the image outlives the registration (`ArtifactInner` drops
+        // `_unwind` first; a static image lives for the process).
+        inner._unwind = crate::send_sync::SendSyncPtr::from_raw(eh)
+            .map(|eh| unsafe { UnwindRegistration::register(eh) });
+        Artifact {
+            inner: Arc::new(inner),
+        }
+    }
+
+    /// The file it was loaded from (`<bytes>`, `<static>` or `<file>` for the other sources).
     pub fn path(&self) -> &Path {
         &self.inner.path
     }

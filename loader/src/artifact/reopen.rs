@@ -104,6 +104,11 @@ impl Artifact {
     /// with a mapped image shares one with every other artifact of the same file, within the
     /// process's budget (see the module documentation).
     pub(crate) fn data_file(&self) -> Option<DataFile<'_>> {
+        match &self.inner.source {
+            super::Source::Path => {}
+            super::Source::Held(file) => return Some(DataFile::Kept(file)),
+            super::Source::Static => return None,
+        }
         if let Some(kept) = self.inner.reopened.get() {
             return kept.as_deref().map(|k| DataFile::Kept(&k.file));
         }
