@@ -42,6 +42,8 @@ mod artifact;
 mod builtins;
 mod call;
 mod caller;
+#[cfg(feature = "capi")]
+pub mod capi;
 mod constexpr;
 mod engine;
 mod error;

@@ -1,0 +1,99 @@
+//! A C host built with plain `cc`: it links the object `kiln compile --emit obj` writes and this
+//! crate's static library, runs the linked-in artifact in place, loads another from a buffer, and
+//! reports traps and refusals with the loader's messages.
+
+use kiln_compiler::{compile, CompileOptions};
+use kiln_format::Arch;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const GUEST: &str = r#"(module
+  (func $fib (export "fib") (param i64) (result i64)
+    (if (result i64) (i64.lt_u (local.get 0) (i64.const 2))
+      (then (local.get 0))
+      (else (i64.add (call $fib (i64.sub (local.get 0) (i64.const 1)))
+                     (call $fib (i64.sub (local.get 0) (i64.const 2)))))))
+  (func (export "trap") unreachable))"#;
+
+/// This crate's static library, which cargo builds beside this test (in `deps/`, the newest if
+/// several are there).
+fn static_library() -> Option<PathBuf> {
+    let exe = std::env::current_exe().unwrap();
+    let deps = exe.parent()?;
+    std::fs::read_dir(deps)
+        .ok()?
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| {
+            let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            name.starts_with("libkiln_capi") && name.ends_with(".a")
+        })
+        .max_by_key(|p| p.metadata().and_then(|m| m.modified()).ok())
+}
+
+fn cc() -> Option<String> {
+    ["cc", "gcc", "clang"]
+        .into_iter()
+        .find(|c| Command::new(c).arg("--version").output().is_ok())
+        .map(str::to_string)
+}
+
+#[test]
+fn a_c_host_runs_a_linked_in_artifact() {
+    let Some(cc) = cc() else {
+        eprintln!("no C compiler here: skipping");
+        return;
+    };
+    let lib = static_library().expect("cargo builds libkiln_capi.a with this test");
+    let dir = tempfile::tempdir().unwrap();
+    let wasm = wat::parse_str(GUEST).unwrap();
+    let artifact = compile(&wasm, &CompileOptions::default()).unwrap();
+    let object = kiln_format::writer::write_artifact_object(
+        &artifact,
+        Arch::host().unwrap(),
+        "kiln_artifact_guest",
+    )
+    .unwrap();
+    let (obj, art, exe) = (
+        dir.path().join("guest.o"),
+        dir.path().join("guest.kiln"),
+        dir.path().join("host"),
+    );
+    std::fs::write(&obj, object).unwrap();
+    std::fs::write(&art, &artifact).unwrap();
+    let here = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = Command::new(&cc)
+        .arg("-o")
+        .arg(&exe)
+        .arg("-I")
+        .arg(here.join("include"))
+        .arg(here.join("tests/c_host.c"))
+        .arg(&obj)
+        .arg(&lib)
+        .args(["-lpthread", "-ldl", "-lm"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = Command::new(&exe).arg(&art).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines[0], "linked: fib(20) = 6765", "{stdout}");
+    assert!(
+        lines[1].starts_with("linked: wasm trap: unreachable"),
+        "{stdout}"
+    );
+    assert_eq!(lines[2], "bytes: fib(20) = 6765", "{stdout}");
+    assert!(
+        lines[4].starts_with("open: /nonexistent.kiln: "),
+        "{stdout}"
+    );
+}
