@@ -1,0 +1,5 @@
+//! An empty program built like `minimal-host`: the baseline of the footprint measurement.
+
+fn main() {
+    println!("[]");
+}
