@@ -46,6 +46,9 @@ pub struct WasmFeatures {
     pub relaxed_simd: bool,
     /// More than one memory (`multi-memory`).
     pub multi_memory: bool,
+    /// 64-bit memories and tables (`memory64`; wasmparser's flag covers both): their accesses
+    /// are bounds-checked explicitly (see `translate::ops_memory`).
+    pub memory64: bool,
 }
 
 impl WasmFeatures {
@@ -55,6 +58,7 @@ impl WasmFeatures {
         extended_const: false,
         relaxed_simd: false,
         multi_memory: false,
+        memory64: false,
     };
 
     /// Every feature Kiln compiles.
@@ -63,15 +67,17 @@ impl WasmFeatures {
         extended_const: true,
         relaxed_simd: true,
         multi_memory: true,
+        memory64: true,
     };
 
     /// Each feature's name (as in Wasmtime's `-W` options) with a mutable reference to its flag.
-    fn flags(&mut self) -> [(&'static str, &mut bool); 4] {
+    fn flags(&mut self) -> [(&'static str, &mut bool); 5] {
         [
             ("tail-call", &mut self.tail_call),
             ("extended-const", &mut self.extended_const),
             ("relaxed-simd", &mut self.relaxed_simd),
             ("multi-memory", &mut self.multi_memory),
+            ("memory64", &mut self.memory64),
         ]
     }
 
@@ -123,6 +129,7 @@ impl WasmFeatures {
         features.set(W::EXTENDED_CONST, self.extended_const);
         features.set(W::RELAXED_SIMD, self.relaxed_simd);
         features.set(W::MULTI_MEMORY, self.multi_memory);
+        features.set(W::MEMORY64, self.memory64);
         features
     }
 }

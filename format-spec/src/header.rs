@@ -12,7 +12,9 @@ pub const MAGIC: [u8; 8] = *b"KILNART\0";
 pub const FORMAT_MAJOR: u16 = 3;
 /// Format minor version: additions a loader of the same major version may ignore. A loader refuses
 /// artifacts with a newer minor version than its own, since it cannot know what they rely on.
-pub const FORMAT_MINOR: u16 = 0;
+/// 3.1: `MemoryEntry::bounds_check` (a byte 3.0 reserved as zero, which means guard pages: what
+/// every 3.0 memory had), so a 3.0 loader refuses the explicit-check memories of 64-bit modules.
+pub const FORMAT_MINOR: u16 = 1;
 /// File offset of the Kiln header.
 pub const HEADER_OFFSET: u64 = 64;
 

@@ -47,7 +47,8 @@ fn sample_tables() -> (MetaTables, ModuleEntry) {
     });
     m.memories.push(MemoryEntry {
         flags: 0,
-        reserved: [0; 3],
+        bounds_check: bounds_check::GUARD_PAGES,
+        reserved: [0; 2],
         min_pages: 1.into(),
         max_pages: 0.into(),
     });
