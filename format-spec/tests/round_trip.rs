@@ -360,7 +360,7 @@ fn header_errors_name_the_field() {
         mutate(&|h| h.format_major = 1.into()),
         Some(FormatError::Version {
             found_major: 1,
-            found_minor: 0
+            found_minor: kiln_format::FORMAT_MINOR
         })
     );
     assert_eq!(mutate(&|h| h.magic[0] = b'X'), Some(FormatError::BadMagic));
