@@ -393,3 +393,68 @@ fn the_limiter_sees_and_denies_64_bit_sizes() {
         [Val::I64((five_gib as u64 / PAGE) as i64)]
     );
 }
+
+/// The byte `tests/programs/bigmem64.c` stores at address `a`.
+fn pattern(a: u64) -> u8 {
+    let x = a.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    ((x >> 56) as u8) ^ ((a >> 16) as u8)
+}
+
+/// The checksum `run(pages, stride)` of `bigmem64.c` returns, computed here.
+fn bigmem_checksum(heap_base: u64, pages: u64, stride: u64) -> u64 {
+    let start = heap_base.div_ceil(stride) * stride;
+    let end = pages * PAGE;
+    let mut sum: u64 = 0;
+    let mut a = (end - 1 - start) / stride * stride + start;
+    loop {
+        sum = sum.wrapping_mul(31).wrapping_add(u64::from(pattern(a)));
+        if a == start {
+            break;
+        }
+        a -= stride;
+    }
+    for edge in [0xffff_ffff, 0x1_0000_0000, end - 1] {
+        if edge < end && edge >= start {
+            sum = sum.wrapping_mul(31).wrapping_add(u64::from(pattern(edge)));
+        }
+    }
+    sum
+}
+
+/// A freestanding C program built with `--target=wasm64-unknown-unknown` (build.sh) grows its
+/// memory to 5 GiB, writes a byte every MiB and reads them back.
+#[test]
+fn a_wasm64_c_program_uses_more_than_4_gib() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../tests/programs/bigmem64.wasm"
+    );
+    let wasm = std::fs::read(path).unwrap();
+    let loaded = load_bytes(&kiln_compiler::compile(&wasm, &Default::default()).unwrap());
+    let mut store = Store::new(());
+    let i = Instance::new(&mut store, &loaded.artifact, &[]).unwrap();
+    let [Val::I64(heap_base)] = call(&mut store, &i, "heap_base", &[])[..] else {
+        panic!("heap_base returns an i64");
+    };
+    let (pages, stride) = (5 * FOUR_GIB_PAGES / 4, 1 << 20);
+    let got = call(
+        &mut store,
+        &i,
+        "run",
+        &[Val::I64(pages as i64), Val::I64(stride as i64)],
+    );
+    if got == [Val::I64(-1)] {
+        eprintln!("skipped: this host refuses to commit 5 GiB of address space");
+        return;
+    }
+    let want = bigmem_checksum(heap_base as u64, pages, stride);
+    assert_eq!(got, [Val::I64(want as i64)]);
+    assert_eq!(
+        call(&mut store, &i, "memory_pages", &[]),
+        [Val::I64(pages as i64)]
+    );
+    // The memory is 5 GiB, of which only the touched pages are resident.
+    let mem = i.get_memory(&mut store, "memory").unwrap();
+    assert_eq!(mem.data_size(&store) as u64, pages * PAGE);
+    assert_eq!(mem.data(&store)[1 << 32], pattern(1 << 32));
+}
