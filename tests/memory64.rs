@@ -22,6 +22,8 @@ const MEM64: &str = r#"
   (func (export "store64") (param i64 i64) (i64.store (local.get 0) (local.get 1)))
   (func (export "load64") (param i64) (result i64) (i64.load (local.get 0)))
   (func (export "load8") (param i64) (result i32) (i32.load8_u (local.get 0)))
+  ;; An offset past the minimum size: checked as index + offset + size.
+  (func (export "load_far") (param i64) (result i64) (i64.load offset=0x1_0000_0000 (local.get 0)))
   (func (export "load_off") (param i64) (result i32)
     (i32.load offset=0xffff_ffff_ffff_fff0 (local.get 0)))
   (func (export "load_off1") (param i64) (result i32) (i32.load8_u offset=1 (local.get 0)))
@@ -80,6 +82,10 @@ fn a_64_bit_memory_grows_past_4_gib_and_is_accessed_there() {
         [Val::I64(0)]
     );
     assert_eq!(
+        call(&mut store, &i, "load_far", &[Val::I64(8)]),
+        [Val::I64(0x1122_3344_5566_7788)]
+    );
+    assert_eq!(
         call(&mut store, &i, "v128_lane", &[Val::I64(at)]),
         [Val::I64(0x1122_3344_5566_7788)]
     );
@@ -123,6 +129,8 @@ fn explicit_checks_trap_at_the_exact_edge_and_on_offset_overflow() {
             "{at}"
         );
     }
+    assert_eq!(trap_of(&mut store, &i, "load_far", &[Val::I64(0)]), oob);
+    assert_eq!(trap_of(&mut store, &i, "load_far", &[Val::I64(-1)]), oob);
     // `index + offset` overflows 64 bits: out of bounds, not a wrapped address near 0.
     for at in [0x10, 0x20, -1] {
         assert_eq!(

@@ -9,8 +9,9 @@
 //!   fault is the check (hence the out-of-bounds trap code on every access). Larger offsets get
 //!   an explicit check.
 //! - **Explicit checks** (64-bit memories), since no guard region covers a 64-bit index: every
-//!   access computes `index + offset + size` with an overflow trap and compares it with the
-//!   memory's current length. With Cranelift's `enable_heap_access_spectre_mitigation` (on, as in
+//!   access compares `index + offset + size` (with an overflow trap) with the memory's current
+//!   length, or, when `offset + size` fits in the memory's minimum size, `index` with
+//!   `length - offset - size` (one comparison, nothing can overflow). With Cranelift's `enable_heap_access_spectre_mitigation` (on, as in
 //!   Wasmtime) the out-of-bounds case does not branch: `select_spectre_guard` replaces the address
 //!   with null, so a misspeculated access cannot read out of bounds, and the access faults on the
 //!   unmapped null page, which the trap table makes an out-of-bounds trap. Without the setting the
@@ -23,6 +24,7 @@ use cranelift_codegen::ir::{InstBuilder, Type, Value};
 use kiln_format::vmctx::MEMORY_GUARD;
 use kiln_format::Builtin;
 use kiln_format::TrapKind;
+use kiln_format::WASM_PAGE_SIZE;
 use wasmparser::{MemArg, MemArgTarget, Operator};
 
 /// How a load produces its value from memory.
@@ -193,25 +195,41 @@ impl FuncTranslator<'_, '_> {
         index: Value,
     ) -> Value {
         let oob_code = trap_code(TrapKind::MemoryOutOfBounds);
-        // `index + offset + size` is computed with overflow traps: an access whose end does not
-        // fit in 64 bits is out of bounds of any memory.
-        let index_end = match offset.checked_add(access_size) {
-            Some(end) => {
-                let end = self.b.ins().iconst(I64, end as i64);
-                self.b.ins().uadd_overflow_trap(index, end, oob_code)
+        let end = offset.checked_add(access_size);
+        // The declared minimum size is a lower bound on the length (memories never shrink, and
+        // an import's minimum is met by the memory linked to it).
+        let min_bytes = self.env.module.memories[mem as usize]
+            .initial
+            .saturating_mul(WASM_PAGE_SIZE);
+        let oob = match end {
+            // Why `index > length - end`: `end` fits in the minimum, so the subtraction cannot
+            // wrap, and no addition can overflow: one comparison.
+            Some(end) if end <= min_bytes => {
+                let len = self.env.memory_length(&mut self.b, mem);
+                let bound = self.b.ins().iadd_imm_u(len, (end as i64).wrapping_neg());
+                self.b.ins().icmp(IntCC::UnsignedGreaterThan, index, bound)
             }
-            None => {
-                let offset = self.b.ins().iconst(I64, offset as i64);
-                let at = self.b.ins().uadd_overflow_trap(index, offset, oob_code);
-                let size = self.b.ins().iconst(I64, access_size as i64);
-                self.b.ins().uadd_overflow_trap(at, size, oob_code)
+            // Otherwise `index + offset + size` is computed with overflow traps: an access whose
+            // end does not fit in 64 bits is out of bounds of any memory.
+            _ => {
+                let index_end = match end {
+                    Some(end) => {
+                        let end = self.b.ins().iconst(I64, end as i64);
+                        self.b.ins().uadd_overflow_trap(index, end, oob_code)
+                    }
+                    None => {
+                        let offset = self.b.ins().iconst(I64, offset as i64);
+                        let at = self.b.ins().uadd_overflow_trap(index, offset, oob_code);
+                        let size = self.b.ins().iconst(I64, access_size as i64);
+                        self.b.ins().uadd_overflow_trap(at, size, oob_code)
+                    }
+                };
+                let len = self.env.memory_length(&mut self.b, mem);
+                self.b
+                    .ins()
+                    .icmp(IntCC::UnsignedGreaterThan, index_end, len)
             }
         };
-        let len = self.env.memory_length(&mut self.b, mem);
-        let oob = self
-            .b
-            .ins()
-            .icmp(IntCC::UnsignedGreaterThan, index_end, len);
         let base = self.env.memory_base(&mut self.b, mem);
         let addr = self.b.ins().iadd(base, index);
         let addr = if offset == 0 {
