@@ -342,7 +342,10 @@ fn an_artifact_validated_at_first_use_is_refused_by_instantiation() {
         let msg = e.to_string();
         assert!(
             msg.contains("old.kiln")
-                && msg.contains(&format!("format version {}.0", FORMAT_MAJOR + 1)),
+                && msg.contains(&format!(
+                    "format version {}.{FORMAT_MINOR}",
+                    FORMAT_MAJOR + 1
+                )),
             "{msg}"
         );
         assert!(artifact.view().is_err() && artifact.code_range().is_err());

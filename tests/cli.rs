@@ -53,7 +53,7 @@ fn compile_inspect_and_run_the_example() {
     let report = text(&out.stdout);
     assert!(out.status.success());
     for needle in [
-        "format version   3.0",
+        "format version   4.0",
         "this machine     compatible",
         ".text",
         "fib",
@@ -297,6 +297,22 @@ fn wasm_features_are_chosen_with_w() {
     assert_clean_failure(&out, "unknown WebAssembly feature `gc` (known: tail-call");
     let out = kiln(&["compile", wat, "-o", art, "-W", "tail-call=maybe"]);
     assert_clean_failure(&out, "expected `tail-call=y` or `tail-call=n`");
+    // 64-bit memories and tables are on by default, off with `memory64=n` or `wasm2`.
+    let wat64 = dir.path().join("mem64.wat");
+    std::fs::write(
+        &wat64,
+        r#"(module (memory i64 1) (table i64 1 funcref)
+             (func (export "size") (result i64) (i64.add (memory.size) (table.size))))"#,
+    )
+    .unwrap();
+    let wat64 = wat64.to_str().unwrap();
+    let out = kiln(&["run", wat64, "--invoke", "size"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout).trim(), "2");
+    for features in ["memory64=n", "wasm2"] {
+        let out = kiln(&["compile", wat64, "-o", art, "-W", features]);
+        assert_clean_failure(&out, "memory64 must be enabled for 64-bit");
+    }
 }
 
 /// `--emit obj`: a relocatable object with the artifact, unchanged and page-aligned, in one

@@ -246,11 +246,12 @@ pub fn build_isa(options: &CompileOptions) -> Result<(OwnedTargetIsa, Arch, u64)
         "unwind_info",
         if options.unwind_info { "true" } else { "false" },
     )?;
-    set(
-        &mut shared,
-        "enable_heap_access_spectre_mitigation",
-        "false",
-    )?;
+    // Only Kiln's translator reads it (Cranelift does not): explicit bounds checks of 64-bit
+    // memories select a null address when out of bounds instead of branching (Wasmtime's
+    // default; see `translate::ops_memory`). 32-bit memories have no such check to guard.
+    set(&mut shared, "enable_heap_access_spectre_mitigation", "true")?;
+    // Off, as before: it would change aarch64 jump tables (`br_table`) of existing code. Table
+    // bounds checks, of 32- and 64-bit tables alike, are branches the translator emits.
     set(
         &mut shared,
         "enable_table_access_spectre_mitigation",

@@ -51,6 +51,9 @@ pub struct WasmFeatures {
     /// and the type system of WebAssembly 3.0 they come with: recursion groups, declared
     /// subtypes, and the heap types of GC in signatures (GC instructions are not compiled yet).
     pub function_references: bool,
+    /// 64-bit memories and tables (`memory64`; wasmparser's flag covers both): their accesses
+    /// are bounds-checked explicitly (see `translate::ops_memory`).
+    pub memory64: bool,
 }
 
 impl WasmFeatures {
@@ -61,6 +64,7 @@ impl WasmFeatures {
         relaxed_simd: false,
         multi_memory: false,
         function_references: false,
+        memory64: false,
     };
 
     /// Every feature Kiln compiles.
@@ -70,16 +74,18 @@ impl WasmFeatures {
         relaxed_simd: true,
         multi_memory: true,
         function_references: true,
+        memory64: true,
     };
 
     /// Each feature's name (as in Wasmtime's `-W` options) with a mutable reference to its flag.
-    fn flags(&mut self) -> [(&'static str, &mut bool); 5] {
+    fn flags(&mut self) -> [(&'static str, &mut bool); 6] {
         [
             ("tail-call", &mut self.tail_call),
             ("extended-const", &mut self.extended_const),
             ("relaxed-simd", &mut self.relaxed_simd),
             ("multi-memory", &mut self.multi_memory),
             ("function-references", &mut self.function_references),
+            ("memory64", &mut self.memory64),
         ]
     }
 
@@ -135,6 +141,7 @@ impl WasmFeatures {
         // types of 3.0's one type system on its GC flag; Kiln refuses GC instructions when it
         // translates them (`CompileError::Unsupported`), not when it validates.
         features.set(W::FUNCTION_REFERENCES | W::GC, self.function_references);
+        features.set(W::MEMORY64, self.memory64);
         features
     }
 }

@@ -13,7 +13,7 @@ use wasmparser::{
 };
 
 /// The WebAssembly features Kiln compiles: WebAssembly 2.0, and of 3.0 tail calls, extended
-/// constant expressions, relaxed SIMD and multiple memories.
+/// constant expressions, relaxed SIMD, multiple memories and 64-bit memories and tables.
 pub fn supported_features() -> WasmFeatures {
     crate::options::WasmFeatures::ALL.to_wasmparser()
 }
@@ -399,6 +399,16 @@ impl<'a> ModuleInfo<'a> {
     /// The VMContext layout of this module.
     pub fn vmctx_layout(&self) -> VmctxLayout {
         VmctxLayout::new(self.vmctx_counts())
+    }
+
+    /// Whether memory `mem` has 64-bit addresses.
+    pub fn memory_is_64(&self, mem: u32) -> bool {
+        self.memories[mem as usize].memory64
+    }
+
+    /// Whether table `table` has 64-bit indices.
+    pub fn table_is_64(&self, table: u32) -> bool {
+        self.tables[table as usize].ty.table64
     }
 
     /// Type of function `func`.

@@ -1,9 +1,10 @@
 //! Translates and compiles, for every target, each module of the WebAssembly 3.0 spec tests that
 //! validates with the features Kiln compiles (tail calls, extended constants, relaxed SIMD,
-//! multiple memories, typed function references), with the verifier on and only colocated calls
-//! allowed. Files identical to their WebAssembly 2.0 namesakes are left to the 2.0 tests. What
-//! may be refused, with its clear `unsupported` error: SIMD on riscv64 without the V extension,
-//! and GC instructions (their types validate; the instructions wait for the collector).
+//! multiple memories, memory64 and table64, typed function references), with the verifier on
+//! and only colocated calls allowed. Files identical to their WebAssembly 2.0 namesakes are left
+//! to the 2.0 tests. What may be refused, with its clear `unsupported` error: SIMD on riscv64
+//! without the V extension, and GC instructions (their types validate; the instructions wait for
+//! the collector).
 
 mod common;
 
@@ -85,4 +86,54 @@ fn translate_wasm3_testsuite() {
     );
     assert!(modules > 1000, "only {modules} modules compiled");
     assert_eq!(failed, 0, "some functions failed to translate or compile");
+}
+
+/// A module with 64-bit memories and tables compiles to an artifact for every architecture, each
+/// memory recording the explicit checks its code makes; SIMD accesses of a 64-bit memory compile
+/// wherever the target has vectors (riscv64gc refuses them with a clear error).
+#[test]
+fn memory64_and_table64_compile_for_every_target() {
+    use kiln_format::tables::bounds_check;
+    use kiln_format::{Arch, ArtifactView};
+    let scalar = r#"(module
+      (memory i64 1)
+      (memory 1)
+      (table i64 2 funcref)
+      (type $t (func (param i64) (result i64)))
+      (elem (table 0) (i64.const 0) func $f)
+      (func $f (param i64) (result i64)
+        (i64.store offset=0x1_0000_0000 (local.get 0) (i64.load (local.get 0)))
+        (memory.copy 1 0 (i32.const 0) (i64.const 8) (i32.const 4))
+        (memory.fill (local.get 0) (i32.const 0) (i64.const 4))
+        (drop (memory.grow (i64.const 1)))
+        (drop (table.grow (ref.null func) (i64.const 1)))
+        (i64.add (memory.size) (call_indirect (type $t) (local.get 0) (i64.const 0)))))"#;
+    let simd = r#"(module
+      (memory i64 1)
+      (func (param i64) (result v128) (v128.load32_splat offset=4 (local.get 0))))"#;
+    for arch in [Arch::X86_64, Arch::Aarch64, Arch::Riscv64, Arch::S390x] {
+        let options = CompileOptions {
+            target: Some(arch),
+            ..Default::default()
+        };
+        let wasm = wat::parse_str(scalar).unwrap();
+        let artifact =
+            kiln_compiler::compile(&wasm, &options).unwrap_or_else(|e| panic!("{arch:?}: {e}"));
+        let view = ArtifactView::parse(&artifact).unwrap();
+        let strategies: Vec<u8> = view.memories().iter().map(|m| m.bounds_check).collect();
+        assert_eq!(
+            strategies,
+            [bounds_check::EXPLICIT, bounds_check::GUARD_PAGES],
+            "{arch:?}"
+        );
+        let wasm = wat::parse_str(simd).unwrap();
+        match (arch, kiln_compiler::compile(&wasm, &options)) {
+            (Arch::Riscv64, Err(e)) => {
+                assert!(e.to_string().contains("v128"), "{arch:?}: {e}")
+            }
+            (_, result) => {
+                result.unwrap_or_else(|e| panic!("{arch:?}: {e}"));
+            }
+        }
+    }
 }

@@ -21,7 +21,10 @@ fn main() {
         .expect("object");
     let object_path = out.join("guest.o");
     std::fs::write(&object_path, object).expect("write guest.o");
-    println!("cargo:rustc-link-arg-bin=static-host={}", object_path.display());
+    println!(
+        "cargo:rustc-link-arg-bin=static-host={}",
+        object_path.display()
+    );
 
     let mut newer = artifact.clone();
     let at = HEADER_OFFSET as usize;

@@ -155,6 +155,17 @@ pub fn single_i32_const(bytes: &[u8]) -> Option<i32> {
     }
 }
 
+/// The offset an expression that is exactly one `i32.const` (of a 32-bit memory) or `i64.const`
+/// (of a 64-bit one) gives, as the unsigned address it is; `None` for any other expression.
+pub fn single_offset_const(bytes: &[u8]) -> Option<u64> {
+    let mut ops = ConstExprReader::new(bytes);
+    match (ops.next(), ops.next()) {
+        (Some(Ok(ConstOp::I32Const(v))), None) => Some(u64::from(v as u32)),
+        (Some(Ok(ConstOp::I64Const(v))), None) => Some(v as u64),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -211,6 +222,11 @@ mod tests {
         assert_eq!(single_i32_const(&[0x41, 0x80, 0x08, 0x0b]), Some(1024));
         assert_eq!(single_i32_const(&[0x41, 0x7f, 0x0b]), Some(-1));
         assert_eq!(single_i32_const(&[0x23, 0x00, 0x0b]), None);
+        assert_eq!(
+            single_offset_const(&[0x41, 0x7f, 0x0b]),
+            Some(u64::from(u32::MAX))
+        );
+        assert_eq!(single_offset_const(&[0x42, 0x7f, 0x0b]), Some(u64::MAX));
         assert_eq!(
             single_i32_const(&[0x41, 0x01, 0x41, 0x02, 0x6a, 0x0b]),
             None

@@ -315,15 +315,29 @@ pub struct TableEntry {
     pub init: ExprRef,
 }
 
+/// How generated code keeps a memory's accesses in bounds (`MemoryEntry::bounds_check`); the
+/// loader must set the memory up for it.
+pub mod bounds_check {
+    /// No check for static offsets up to the guard: the memory must be a
+    /// `memory_reservation` + `memory_guard` reservation (header), so a 32-bit index cannot leave
+    /// it. Only for 32-bit memories.
+    pub const GUARD_PAGES: u8 = 0;
+    /// Every access is compared with the memory's current length: any reservation at least as
+    /// large as the accessible bytes will do. What 64-bit memories use.
+    pub const EXPLICIT: u8 = 1;
+}
+
 /// A linear memory.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[derive(FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
 #[repr(C)]
 pub struct MemoryEntry {
-    /// `LIMITS_*` bits.
+    /// `LIMITS_*` bits ([`LIMITS_64`]: the memory's addresses are i64).
     pub flags: u8,
+    /// [`bounds_check`] strategy of the code.
+    pub bounds_check: u8,
     /// Reserved, zero.
-    pub reserved: [u8; 3],
+    pub reserved: [u8; 2],
     /// Minimum size in pages.
     pub min_pages: U64,
     /// Maximum size in pages, if [`LIMITS_HAS_MAX`].

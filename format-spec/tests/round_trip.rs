@@ -56,7 +56,8 @@ fn sample_tables() -> (MetaTables, ModuleEntry) {
     });
     m.memories.push(MemoryEntry {
         flags: 0,
-        reserved: [0; 3],
+        bounds_check: bounds_check::GUARD_PAGES,
+        reserved: [0; 2],
         min_pages: 1.into(),
         max_pages: 0.into(),
     });
@@ -373,7 +374,7 @@ fn header_errors_name_the_field() {
         mutate(&|h| h.format_major = 1.into()),
         Some(FormatError::Version {
             found_major: 1,
-            found_minor: 0
+            found_minor: kiln_format::FORMAT_MINOR
         })
     );
     assert_eq!(mutate(&|h| h.magic[0] = b'X'), Some(FormatError::BadMagic));

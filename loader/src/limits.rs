@@ -20,7 +20,8 @@ pub const DEFAULT_MEMORY_LIMIT: usize = 10_000;
 pub trait ResourceLimiter: Send {
     /// A memory wants to grow from `current` to `desired` bytes (multiples of 64 KiB);
     /// `maximum` is its declared maximum. Called even when `desired` exceeds `maximum` (the grow
-    /// then fails anyway).
+    /// then fails anyway). Sizes of 64-bit memories may pass 4 GiB (every host Kiln runs on has
+    /// a 64-bit `usize`); a maximum beyond `usize` is given as `usize::MAX`.
     fn memory_growing(
         &mut self,
         current: usize,

@@ -1,17 +1,35 @@
-//! Linear memories: a 4 GiB reservation plus a guard, of which the first `length` bytes are
+//! Linear memories: a reservation of address space of which the first `length` bytes are
 //! accessible. Growing changes protections; the base never moves. Owned by a store, named by a
 //! [`Memory`] handle; its bytes are reached only through a store borrow.
+//!
+//! The reservation follows the memory's bounds-check strategy (`kiln_format::tables::bounds_check`),
+//! which the code of every instance using the memory relies on:
+//!
+//! - guard pages (32-bit memories): 4 GiB plus the guard region, so that no 32-bit index plus a
+//!   small offset leaves it;
+//! - explicit checks (64-bit memories): the declared maximum, at most [`MEMORY64_RESERVATION`],
+//!   reserved at creation. Growth within it only changes protections, so the base stays fixed and
+//!   generated code may keep it in a register across calls (it loads it as a constant of the
+//!   instance). Growth past it fails (`memory.grow` gives -1), as past the host's limits. Moving
+//!   the memory on growth (`mremap`) would need code to reload the base after every call; a
+//!   reservation of address space costs no memory, and 47 bits of it hold 2048 such memories.
 
 use crate::error::{BoxError, Error, Result};
 use crate::send_sync::SendSyncPtr;
 use crate::store::{AsContextMut, StoreContext, StoreContextMut, StoreId, StoreOpaque, VMStore};
 use crate::types::MemoryType;
+use kiln_format::tables::bounds_check;
 use kiln_format::vmctx::{VMMemoryDef, MEMORY_GUARD, MEMORY_RESERVATION};
 use kiln_format::WASM_PAGE_SIZE;
 use std::ptr::NonNull;
 
 /// The largest number of pages a 32-bit memory can have.
 pub const MAX_PAGES: u64 = 65536;
+/// The largest number of pages a 64-bit memory can have (2^48: its byte size fits in 64 bits).
+pub const MAX_PAGES_64: u64 = 1 << 48;
+/// The most address space a 64-bit memory reserves (64 GiB), and so its largest size here: a
+/// memory with a smaller maximum reserves its maximum.
+pub const MEMORY64_RESERVATION: u64 = 64 << 30;
 
 /// A linear memory of a store.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -26,6 +44,10 @@ pub(crate) struct MemoryData {
     /// it while the host holds the store.
     def: SendSyncPtr<VMMemoryDef>,
     ty: MemoryType,
+    /// The `bounds_check` strategy it was set up for.
+    bounds_check: u8,
+    /// Bytes reserved at `base` (unmapped on drop).
+    reserved: u64,
 }
 
 /// Why a memory could not be created or grown.
@@ -34,16 +56,59 @@ pub(crate) struct MemoryData {
 pub struct MemoryError(String);
 
 impl MemoryData {
-    /// Reserves a memory of `ty` with its minimum size accessible.
-    pub(crate) fn new(ty: MemoryType) -> Result<MemoryData, MemoryError> {
+    /// The bounds-check strategy a memory of `ty` gets when its creator does not choose: the one
+    /// the compiler gives memories of its address type.
+    pub(crate) fn default_bounds_check(ty: &MemoryType) -> u8 {
+        if ty.is_64() {
+            bounds_check::EXPLICIT
+        } else {
+            bounds_check::GUARD_PAGES
+        }
+    }
+
+    /// Reserves a memory of `ty` for code with the `bounds_check` strategy, with its minimum
+    /// size accessible.
+    pub(crate) fn new(ty: MemoryType, bounds_check: u8) -> Result<MemoryData, MemoryError> {
         let (min, max) = (ty.minimum(), ty.maximum());
-        if min > MAX_PAGES || max.is_some_and(|m| m > MAX_PAGES) {
+        let (limit, what) = if ty.is_64() {
+            (MAX_PAGES_64, "2^48 pages of a 64-bit memory")
+        } else {
+            (MAX_PAGES, "4 GiB of a 32-bit memory")
+        };
+        if min > limit || max.is_some_and(|m| m > limit) {
             return Err(MemoryError(format!(
-                "a memory of {} pages exceeds the 4 GiB of a 32-bit memory",
+                "a memory of {} pages exceeds the {what}",
                 max.unwrap_or(min).max(min)
             )));
         }
-        let total = (MEMORY_RESERVATION + MEMORY_GUARD) as usize;
+        let total = match bounds_check {
+            bounds_check::GUARD_PAGES if !ty.is_64() => MEMORY_RESERVATION + MEMORY_GUARD,
+            bounds_check::GUARD_PAGES => {
+                return Err(MemoryError(
+                    "a 64-bit memory cannot be covered by guard pages: its code must check \
+                     bounds explicitly"
+                        .into(),
+                ))
+            }
+            bounds_check::EXPLICIT => {
+                let max_bytes = max.unwrap_or(limit).saturating_mul(WASM_PAGE_SIZE);
+                let total = max_bytes.clamp(WASM_PAGE_SIZE, MEMORY64_RESERVATION);
+                if min.saturating_mul(WASM_PAGE_SIZE) > total {
+                    return Err(MemoryError(format!(
+                        "a memory of {min} pages exceeds the {} GiB Kiln reserves for a \
+                         64-bit memory",
+                        MEMORY64_RESERVATION >> 30
+                    )));
+                }
+                total
+            }
+            other => {
+                return Err(MemoryError(format!(
+                    "unknown bounds-check strategy {other}"
+                )))
+            }
+        };
+        let total = usize::try_from(total).expect("reservations fit the 64-bit address space");
         // SAFETY: a fresh anonymous PROT_NONE reservation; no existing memory is affected.
         let base = unsafe {
             libc::mmap(
@@ -68,6 +133,8 @@ impl MemoryData {
         let mut mem = MemoryData {
             def: SendSyncPtr::new(NonNull::from(Box::leak(def))),
             ty,
+            bounds_check,
+            reserved: total as u64,
         };
         mem.resize(min * WASM_PAGE_SIZE)?;
         Ok(mem)
@@ -95,12 +162,28 @@ impl MemoryData {
 
     /// The type, with the current size as minimum.
     pub(crate) fn ty(&self) -> MemoryType {
-        MemoryType::from_limits(self.byte_len() / WASM_PAGE_SIZE, self.ty.maximum())
+        MemoryType::from_limits(
+            self.byte_len() / WASM_PAGE_SIZE,
+            self.ty.maximum(),
+            self.ty.is_64(),
+        )
     }
 
-    /// The declared maximum in bytes.
+    /// The bounds-check strategy it was set up for.
+    pub(crate) fn bounds_check(&self) -> u8 {
+        self.bounds_check
+    }
+
+    /// The largest size in bytes: the declared maximum, within the reservation.
     fn max_bytes(&self) -> u64 {
-        self.ty.maximum().unwrap_or(MAX_PAGES).min(MAX_PAGES) * WASM_PAGE_SIZE
+        let limit = if self.ty.is_64() {
+            MAX_PAGES_64
+        } else {
+            MAX_PAGES
+        };
+        let declared = self.ty.maximum().unwrap_or(limit).min(limit);
+        let whole_pages = self.reserved / WASM_PAGE_SIZE * WASM_PAGE_SIZE;
+        declared.saturating_mul(WASM_PAGE_SIZE).min(whole_pages)
     }
 
     /// Makes the first `bytes` accessible (at least the current length, at most the maximum).
@@ -114,8 +197,8 @@ impl MemoryData {
             )));
         }
         if bytes > old {
-            // SAFETY: [old, bytes) lies inside the 4 GiB reservation made in `new` (the maximum
-            // is at most 4 GiB), which no Rust reference covers.
+            // SAFETY: [old, bytes) lies inside the reservation made in `new` (`max_bytes` is
+            // within it), which no Rust reference covers.
             let rc = unsafe {
                 libc::mprotect(
                     self.base().add(old as usize).cast(),
@@ -203,7 +286,7 @@ impl MemoryData {
 
 impl Drop for MemoryData {
     fn drop(&mut self) {
-        let total = (MEMORY_RESERVATION + MEMORY_GUARD) as usize;
+        let total = self.reserved as usize;
         // SAFETY: the definition was leaked from a Box in `new`; the store that owns `self` is
         // being dropped (or the memory was never handed out), so nothing refers to either.
         unsafe {
@@ -235,7 +318,9 @@ pub(crate) fn grow(
     else {
         return Ok(None);
     };
-    let maximum = m.ty.maximum().map(|p| (p * WASM_PAGE_SIZE) as usize);
+    let maximum =
+        m.ty.maximum()
+            .map(|p| usize::try_from(p.saturating_mul(WASM_PAGE_SIZE)).unwrap_or(usize::MAX));
     if !store.memory_growing(current as usize, desired, maximum)? {
         return Ok(None);
     }
@@ -256,7 +341,8 @@ impl Memory {
         let mut cx = store.as_context_mut();
         let store = cx.opaque_mut();
         store.check_memory_count(1)?;
-        let mem = MemoryData::new(MemoryType::from_limits(0, ty.maximum()))
+        let empty = MemoryType::from_limits(0, ty.maximum(), ty.is_64());
+        let mem = MemoryData::new(empty, MemoryData::default_bounds_check(&ty))
             .map_err(|e| Error::Resource(e.to_string()))?;
         let index = store.push_memory(mem);
         let memory = Memory {

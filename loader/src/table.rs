@@ -94,7 +94,12 @@ impl TableData {
 
     /// The type, with the current size as minimum.
     pub(crate) fn ty(&self) -> TableType {
-        TableType::from_limits(self.ty.element(), self.size(), self.ty.maximum())
+        TableType::from_limits(
+            self.ty.element(),
+            self.size(),
+            self.ty.maximum(),
+            self.ty.is_64(),
+        )
     }
 
     fn max(&self) -> u64 {
@@ -182,8 +187,11 @@ impl Table {
         let raw = init.to_raw(cx.opaque_mut())? as u64;
         let store = cx.opaque_mut();
         store.check_table_count(1)?;
-        let data = TableData::new(TableType::from_limits(ty.element(), 0, ty.maximum()), raw)
-            .map_err(Error::Resource)?;
+        let data = TableData::new(
+            TableType::from_limits(ty.element(), 0, ty.maximum(), ty.is_64()),
+            raw,
+        )
+        .map_err(Error::Resource)?;
         let index = store.push_table(data);
         let table = Table {
             store: store.id,

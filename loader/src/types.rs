@@ -358,24 +358,40 @@ impl fmt::Display for FuncType {
     }
 }
 
-/// A linear memory's type: limits in 64 KiB pages.
+/// A linear memory's type: limits in 64 KiB pages, and whether its addresses are i32 or i64
+/// (memory64). Memories link only to imports of the same address type.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct MemoryType {
     minimum: u64,
     maximum: Option<u64>,
+    is_64: bool,
 }
 
 impl MemoryType {
-    /// A memory of at least `minimum` pages, growable to `maximum`.
+    /// A 32-bit memory of at least `minimum` pages, growable to `maximum`.
     pub fn new(minimum: u32, maximum: Option<u32>) -> MemoryType {
         MemoryType {
             minimum: u64::from(minimum),
             maximum: maximum.map(u64::from),
+            is_64: false,
         }
     }
 
-    pub(crate) fn from_limits(minimum: u64, maximum: Option<u64>) -> MemoryType {
-        MemoryType { minimum, maximum }
+    /// A 64-bit memory (memory64) of at least `minimum` pages, growable to `maximum`.
+    pub fn new64(minimum: u64, maximum: Option<u64>) -> MemoryType {
+        MemoryType {
+            minimum,
+            maximum,
+            is_64: true,
+        }
+    }
+
+    pub(crate) fn from_limits(minimum: u64, maximum: Option<u64>, is_64: bool) -> MemoryType {
+        MemoryType {
+            minimum,
+            maximum,
+            is_64,
+        }
     }
 
     /// The minimum size in pages.
@@ -387,11 +403,21 @@ impl MemoryType {
     pub fn maximum(&self) -> Option<u64> {
         self.maximum
     }
+
+    /// Whether addresses are i64 (memory64).
+    pub fn is_64(&self) -> bool {
+        self.is_64
+    }
 }
 
 impl fmt::Display for MemoryType {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "(memory {}", self.minimum)?;
+        f.write_str(if self.is_64 {
+            "(memory i64 "
+        } else {
+            "(memory "
+        })?;
+        write!(f, "{}", self.minimum)?;
         if let Some(max) = self.maximum {
             write!(f, " {max}")?;
         }
@@ -399,30 +425,50 @@ impl fmt::Display for MemoryType {
     }
 }
 
-/// A table's type: element type and limits in elements.
+/// A table's type: element type, limits in elements, and whether its indices are i32 or i64
+/// (table64). Tables link only to imports of the same index type.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct TableType {
     element: ValType,
     minimum: u64,
     maximum: Option<u64>,
+    is_64: bool,
 }
 
 impl TableType {
-    /// A table of `element` references (`FuncRef` or `ExternRef`), of at least `minimum`
+    /// A 32-bit table of `element` references (`FuncRef` or `ExternRef`), of at least `minimum`
     /// elements, growable to `maximum`.
     pub fn new(element: ValType, minimum: u32, maximum: Option<u32>) -> TableType {
         TableType {
             element,
             minimum: u64::from(minimum),
             maximum: maximum.map(u64::from),
+            is_64: false,
         }
     }
 
-    pub(crate) fn from_limits(element: ValType, minimum: u64, maximum: Option<u64>) -> TableType {
+    /// A 64-bit table (table64) of `element` references, of at least `minimum` elements,
+    /// growable to `maximum`.
+    pub fn new64(element: ValType, minimum: u64, maximum: Option<u64>) -> TableType {
         TableType {
             element,
             minimum,
             maximum,
+            is_64: true,
+        }
+    }
+
+    pub(crate) fn from_limits(
+        element: ValType,
+        minimum: u64,
+        maximum: Option<u64>,
+        is_64: bool,
+    ) -> TableType {
+        TableType {
+            element,
+            minimum,
+            maximum,
+            is_64,
         }
     }
 
@@ -440,11 +486,17 @@ impl TableType {
     pub fn maximum(&self) -> Option<u64> {
         self.maximum
     }
+
+    /// Whether indices are i64 (table64).
+    pub fn is_64(&self) -> bool {
+        self.is_64
+    }
 }
 
 impl fmt::Display for TableType {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "(table {}", self.minimum)?;
+        f.write_str(if self.is_64 { "(table i64 " } else { "(table " })?;
+        write!(f, "{}", self.minimum)?;
         if let Some(max) = self.maximum {
             write!(f, " {max}")?;
         }
@@ -588,5 +640,8 @@ mod tests {
         assert_eq!(g.to_string(), "(global (mut i32))");
         let table = TableType::new(ValType::FUNCREF, 3, None);
         assert_eq!(table.to_string(), "(table 3 funcref)");
+        assert_eq!(MemoryType::new64(1, None).to_string(), "(memory i64 1)");
+        let table = TableType::new64(ValType::FuncRef, 3, Some(4));
+        assert_eq!(table.to_string(), "(table i64 3 4 funcref)");
     }
 }

@@ -1,6 +1,7 @@
 #!/bin/sh
 # Rebuilds the WASI test programs (*.wasm next to this script) from their C sources. The .wasm
-# files are committed: tests/wasi.rs runs them and needs no C toolchain.
+# files are committed: tests/wasi.rs (and tests/memory64.rs for bigmem64) run them and need no C
+# toolchain.
 #
 # Needs clang, lld, wasi-libc and the wasm32 compiler runtime (Debian: apt-get install clang lld
 # wasi-libc libclang-rt-14-dev-wasm32 libc++-14-dev-wasm32 libc++abi-14-dev-wasm32), and cargo to fetch zlib's sources from the libz-sys crate
@@ -19,6 +20,11 @@ done
 # Tail calls: `musttail` needs the tail-call feature (WebAssembly 3.0).
 echo "building tailcall.wasm"
 $CC $CFLAGS -mtail-call -Wall -Wextra -Werror tailcall.c -o tailcall.wasm
+
+# A freestanding 64-bit program (memory64): no libc, grows its memory past 4 GiB.
+echo "building bigmem64.wasm"
+$CC --target=wasm64-unknown-unknown -O2 -nostdlib -Wall -Wextra -Werror -Wl,--no-entry \
+    -Wl,--strip-debug bigmem64.c -o bigmem64.wasm
 
 # C++ with libc++ (Debian: libc++-14-dev-wasm32 libc++abi-14-dev-wasm32); WASI has no exceptions.
 CXX=${CXX:-clang++}

@@ -4,7 +4,9 @@ use anyhow::{Context, Result};
 use kiln_format::header::{
     FLAG_EPOCH_INTERRUPTION, FLAG_FRAME_POINTERS, FLAG_FUEL, FLAG_STRIPPED, FLAG_UNWIND_INFO,
 };
-use kiln_format::tables::{extern_kind, NULL_FUNC};
+use kiln_format::tables::{
+    bounds_check, extern_kind, LIMITS_64, LIMITS_HAS_MAX, LIMITS_IMPORTED, NULL_FUNC,
+};
 use kiln_format::target::feature_names;
 use kiln_format::ArtifactView;
 use kiln_format::EntityIndex;
@@ -63,6 +65,27 @@ pub fn report(view: &ArtifactView<'_>) -> Value {
         .iter()
         .map(|e| json!({"name": view.str_lossy(e.name), "kind": kind_name(e.kind), "index": e.index.get()}))
         .collect();
+    // Each memory's address type and the bounds checks its code makes (SPEC.md §6).
+    let memories: Vec<Value> = view
+        .memories()
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            let strategy = match m.bounds_check {
+                bounds_check::GUARD_PAGES => "guard pages",
+                bounds_check::EXPLICIT => "explicit",
+                _ => "unknown",
+            };
+            json!({
+                "index": i,
+                "imported": m.flags & LIMITS_IMPORTED != 0,
+                "address_type": if m.flags & LIMITS_64 != 0 { "i64" } else { "i32" },
+                "min_pages": m.min_pages.get(),
+                "max_pages": (m.flags & LIMITS_HAS_MAX != 0).then(|| m.max_pages.get()),
+                "bounds_check": strategy,
+            })
+        })
+        .collect();
     let imported = view.module().imported_funcs.get();
     let functions: Vec<Value> = view
         .functions()
@@ -112,6 +135,7 @@ pub fn report(view: &ArtifactView<'_>) -> Value {
         "start_function": if start == NULL_FUNC { Value::Null } else { json!(start) },
         "imports": imports,
         "exports": exports,
+        "memories": memories,
         "functions": functions,
     })
 }
@@ -189,6 +213,27 @@ fn print_text(r: &Value) {
             e["kind"].as_str().unwrap_or(""),
             e["name"].as_str().unwrap_or(""),
             e["index"]
+        );
+    }
+    println!(
+        "\nmemories ({}):",
+        r["memories"].as_array().map_or(0, Vec::len)
+    );
+    for m in r["memories"].as_array().into_iter().flatten() {
+        let max = m["max_pages"]
+            .as_u64()
+            .map_or("none".to_string(), |p| p.to_string());
+        println!(
+            "  {} {}{} pages {}..{max}, bounds checks: {}",
+            m["index"],
+            m["address_type"].as_str().unwrap_or(""),
+            if m["imported"].as_bool() == Some(true) {
+                " imported,"
+            } else {
+                ","
+            },
+            m["min_pages"],
+            m["bounds_check"].as_str().unwrap_or("")
         );
     }
     println!(

@@ -42,6 +42,7 @@ const SPECTEST_WAT: &str = r#"
   (export "print_f64_f64" (func $print_f64_f64))
   (memory (export "memory") 1 2)
   (table (export "table") 10 20 funcref)
+  (table (export "table64") i64 10 20 funcref)
   (global (export "global_i32") i32 (i32.const 666))
   (global (export "global_i64") i64 (i64.const 666))
   (global (export "global_f32") f32 (f32.const 666.6))

@@ -2,7 +2,7 @@
 //! mapped copy-on-write (SPEC.md §5).
 
 use crate::parse::ModuleInfo;
-use kiln_format::constexpr::single_i32_const;
+use kiln_format::constexpr::single_offset_const;
 use kiln_format::WASM_PAGE_SIZE;
 
 /// The data region: segment images and merged memory images.
@@ -59,8 +59,8 @@ fn memory_image(module: &ModuleInfo, memory: u32, align: u64) -> Option<(u64, Ve
         if m != memory {
             continue;
         }
-        let offset = single_i32_const(expr)? as u32 as u64;
-        if offset + d.bytes.len() as u64 > initial {
+        let offset = single_offset_const(expr)?;
+        if offset.checked_add(d.bytes.len() as u64)? > initial {
             return None;
         }
         segs.push((offset, d.bytes));

@@ -245,14 +245,19 @@ pub(super) fn build_meta(
             EntityIndex::split(i as u32, module.imported_memories),
             EntityIndex::Imported(_)
         );
-        if mem.memory64 || mem.page_size_log2.is_some() {
-            return Err(CompileError::Unsupported(
-                "64-bit or custom-page-size memory".into(),
-            ));
+        if mem.page_size_log2.is_some() {
+            return Err(CompileError::Unsupported("custom-page-size memory".into()));
         }
+        // As `translate::ops_memory` compiles the memory's accesses.
+        let bounds_check = if mem.memory64 {
+            bounds_check::EXPLICIT
+        } else {
+            bounds_check::GUARD_PAGES
+        };
         m.memories.push(MemoryEntry {
             flags: limits_flags(imported, mem.maximum.is_some(), mem.shared, mem.memory64),
-            reserved: [0; 3],
+            bounds_check,
+            reserved: [0; 2],
             min_pages: mem.initial.into(),
             max_pages: mem.maximum.unwrap_or(0).into(),
         });

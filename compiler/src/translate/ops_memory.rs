@@ -1,10 +1,21 @@
 //! Linear memory: loads, stores, `memory.size`/`memory.grow`, and the bulk-memory operators.
 //!
-//! Every memory is a 4 GiB reservation followed by a `MEMORY_GUARD` guard region, so a 32-bit
-//! index plus a static offset and access size of at most `MEMORY_GUARD` cannot leave
-//! reservation + guard: such accesses need no bounds check, a fault is the check (hence the
-//! out-of-bounds trap code on every access). Larger offsets get an explicit check.
-
+//! A memory's bounds-check strategy follows its address type (recorded per memory in the
+//! artifact, `MemoryEntry::bounds_check`, and checked by the loader):
+//!
+//! - **Guard pages** (32-bit memories). Every such memory is a 4 GiB reservation followed by a
+//!   `MEMORY_GUARD` guard region, so a 32-bit index plus a static offset and access size of at
+//!   most `MEMORY_GUARD` cannot leave reservation + guard: such accesses need no bounds check, a
+//!   fault is the check (hence the out-of-bounds trap code on every access). Larger offsets get
+//!   an explicit check.
+//! - **Explicit checks** (64-bit memories), since no guard region covers a 64-bit index: every
+//!   access compares `index + offset + size` (with an overflow trap) with the memory's current
+//!   length, or, when `offset + size` fits in the memory's minimum size, `index` with
+//!   `length - offset - size` (one comparison, nothing can overflow). With Cranelift's `enable_heap_access_spectre_mitigation` (on, as in
+//!   Wasmtime) the out-of-bounds case does not branch: `select_spectre_guard` replaces the address
+//!   with null, so a misspeculated access cannot read out of bounds, and the access faults on the
+//!   unmapped null page, which the trap table makes an out-of-bounds trap. Without the setting the
+//!   check is a `trapnz`.
 use super::translator::FuncTranslator;
 use crate::trap_codes::trap_code;
 use cranelift_codegen::ir::condcodes::IntCC;
@@ -13,6 +24,7 @@ use cranelift_codegen::ir::{InstBuilder, Type, Value};
 use kiln_format::vmctx::MEMORY_GUARD;
 use kiln_format::Builtin;
 use kiln_format::TrapKind;
+use kiln_format::WASM_PAGE_SIZE;
 use wasmparser::{MemArg, MemArgTarget, Operator};
 
 /// How a load produces its value from memory.
@@ -60,40 +72,47 @@ impl FuncTranslator<'_, '_> {
             MemorySize { mem } => {
                 let len = self.env.memory_length(&mut self.b, *mem);
                 let pages = self.b.ins().ushr_imm_u(len, PAGE_SHIFT);
-                let pages = self.b.ins().ireduce(I32, pages);
+                let pages = self.narrow_to(self.env.module.memory_is_64(*mem), pages);
                 self.state.push(pages);
             }
             MemoryGrow { mem } => {
+                let is_64 = self.env.module.memory_is_64(*mem);
                 let delta = self.state.pop();
-                let delta = self.b.ins().uextend(I64, delta);
+                let delta = self.widen_from(is_64, delta);
                 let mem = self.b.ins().iconst(I32, i64::from(*mem));
                 let old = self.call_builtin_value(Builtin::memory_grow(), &[mem, delta]);
-                // Why a plain truncation: old sizes fit in 16 bits, and failure (`u64::MAX`)
-                // truncates to wasm's -1.
-                let old = self.b.ins().ireduce(I32, old);
+                // Why a plain truncation for 32-bit memories: old sizes fit in 16 bits, and
+                // failure (`u64::MAX`) truncates to wasm's -1 (and is -1 as an i64).
+                let old = self.narrow_to(is_64, old);
                 self.state.push(old);
             }
             MemoryFill { mem } => {
+                let is_64 = self.env.module.memory_is_64(*mem);
                 let (dst, byte, len) = self.state.pop3();
                 let mem = self.b.ins().iconst(I32, i64::from(*mem));
-                let dst = self.b.ins().uextend(I64, dst);
-                let len = self.b.ins().uextend(I64, len);
+                let dst = self.widen_from(is_64, dst);
+                let len = self.widen_from(is_64, len);
                 self.call_builtin(Builtin::memory_fill(), &[mem, dst, byte, len]);
             }
             MemoryCopy { dst_mem, src_mem } => {
+                let dst_64 = self.env.module.memory_is_64(*dst_mem);
+                let src_64 = self.env.module.memory_is_64(*src_mem);
                 let (dst, src, len) = self.state.pop3();
                 let dst_mem = self.b.ins().iconst(I32, i64::from(*dst_mem));
                 let src_mem = self.b.ins().iconst(I32, i64::from(*src_mem));
-                let dst = self.b.ins().uextend(I64, dst);
-                let src = self.b.ins().uextend(I64, src);
-                let len = self.b.ins().uextend(I64, len);
+                let dst = self.widen_from(dst_64, dst);
+                let src = self.widen_from(src_64, src);
+                // The length has the smaller of the two address types (the spec's `at_1 ⊓ at_2`).
+                let len = self.widen_from(dst_64 && src_64, len);
                 self.call_builtin(Builtin::memory_copy(), &[dst_mem, src_mem, dst, src, len]);
             }
             MemoryInit { data_index, mem } => {
+                let is_64 = self.env.module.memory_is_64(*mem);
                 let (dst, src, len) = self.state.pop3();
                 let mem = self.b.ins().iconst(I32, i64::from(*mem));
                 let data = self.b.ins().iconst(I32, i64::from(*data_index));
-                let dst = self.b.ins().uextend(I64, dst);
+                // Only the destination has the memory's address type; `src` and `len` are i32.
+                let dst = self.widen_from(is_64, dst);
                 self.call_builtin(Builtin::memory_init(), &[mem, data, dst, src, len]);
             }
             DataDrop { data_index } => {
@@ -105,8 +124,29 @@ impl FuncTranslator<'_, '_> {
         true
     }
 
-    /// The address of an `access_size`-byte access at wasm address `index` (an i32) plus the
-    /// static offset of `memarg`, as a base value and an immediate offset.
+    /// An address, index or length operand as the builtins take it (an i64): a 32-bit one
+    /// (`is_64` false) zero-extended, a 64-bit one as it is.
+    pub(super) fn widen_from(&mut self, is_64: bool, v: Value) -> Value {
+        if is_64 {
+            v
+        } else {
+            self.b.ins().uextend(I64, v)
+        }
+    }
+
+    /// A size or old size the builtins give as an i64, as wasm's i32 (`is_64` false, truncated)
+    /// or i64.
+    pub(super) fn narrow_to(&mut self, is_64: bool, v: Value) -> Value {
+        if is_64 {
+            v
+        } else {
+            self.b.ins().ireduce(I32, v)
+        }
+    }
+
+    /// The address of an `access_size`-byte access at wasm address `index` (an i32, or an i64
+    /// for a 64-bit memory) plus the static offset of `memarg`, as a base value and an immediate
+    /// offset.
     pub(super) fn heap_address(
         &mut self,
         memarg: &MemArg,
@@ -116,6 +156,12 @@ impl FuncTranslator<'_, '_> {
         let MemArgTarget::Memory(mem) = memarg.target else {
             panic!("validated: GC array targets are not WebAssembly 2.0");
         };
+        if self.env.module.memory_is_64(mem) {
+            return (
+                self.checked_heap_address(mem, memarg.offset, access_size, index),
+                0,
+            );
+        }
         let index = self.b.ins().uextend(I64, index);
         let base = self.env.memory_base(&mut self.b, mem);
         let end = memarg.offset + access_size;
@@ -136,6 +182,67 @@ impl FuncTranslator<'_, '_> {
                 .trapnz(oob, trap_code(TrapKind::MemoryOutOfBounds));
             let addr = self.b.ins().iadd_imm_u(addr, memarg.offset as i64);
             (addr, 0)
+        }
+    }
+
+    /// The address of an `access_size`-byte access at `index` (an i64) plus `offset` in 64-bit
+    /// memory `mem`, checked against its current length (see the module documentation).
+    fn checked_heap_address(
+        &mut self,
+        mem: u32,
+        offset: u64,
+        access_size: u64,
+        index: Value,
+    ) -> Value {
+        let oob_code = trap_code(TrapKind::MemoryOutOfBounds);
+        let end = offset.checked_add(access_size);
+        // The declared minimum size is a lower bound on the length (memories never shrink, and
+        // an import's minimum is met by the memory linked to it).
+        let min_bytes = self.env.module.memories[mem as usize]
+            .initial
+            .saturating_mul(WASM_PAGE_SIZE);
+        let oob = match end {
+            // Why `index > length - end`: `end` fits in the minimum, so the subtraction cannot
+            // wrap, and no addition can overflow: one comparison.
+            Some(end) if end <= min_bytes => {
+                let len = self.env.memory_length(&mut self.b, mem);
+                let bound = self.b.ins().iadd_imm_u(len, (end as i64).wrapping_neg());
+                self.b.ins().icmp(IntCC::UnsignedGreaterThan, index, bound)
+            }
+            // Otherwise `index + offset + size` is computed with overflow traps: an access whose
+            // end does not fit in 64 bits is out of bounds of any memory.
+            _ => {
+                let index_end = match end {
+                    Some(end) => {
+                        let end = self.b.ins().iconst(I64, end as i64);
+                        self.b.ins().uadd_overflow_trap(index, end, oob_code)
+                    }
+                    None => {
+                        let offset = self.b.ins().iconst(I64, offset as i64);
+                        let at = self.b.ins().uadd_overflow_trap(index, offset, oob_code);
+                        let size = self.b.ins().iconst(I64, access_size as i64);
+                        self.b.ins().uadd_overflow_trap(at, size, oob_code)
+                    }
+                };
+                let len = self.env.memory_length(&mut self.b, mem);
+                self.b
+                    .ins()
+                    .icmp(IntCC::UnsignedGreaterThan, index_end, len)
+            }
+        };
+        let base = self.env.memory_base(&mut self.b, mem);
+        let addr = self.b.ins().iadd(base, index);
+        let addr = if offset == 0 {
+            addr
+        } else {
+            self.b.ins().iadd_imm_u(addr, offset as i64)
+        };
+        if self.env.isa.flags().enable_heap_access_spectre_mitigation() {
+            let null = self.b.ins().iconst(I64, 0);
+            self.b.ins().select_spectre_guard(oob, null, addr)
+        } else {
+            self.b.ins().trapnz(oob, oob_code);
+            addr
         }
     }
 

@@ -34,46 +34,53 @@ impl FuncTranslator<'_, '_> {
             Operator::TableSize { table } => {
                 let def = self.env.table_def(&mut self.b, *table);
                 let len = self.env.table_length(&mut self.b, def);
-                let len = self.b.ins().ireduce(I32, len);
+                let len = self.narrow_to(self.env.module.table_is_64(*table), len);
                 self.state.push(len);
             }
             Operator::TableGrow { table } => {
+                let is_64 = self.env.module.table_is_64(*table);
                 let (init, delta) = self.state.pop2();
                 let table = self.b.ins().iconst(I32, i64::from(*table));
-                let delta = self.b.ins().uextend(I64, delta);
+                let delta = self.widen_from(is_64, delta);
                 let old = self.call_builtin_value(Builtin::table_grow(), &[table, init, delta]);
-                // Why a plain truncation: table sizes fit in 32 bits, and failure (`u64::MAX`)
-                // truncates to wasm's -1.
-                let old = self.b.ins().ireduce(I32, old);
+                // Why a plain truncation for 32-bit tables: their sizes fit in 32 bits, and
+                // failure (`u64::MAX`) truncates to wasm's -1 (and is -1 as an i64).
+                let old = self.narrow_to(is_64, old);
                 self.state.push(old);
             }
             Operator::TableFill { table } => {
+                let is_64 = self.env.module.table_is_64(*table);
                 let (dst, value, len) = self.state.pop3();
                 let table = self.b.ins().iconst(I32, i64::from(*table));
-                let dst = self.b.ins().uextend(I64, dst);
-                let len = self.b.ins().uextend(I64, len);
+                let dst = self.widen_from(is_64, dst);
+                let len = self.widen_from(is_64, len);
                 self.call_builtin(Builtin::table_fill(), &[table, dst, value, len]);
             }
             Operator::TableCopy {
                 dst_table,
                 src_table,
             } => {
+                let dst_64 = self.env.module.table_is_64(*dst_table);
+                let src_64 = self.env.module.table_is_64(*src_table);
                 let (dst, src, len) = self.state.pop3();
                 let dst_table = self.b.ins().iconst(I32, i64::from(*dst_table));
                 let src_table = self.b.ins().iconst(I32, i64::from(*src_table));
-                let dst = self.b.ins().uextend(I64, dst);
-                let src = self.b.ins().uextend(I64, src);
-                let len = self.b.ins().uextend(I64, len);
+                let dst = self.widen_from(dst_64, dst);
+                let src = self.widen_from(src_64, src);
+                // The length has the smaller of the two index types, as for `memory.copy`.
+                let len = self.widen_from(dst_64 && src_64, len);
                 self.call_builtin(
                     Builtin::table_copy(),
                     &[dst_table, src_table, dst, src, len],
                 );
             }
             Operator::TableInit { elem_index, table } => {
+                let is_64 = self.env.module.table_is_64(*table);
                 let (dst, src, len) = self.state.pop3();
                 let table = self.b.ins().iconst(I32, i64::from(*table));
                 let elem = self.b.ins().iconst(I32, i64::from(*elem_index));
-                let dst = self.b.ins().uextend(I64, dst);
+                // Only the destination has the table's index type; `src` and `len` are i32.
+                let dst = self.widen_from(is_64, dst);
                 self.call_builtin(Builtin::table_init(), &[table, elem, dst, src, len]);
             }
             Operator::ElemDrop { elem_index } => {
@@ -114,11 +121,12 @@ impl FuncTranslator<'_, '_> {
         true
     }
 
-    /// The address of element `index` (an i32) of table `table`, trapping if it is out of bounds.
+    /// The address of element `index` (an i32, or an i64 for a 64-bit table) of table `table`,
+    /// trapping if it is out of bounds.
     pub fn table_element_address(&mut self, table: u32, index: Value) -> Value {
         let def = self.env.table_def(&mut self.b, table);
         let len = self.env.table_length(&mut self.b, def);
-        let index = self.b.ins().uextend(I64, index);
+        let index = self.widen_from(self.env.module.table_is_64(table), index);
         let oob = self
             .b
             .ins()

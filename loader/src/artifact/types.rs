@@ -7,7 +7,7 @@ use crate::types::{
     ValType,
 };
 use kiln_format::header::{FLAG_EPOCH_INTERRUPTION, FLAG_FUEL};
-use kiln_format::tables::{extern_kind, TableId, LIMITS_HAS_MAX};
+use kiln_format::tables::{extern_kind, TableId, LIMITS_64, LIMITS_HAS_MAX};
 use kiln_format::{ArtifactView, FormatError, Location};
 
 impl Artifact {
@@ -106,12 +106,14 @@ fn extern_type(
             let t = view.tables().get(i).ok_or_else(missing)?;
             let element = ValType::from_word(t.elem_type.get(), type_ids).ok_or_else(missing)?;
             let max = (t.flags & LIMITS_HAS_MAX != 0).then(|| t.max.get());
-            ExternType::Table(TableType::from_limits(element, t.min.get(), max))
+            let is_64 = t.flags & LIMITS_64 != 0;
+            ExternType::Table(TableType::from_limits(element, t.min.get(), max, is_64))
         }
         extern_kind::MEMORY => {
             let m = view.memories().get(i).ok_or_else(missing)?;
             let max = (m.flags & LIMITS_HAS_MAX != 0).then(|| m.max_pages.get());
-            ExternType::Memory(MemoryType::from_limits(m.min_pages.get(), max))
+            let is_64 = m.flags & LIMITS_64 != 0;
+            ExternType::Memory(MemoryType::from_limits(m.min_pages.get(), max, is_64))
         }
         extern_kind::GLOBAL => {
             let g = view.globals().get(i).ok_or_else(missing)?;

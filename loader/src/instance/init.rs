@@ -57,7 +57,7 @@ fn create(
     let mut memories = linked.memories.clone();
     for m in own_memories {
         let max = (m.flags & LIMITS_HAS_MAX != 0).then(|| m.max_pages.get());
-        let ty = MemoryType::from_limits(m.min_pages.get(), max);
+        let ty = MemoryType::from_limits(m.min_pages.get(), max, m.flags & LIMITS_64 != 0);
         let bytes = |pages: u64| {
             usize::try_from(pages.saturating_mul(WASM_PAGE_SIZE)).unwrap_or(usize::MAX)
         };
@@ -70,7 +70,9 @@ fn create(
                 ty.minimum()
             )));
         }
-        let mem = MemoryData::new(ty).map_err(|e| Error::Resource(e.to_string()))?;
+        // The strategy was checked against the memory's type (`link::check_memories`).
+        let mem =
+            MemoryData::new(ty, m.bounds_check).map_err(|e| Error::Resource(e.to_string()))?;
         memories.push(store.opaque_mut().push_memory(mem));
     }
     let mut tables = linked.tables.clone();
@@ -82,7 +84,7 @@ fn create(
             )
         })?;
         let max = (t.flags & LIMITS_HAS_MAX != 0).then(|| t.max.get());
-        let ty = TableType::from_limits(element, t.min.get(), max);
+        let ty = TableType::from_limits(element, t.min.get(), max, t.flags & LIMITS_64 != 0);
         let elems = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
         let allowed = store
             .table_growing(0, elems(ty.minimum()), max.map(elems))
@@ -97,6 +99,16 @@ fn create(
         tables.push(store.opaque_mut().push_table(table));
     }
     Ok(OwnEntities { memories, tables })
+}
+
+/// A segment's offset (an evaluated constant expression) as an index into a table or memory of
+/// 32-bit (an i32, unsigned) or 64-bit (an i64) indices.
+fn segment_offset(value: u128, is_64: bool) -> u64 {
+    if is_64 {
+        value as u64
+    } else {
+        u64::from(value as u32)
+    }
 }
 
 fn trap(kind: TrapKind) -> Error {
@@ -208,7 +220,8 @@ fn initialize_globals_and_tables(
                     )
                 })?;
                 let env = InstanceConstEnv { store, inst };
-                let offset = eval(view.expr(e.offset)?, &env)? as u32 as u64;
+                let is_64 = store.tables[table as usize].ty().is_64();
+                let offset = segment_offset(eval(view.expr(e.offset)?, &env)?, is_64);
                 let n = e.items_count.get() as u64;
                 // Expression items are evaluated before the table is borrowed for writing.
                 let exprs = if e.items_kind == ELEM_ITEMS_FUNCS {
@@ -220,7 +233,10 @@ fn initialize_globals_and_tables(
                     Some(values)
                 };
                 let elems = store.tables[table as usize].elems_mut();
-                if offset + n > elems.len() as u64 {
+                if offset
+                    .checked_add(n)
+                    .is_none_or(|end| end > elems.len() as u64)
+                {
                     outcome = Err(trap(TrapKind::TableOutOfBounds));
                     break;
                 }
@@ -309,10 +325,14 @@ fn initialize_memories(
         })?;
         let inst = &store.instances[instance.index as usize];
         let env = InstanceConstEnv { store, inst };
-        let offset = eval(view.expr(d.offset)?, &env)? as u32 as u64;
+        let is_64 = store.memories[mem_index as usize].ty().is_64();
+        let offset = segment_offset(eval(view.expr(d.offset)?, &env)?, is_64);
         let bytes = view.data_bytes(i)?;
         let mem = &mut store.memories[mem_index as usize];
-        if offset + bytes.len() as u64 > mem.byte_len() {
+        if offset
+            .checked_add(bytes.len() as u64)
+            .is_none_or(|end| end > mem.byte_len())
+        {
             let inst = &mut store.instances[instance.index as usize];
             for &k in &dropped {
                 inst.dropped_data[k] = true;

@@ -8,7 +8,7 @@ use crate::func::{ErasedHostFunc, FuncKind};
 use crate::global::Global;
 use crate::store::StoreOpaque;
 use crate::types::ValType;
-use kiln_format::tables::{extern_kind, TableId, LIMITS_HAS_MAX, NO_CODE};
+use kiln_format::tables::{bounds_check, extern_kind, TableId, LIMITS_64, LIMITS_HAS_MAX, NO_CODE};
 use kiln_format::valtype::StoredType;
 use kiln_format::vmctx::{VMContext, VMFuncRef, VmctxCounts};
 use kiln_format::{ArtifactView, FormatError, Location};
@@ -86,6 +86,22 @@ pub(super) fn counts(view: &ArtifactView<'_>) -> Result<VmctxCounts, FormatError
             return Err(FormatError::corrupt(
                 Location::Table(what),
                 format_args!("{count} entries, more than WebAssembly's limit of {max}"),
+            ));
+        }
+    }
+    // Every memory's bounds-check strategy must be one this loader can set up for its address
+    // type: guard pages cannot cover a 64-bit index.
+    for (i, m) in view.memories().iter().enumerate() {
+        let is_64 = m.flags & LIMITS_64 != 0;
+        let problem = match m.bounds_check {
+            bounds_check::GUARD_PAGES if is_64 => Some("guard pages for a 64-bit memory"),
+            bounds_check::GUARD_PAGES | bounds_check::EXPLICIT => None,
+            _ => Some("unknown strategy"),
+        };
+        if let Some(problem) = problem {
+            return Err(FormatError::corrupt(
+                Location::entry(TableId::Memories, i, "bounds_check"),
+                problem,
             ));
         }
     }
@@ -259,6 +275,7 @@ pub(crate) fn resolve(
                 let ty = data.ty();
                 // Tables are mutable: their element types must be equal, not only match.
                 if ValType::from_word(entry.elem_type.get(), type_ids) != Some(ty.element())
+                    || (entry.flags & LIMITS_64 != 0) != ty.is_64()
                     || !limits_match(ty.minimum(), ty.maximum(), entry.min.get(), want_max)
                 {
                     return Err(incompatible(
@@ -275,13 +292,26 @@ pub(crate) fn resolve(
                     .get(index)
                     .ok_or_else(|| no_entry(TableId::Memories, index))?;
                 let want_max = (entry.flags & LIMITS_HAS_MAX != 0).then(|| entry.max_pages.get());
-                let ty = store.memories[m.index as usize].ty();
+                let data = &store.memories[m.index as usize];
+                let ty = data.ty();
                 let pages = ty.minimum();
-                if !limits_match(pages, ty.maximum(), entry.min_pages.get(), want_max) {
+                if (entry.flags & LIMITS_64 != 0) != ty.is_64()
+                    || !limits_match(pages, ty.maximum(), entry.min_pages.get(), want_max)
+                {
                     return Err(incompatible(
                         view,
                         k,
                         format_args!("a memory of type {ty} does not fit"),
+                    ));
+                }
+                // Code that relies on guard pages may use only a memory reserved with them.
+                if entry.bounds_check == bounds_check::GUARD_PAGES
+                    && data.bounds_check() != bounds_check::GUARD_PAGES
+                {
+                    return Err(incompatible(
+                        view,
+                        k,
+                        "the module's code relies on guard pages the memory does not have",
                     ));
                 }
                 linked.memories.push(m.index);
