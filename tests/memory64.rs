@@ -229,13 +229,13 @@ fn imports_link_only_with_the_same_index_type() {
     let mem64 = Memory::new(&mut store, MemoryType::new64(1, None)).unwrap();
     let tab32 = Table::new(
         &mut store,
-        TableType::new(ValType::FuncRef, 1, None),
+        TableType::new(ValType::FUNCREF, 1, None),
         Val::FuncRef(None),
     )
     .unwrap();
     let tab64 = Table::new(
         &mut store,
-        TableType::new64(ValType::FuncRef, 1, None),
+        TableType::new64(ValType::FUNCREF, 1, None),
         Val::FuncRef(None),
     )
     .unwrap();
