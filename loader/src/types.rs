@@ -641,7 +641,7 @@ mod tests {
         let table = TableType::new(ValType::FUNCREF, 3, None);
         assert_eq!(table.to_string(), "(table 3 funcref)");
         assert_eq!(MemoryType::new64(1, None).to_string(), "(memory i64 1)");
-        let table = TableType::new64(ValType::FuncRef, 3, Some(4));
+        let table = TableType::new64(ValType::FUNCREF, 3, Some(4));
         assert_eq!(table.to_string(), "(table i64 3 4 funcref)");
     }
 }
