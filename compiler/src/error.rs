@@ -40,7 +40,3 @@ impl From<wasmparser::BinaryReaderError> for CompileError {
         CompileError::Wasm(e)
     }
 }
-
-pub(crate) fn unsupported(what: impl Into<String>) -> CompileError {
-    CompileError::Unsupported(what.into())
-}

@@ -46,6 +46,9 @@ pub struct WasmFeatures {
     pub relaxed_simd: bool,
     /// More than one memory (`multi-memory`).
     pub multi_memory: bool,
+    /// Exception handling in the standard `exnref` form: tags, `throw`, `throw_ref`,
+    /// `try_table` (`exceptions`).
+    pub exceptions: bool,
 }
 
 impl WasmFeatures {
@@ -55,6 +58,7 @@ impl WasmFeatures {
         extended_const: false,
         relaxed_simd: false,
         multi_memory: false,
+        exceptions: false,
     };
 
     /// Every feature Kiln compiles.
@@ -63,15 +67,17 @@ impl WasmFeatures {
         extended_const: true,
         relaxed_simd: true,
         multi_memory: true,
+        exceptions: true,
     };
 
     /// Each feature's name (as in Wasmtime's `-W` options) with a mutable reference to its flag.
-    fn flags(&mut self) -> [(&'static str, &mut bool); 4] {
+    fn flags(&mut self) -> [(&'static str, &mut bool); 5] {
         [
             ("tail-call", &mut self.tail_call),
             ("extended-const", &mut self.extended_const),
             ("relaxed-simd", &mut self.relaxed_simd),
             ("multi-memory", &mut self.multi_memory),
+            ("exceptions", &mut self.exceptions),
         ]
     }
 
@@ -123,6 +129,7 @@ impl WasmFeatures {
         features.set(W::EXTENDED_CONST, self.extended_const);
         features.set(W::RELAXED_SIMD, self.relaxed_simd);
         features.set(W::MULTI_MEMORY, self.multi_memory);
+        features.set(W::EXCEPTIONS, self.exceptions);
         features
     }
 }

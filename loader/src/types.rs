@@ -21,6 +21,8 @@ pub enum ValType {
     FuncRef,
     /// External reference.
     ExternRef,
+    /// Exception reference.
+    ExnRef,
 }
 
 impl ValType {
@@ -34,6 +36,7 @@ impl ValType {
             val_type::V128 => ValType::V128,
             val_type::FUNCREF => ValType::FuncRef,
             val_type::EXTERNREF => ValType::ExternRef,
+            val_type::EXNREF => ValType::ExnRef,
             _ => return None,
         })
     }
@@ -48,12 +51,16 @@ impl ValType {
             ValType::V128 => val_type::V128,
             ValType::FuncRef => val_type::FUNCREF,
             ValType::ExternRef => val_type::EXTERNREF,
+            ValType::ExnRef => val_type::EXNREF,
         }
     }
 
     /// Whether it is a reference type.
     pub fn is_ref(self) -> bool {
-        matches!(self, ValType::FuncRef | ValType::ExternRef)
+        matches!(
+            self,
+            ValType::FuncRef | ValType::ExternRef | ValType::ExnRef
+        )
     }
 }
 
@@ -67,6 +74,7 @@ impl fmt::Display for ValType {
             ValType::V128 => "v128",
             ValType::FuncRef => "funcref",
             ValType::ExternRef => "externref",
+            ValType::ExnRef => "exnref",
         })
     }
 }
@@ -290,6 +298,8 @@ pub enum ExternType {
     Memory(MemoryType),
     /// A global.
     Global(GlobalType),
+    /// An exception tag.
+    Tag(crate::exn::TagType),
 }
 
 impl fmt::Display for ExternType {
@@ -299,6 +309,7 @@ impl fmt::Display for ExternType {
             ExternType::Table(t) => t.fmt(f),
             ExternType::Memory(t) => t.fmt(f),
             ExternType::Global(t) => t.fmt(f),
+            ExternType::Tag(t) => t.fmt(f),
         }
     }
 }

@@ -2,6 +2,7 @@
 //! that globals, tables and calls exchange with guest code.
 
 use crate::error::Result;
+use crate::exn::ExnRef;
 use crate::externref::ExternRef;
 use crate::func::{Func, FuncKind};
 use crate::send_sync::SendSyncPtr;
@@ -28,6 +29,8 @@ pub enum Val {
     FuncRef(Option<Func>),
     /// `externref`: a host value ([`ExternRef::new`]); `None` is null.
     ExternRef(Option<ExternRef>),
+    /// `exnref`: an exception object; `None` is null.
+    ExnRef(Option<ExnRef>),
 }
 
 impl Val {
@@ -41,6 +44,7 @@ impl Val {
             Val::V128(_) => ValType::V128,
             Val::FuncRef(_) => ValType::FuncRef,
             Val::ExternRef(_) => ValType::ExternRef,
+            Val::ExnRef(_) => ValType::ExnRef,
         }
     }
 
@@ -54,6 +58,7 @@ impl Val {
             ValType::V128 => Val::V128(0),
             ValType::FuncRef => Val::FuncRef(None),
             ValType::ExternRef => Val::ExternRef(None),
+            ValType::ExnRef => Val::ExnRef(None),
         }
     }
 
@@ -121,9 +126,10 @@ impl Val {
             Val::F32(v) => v as u128,
             Val::F64(v) => v as u128,
             Val::V128(v) => v,
-            Val::FuncRef(None) | Val::ExternRef(None) => 0,
+            Val::FuncRef(None) | Val::ExternRef(None) | Val::ExnRef(None) => 0,
             Val::FuncRef(Some(f)) => f.vm_func_ref(store)? as usize as u128,
             Val::ExternRef(Some(e)) => u128::from(e.to_raw(store)?),
+            Val::ExnRef(Some(e)) => u128::from(e.to_raw(store)?),
         })
     }
 
@@ -143,6 +149,7 @@ impl Val {
                 }),
             ),
             ValType::ExternRef => Val::ExternRef(ExternRef::from_raw(store, raw as u64)),
+            ValType::ExnRef => Val::ExnRef(ExnRef::from_raw(store, raw as u64)),
         }
     }
 }
@@ -183,6 +190,8 @@ impl fmt::Display for Val {
             Val::FuncRef(Some(_)) => write!(f, "funcref"),
             Val::ExternRef(None) => write!(f, "null:externref"),
             Val::ExternRef(Some(_)) => write!(f, "externref"),
+            Val::ExnRef(None) => write!(f, "null:exnref"),
+            Val::ExnRef(Some(_)) => write!(f, "exnref"),
         }
     }
 }

@@ -210,7 +210,7 @@ impl Runner {
             WastDirective::AssertMalformedCustom { .. } => {
                 Err(unsupported("assert_malformed_custom"))
             }
-            WastDirective::AssertException { .. } => Err(unsupported("assert_exception")),
+            WastDirective::AssertException { exec, .. } => self.assert_exception(exec),
             WastDirective::AssertSuspension { .. } => Err(unsupported("assert_suspension")),
             WastDirective::Thread(_) => Err(unsupported("thread")),
             WastDirective::Wait { .. } => Err(unsupported("wait")),
@@ -290,6 +290,24 @@ impl Runner {
             Ok(_) => Err(format!(
                 "expected {what} module (\"{message}\"), but it compiled"
             )),
+        }
+    }
+
+    /// `assert_exception`: the invocation must end with an uncaught exception.
+    fn assert_exception(&mut self, exec: WastExecute<'_>) -> Result<(), String> {
+        let WastExecute::Invoke(invoke) = exec else {
+            return Err(unsupported("assert_exception on a module"));
+        };
+        let args = invoke
+            .args
+            .iter()
+            .map(|a| arg_to_val(&mut self.store, a))
+            .collect::<Result<Vec<Val>, String>>()?;
+        let instance = *self.instance(invoke.module)?;
+        match instance.call(&mut self.store, invoke.name, &args) {
+            Err(Error::Exception(_)) => Ok(()),
+            Err(e) => Err(format!("expected an exception, got: {e}")),
+            Ok(vals) => Err(format!("expected an exception, got {}", show_all(&vals))),
         }
     }
 

@@ -20,6 +20,7 @@ pub fn arg_to_val(store: &mut Store<()>, arg: &WastArg<'_>) -> Result<Val, Strin
         WastArgCore::RefNull(ty) => match null_kind(ty) {
             Some(NullKind::Func) => Val::FuncRef(None),
             Some(NullKind::Extern) => Val::ExternRef(None),
+            Some(NullKind::Exn) => Val::ExnRef(None),
             None => return Err(format!("unsupported null reference type {ty:?}")),
         },
         WastArgCore::RefExtern(n) => {
@@ -35,6 +36,7 @@ pub fn arg_to_val(store: &mut Store<()>, arg: &WastArg<'_>) -> Result<Val, Strin
 enum NullKind {
     Func,
     Extern,
+    Exn,
 }
 
 fn null_kind(ty: &HeapType<'_>) -> Option<NullKind> {
@@ -47,6 +49,10 @@ fn null_kind(ty: &HeapType<'_>) -> Option<NullKind> {
             shared: false,
             ty: AbstractHeapType::Extern | AbstractHeapType::NoExtern,
         } => Some(NullKind::Extern),
+        HeapType::Abstract {
+            shared: false,
+            ty: AbstractHeapType::Exn | AbstractHeapType::NoExn,
+        } => Some(NullKind::Exn),
         _ => None,
     }
 }
@@ -87,6 +93,9 @@ pub fn matches(store: &Store<()>, expected: &WastRetCore<'_>, actual: &Val) -> b
         (WastRetCore::RefNull(ty), Val::ExternRef(None)) => ty
             .as_ref()
             .is_none_or(|t| null_kind(t) == Some(NullKind::Extern)),
+        (WastRetCore::RefNull(ty), Val::ExnRef(None)) => ty
+            .as_ref()
+            .is_none_or(|t| null_kind(t) == Some(NullKind::Exn)),
         (WastRetCore::RefExtern(e), Val::ExternRef(Some(a))) => {
             e.is_none_or(|n| extern_value(store, a) == Some(n))
         }
