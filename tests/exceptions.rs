@@ -363,3 +363,33 @@ fn an_epoch_interrupt_inside_try_table_is_not_caught() {
     let r = instance.call(&mut store, "run", &[Val::I32(10)]).unwrap();
     assert_eq!(r, [Val::I32(55)]);
 }
+
+/// A C++ program built with clang's `-fwasm-exceptions` and binaryen's `--translate-to-exnref`
+/// (tests/programs/build.sh): a recursive-descent parser throws syntax and division errors from
+/// deep inside its recursion; destructors run in every frame on the way (cleanup handlers that
+/// catch and rethrow), a handler rethrows, and the outermost one tells the types apart.
+#[test]
+fn a_cpp_program_throws_and_catches_across_frames() {
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/programs/exceptions.wasm");
+    let wasm = std::fs::read(&path).unwrap();
+    let loaded = common::load_bytes(&kiln_compiler::compile(&wasm, &Default::default()).unwrap());
+    let mut store = Store::new(());
+    let instance = Instance::new(&mut store, &loaded.artifact, &[]).unwrap();
+    let eval = instance
+        .get_typed_func::<i32, i32>(&mut store, "eval")
+        .unwrap();
+    let results: Vec<i32> = (0..8).map(|n| eval.call(&mut store, n).unwrap()).collect();
+    assert_eq!(results, [7, 9, 7, 67, -1005, -2002, -2006, -1003]);
+    let count = |store: &mut Store<()>, name: &str| {
+        let f = instance
+            .get_typed_func::<(), i32>(&mut *store, name)
+            .unwrap();
+        f.call(&mut *store, ()).unwrap()
+    };
+    // Each of the four failing expressions passed through the rethrowing handler once.
+    assert_eq!(count(&mut store, "rethrow_count"), 4);
+    // One guard per parser frame entered, destroyed by a return or by unwinding (88 is what a
+    // model of the parser in Python with `finally` counts for these eight expressions).
+    assert_eq!(count(&mut store, "cleanup_count"), 88);
+}
