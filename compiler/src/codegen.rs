@@ -124,6 +124,13 @@ pub fn compile_module(
             // Collecting into a Result keeps the first error by index: deterministic.
             .collect::<Result<Vec<_>, _>>()
     })?;
+    if !arch_resumes_exceptions(arch) && funcs.iter().any(|f| !f.call_sites.is_empty()) {
+        return Err(CompileError::Unsupported(format!(
+            "exception handlers (try_table) on {}: the loader resumes at landing pads on x86_64 \
+             and aarch64 only",
+            arch.triple()
+        )));
+    }
     let entry_trampolines = module
         .types
         .iter()
@@ -154,6 +161,12 @@ pub fn compile_module(
         entry_trampolines,
         host_adapters,
     })
+}
+
+/// Whether the loader can resume at a landing pad in code of `arch` (its resume stub and frame
+/// walk exist for these). Elsewhere a module may throw, but not catch.
+fn arch_resumes_exceptions(arch: Arch) -> bool {
+    matches!(arch, Arch::X86_64 | Arch::Aarch64)
 }
 
 /// Compiles one Cranelift function and extracts what the emitter needs. `index` names the function

@@ -83,3 +83,52 @@ fn translate_wasm3_testsuite() {
     assert!(modules > 1000, "only {modules} modules compiled");
     assert_eq!(failed, 0, "some functions failed to translate or compile");
 }
+
+/// Exception handling through the whole compiler (codegen's call-site tables included): a module
+/// that catches compiles for the targets whose loader resumes at landing pads and is refused
+/// with a clear error for the others; one that only throws compiles everywhere.
+#[test]
+fn exception_modules_on_every_target() {
+    use kiln_compiler::{compile, CompileOptions};
+    use kiln_format::Arch;
+    let catches = wat::parse_str(
+        r#"(module (tag $e (param i32 f64))
+          (func $t (param i32) (throw $e (local.get 0) (f64.const 1)))
+          (func (export "f") (param i32) (result i32 f64)
+            (block $h (result i32 f64)
+              (try_table (catch $e $h) (call $t (local.get 0)) (throw $e (i32.const 1) (f64.const 2)))
+              (unreachable)))
+          (func (export "r") (param exnref) (block $h (result exnref)
+            (try_table (catch_all_ref $h) (throw_ref (local.get 0)))
+            (return)) (throw_ref)))"#,
+    )
+    .unwrap();
+    let throws =
+        wat::parse_str(r#"(module (tag $e (export "e")) (func (export "t") (throw $e)))"#).unwrap();
+    for target in [
+        None,
+        Some(Arch::X86_64),
+        Some(Arch::Aarch64),
+        Some(Arch::Riscv64),
+        Some(Arch::S390x),
+    ] {
+        let options = CompileOptions {
+            target,
+            ..Default::default()
+        };
+        compile(&throws, &options).unwrap_or_else(|e| panic!("{target:?}: {e}"));
+        let result = compile(&catches, &options);
+        match target {
+            Some(Arch::Riscv64 | Arch::S390x) => match result {
+                Err(CompileError::Unsupported(m)) => assert!(m.contains("try_table"), "{m}"),
+                other => panic!(
+                    "{target:?}: expected a clear error, got {:?}",
+                    other.map(|_| ())
+                ),
+            },
+            _ => {
+                result.unwrap_or_else(|e| panic!("{target:?}: {e}"));
+            }
+        }
+    }
+}
