@@ -1,6 +1,6 @@
 //! Translates and compiles, for every target, each module of the WebAssembly 3.0 spec tests that
 //! uses only features Kiln compiles (tail calls, extended constants, relaxed SIMD, multiple
-//! memories), with the verifier on and only colocated calls allowed. Files identical to their
+//! memories, exception handling), with the verifier on and only colocated calls allowed. Files identical to their
 //! WebAssembly 2.0 namesakes are left to the 2.0 tests. The one thing a target may refuse is
 //! SIMD on riscv64 without the V extension, with its clear `unsupported` error.
 

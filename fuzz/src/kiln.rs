@@ -141,6 +141,9 @@ pub fn from_kiln(v: &Val) -> Value {
         Val::V128(x) => Value::V128(*x),
         Val::FuncRef(r) => Value::FuncRef { null: r.is_none() },
         Val::ExternRef(r) => Value::ExternRef { null: r.is_none() },
+        // As the Wasmtime side maps references the comparison has no kind for (the generators
+        // make no exception-handling modules).
+        Val::ExnRef(_) => Value::ExternRef { null: false },
     }
 }
 
@@ -204,7 +207,8 @@ impl KilnInstance {
                             })
                             .collect(),
                     ),
-                    Extern::Func(_) => Exported::Func,
+                    // Tags, like functions, have nothing to compare beyond their presence.
+                    Extern::Func(_) | Extern::Tag(_) => Exported::Func,
                 };
                 (name, what)
             })

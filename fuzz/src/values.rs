@@ -107,6 +107,8 @@ impl Value {
             ValType::V128 => Value::V128(u.arbitrary()?),
             ValType::FuncRef => Value::FuncRef { null: true },
             ValType::ExternRef => Value::ExternRef { null: true },
+            // The generators make no exception-handling modules.
+            ValType::ExnRef => return Err(arbitrary::Error::IncorrectFormat),
         })
     }
 }

@@ -46,7 +46,7 @@ pub struct Args {
 pub struct FeatureArgs {
     /// WebAssembly features beyond 2.0, named as in Wasmtime's `-W`: e.g. `tail-call=n`,
     /// `multi-memory=n,relaxed-simd=n`, or `wasm2` for WebAssembly 2.0 only. Default: every
-    /// feature Kiln compiles (tail-call, extended-const, relaxed-simd, multi-memory).
+    /// feature Kiln compiles (tail-call, extended-const, relaxed-simd, multi-memory, exceptions).
     /// Repeatable.
     #[arg(short = 'W', long = "wasm", value_name = "FEATURES")]
     wasm: Vec<String>,

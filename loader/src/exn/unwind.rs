@@ -81,14 +81,16 @@ pub(crate) unsafe extern "C" fn kiln_throw_from(
         // SAFETY: the buffer belongs to the `kiln_guest_call` frame of the innermost activation,
         // still on this stack; only guest frames and this builtin's lie between.
         Action::Leave(jmp) => unsafe { kiln_guest_longjmp(jmp) },
-        // SAFETY: `find_action` found a landing pad of a live guest frame below this one on
-        // this stack, with the SP and FP Cranelift expects there.
         Action::Resume {
             pc,
             sp,
             fp,
             payload,
-        } => unsafe { resume(pc, sp, fp, payload) },
+        } => {
+            // SAFETY: `find_action` found a landing pad of a live guest frame below this one on
+            // this stack, with the SP and FP Cranelift expects there.
+            unsafe { resume(pc, sp, fp, payload) }
+        }
     }
 }
 
@@ -160,12 +162,9 @@ fn walk(cx: &mut BuiltinCx<'_>, act: &Activation, exn: u32, mut fp: usize) -> Op
             return None;
         }
         fp = saved_fp;
-        let Some(artifact) = signals::artifacts(act)
+        let artifact = signals::artifacts(act)
             .iter()
-            .find(|a| a.code().contains(&ret))
-        else {
-            return None;
-        };
+            .find(|a| a.code().contains(&ret))?;
         let code = artifact.code();
         let Some(view) = artifact.validated_view() else {
             continue;
