@@ -2,7 +2,10 @@
 //!
 //! The pipeline after compilation: [`Artifact::open`] maps an artifact (one `mmap`, nothing
 //! copied or relocated), a [`Linker`] (or [`Instance::new`]) instantiates it in a [`Store`], and
-//! a [`TypedFunc`] or a [`Func`] runs its code. Traps come back as [`Trap`] errors.
+//! a [`TypedFunc`] or a [`Func`] runs its code. Traps come back as [`Trap`] errors, and
+//! WebAssembly exceptions that no guest handler catches as [`Error::Exception`] (a
+//! [`ThrownException`] with its [`Tag`] and payload); a host function throws one into its caller by
+//! returning a [`ThrownException`] as its error.
 //!
 //! The API follows Wasmtime's: a [`Store<T>`] owns every instance and entity and the host's data
 //! `T`; handles ([`Instance`], [`Func`], [`Memory`], [`Table`], [`Global`], [`ExternRef`]) are

@@ -12,6 +12,12 @@
 //! payload, and the next throw reuses it. An object that escaped as an `exnref` (`catch_ref`,
 //! `catch_all_ref`, or to the host) lives until the store is dropped; at most
 //! [`MAX_LIVE_EXCEPTIONS`] can live at once, beyond that a throw fails with a host error.
+//!
+//! **The host boundary** follows Wasmtime's names (`Tag`, `TagType`, `ExnRef`,
+//! `ThrownException`) with one difference: where Wasmtime's error is a marker and the exception
+//! waits in the store (`Store::take_pending_exception`), Kiln's [`ThrownException`] error carries
+//! its tag, payload and [`ExnRef`] itself. Returning one (or an [`Error::Exception`]) from a host
+//! function throws it into the calling guest, where `try_table` handlers see it as any other.
 
 pub(crate) mod unwind;
 
