@@ -53,7 +53,7 @@ fn compile_inspect_and_run_the_example() {
     let report = text(&out.stdout);
     assert!(out.status.success());
     for needle in [
-        "format version   3.0",
+        "format version   4.0",
         "this machine     compatible",
         ".text",
         "fib",

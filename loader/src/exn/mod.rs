@@ -370,3 +370,29 @@ pub(crate) fn as_thrown<'e>(
             _ => None,
         })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::ExnArena;
+
+    #[test]
+    fn objects_caught_without_a_reference_are_reused_and_escaped_ones_are_not() {
+        let mut arena = ExnArena::default();
+        let a = arena.alloc(3, &[7, 8]).unwrap();
+        let addr = arena.address(a);
+        assert_eq!(arena.index_of(addr), Some(a));
+        assert_eq!((arena.tag(a), arena.payload(a)), (3, &[7u128, 8][..]));
+        arena.caught_without_ref(a);
+        // Dead: no reference reaches it any more, and the next throw takes it.
+        assert_eq!(arena.index_of(addr), None);
+        let b = arena.alloc(4, &[9]).unwrap();
+        assert_eq!(b, a);
+        assert_eq!(arena.payload(b), &[9]);
+        arena.mark_escaped(b);
+        arena.caught_without_ref(b);
+        let c = arena.alloc(4, &[]).unwrap();
+        assert_ne!(c, b, "an escaped object lives on");
+        assert_eq!(arena.index_of(arena.address(b)), Some(b));
+        assert_eq!(arena.index_of(0), None);
+    }
+}
