@@ -393,3 +393,13 @@ fn a_cpp_program_throws_and_catches_across_frames() {
     // model of the parser in Python with `finally` counts for these eight expressions).
     assert_eq!(count(&mut store, "cleanup_count"), 88);
 }
+
+/// `exnref` values kept in a global and a table and rethrown from there, through `kiln wast`'s
+/// runner (tests/wast/exnref_storage.wast).
+#[test]
+fn exnref_values_live_in_globals_and_tables() {
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/wast/exnref_storage.wast");
+    let report = kiln_cli::wast_runner::run_file_with(&path, kiln_compiler::WasmFeatures::ALL);
+    assert_eq!((report.passed, report.failed), (8, 0), "{report:#?}");
+}

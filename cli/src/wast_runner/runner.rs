@@ -389,6 +389,7 @@ pub fn trap_matches(kind: TrapKind, expected: &str) -> bool {
     actual.contains(expected)
         || expected.starts_with(actual)
         || (kind == TrapKind::TableOutOfBounds && expected.starts_with("undefined element"))
+        || (kind == TrapKind::NullReference && expected.starts_with("null"))
 }
 
 fn show_all(vals: &[Val]) -> String {
