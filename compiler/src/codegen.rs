@@ -7,6 +7,7 @@ use crate::parse::ModuleInfo;
 use crate::translate::{ir_type, translate_function, wasm_signature};
 use crate::trap_codes::{trap_code, trap_kind};
 use cranelift_codegen::control::ControlPlane;
+use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{
     self, AbiParam, InstBuilder, MemFlagsData, StackSlotData, StackSlotKind, UserFuncName,
 };
@@ -15,8 +16,10 @@ use cranelift_codegen::settings::{self, Configurable};
 use cranelift_codegen::{Context, FinalizedRelocTarget};
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
 use kiln_format::target::features_of;
-use kiln_format::vmctx::{HOSTCTX_DISPATCH, VALUE_SLOT_SIZE};
-use kiln_format::{Arch, TrapKind};
+use kiln_format::vmctx::{
+    DISPATCH_EXCEPTION, HOSTCTX_DISPATCH, PTR, VALUE_SLOT_SIZE, VMCTX_BUILTINS,
+};
+use kiln_format::{Arch, Builtin, TrapKind};
 use rayon::prelude::*;
 use wasmparser::FuncType;
 
@@ -48,6 +51,21 @@ pub struct CompiledCode {
     pub address_map: Vec<(u32, u32)>,
     /// System V unwind information, when unwind tables were requested.
     pub unwind: Option<cranelift_codegen::isa::unwind::UnwindInfo>,
+    /// Calls with exception handlers, by return address.
+    pub call_sites: Vec<CallSite>,
+}
+
+/// A call inside a `try_table`, for the artifact's `CallSites` and `Handlers` tables.
+#[derive(Debug, Clone)]
+pub struct CallSite {
+    /// Offset of the return address in this code.
+    pub ret_offset: u32,
+    /// Frame pointer minus stack pointer at the call.
+    pub frame_offset: u32,
+    /// Where the caller's VMContext is saved, from that stack pointer.
+    pub vmctx_sp_offset: u32,
+    /// `(tag, flags, landing pad offset in this code)` per handler, in match order.
+    pub handlers: Vec<(u32, u8, u32)>,
 }
 
 /// The result of code generation for a module.
@@ -106,6 +124,13 @@ pub fn compile_module(
             // Collecting into a Result keeps the first error by index: deterministic.
             .collect::<Result<Vec<_>, _>>()
     })?;
+    if !arch_resumes_exceptions(arch) && funcs.iter().any(|f| !f.call_sites.is_empty()) {
+        return Err(CompileError::Unsupported(format!(
+            "exception handlers (try_table) on {}: the loader resumes at landing pads on x86_64 \
+             and aarch64 only",
+            arch.triple()
+        )));
+    }
     let entry_trampolines = module
         .types
         .iter()
@@ -140,6 +165,12 @@ pub fn compile_module(
         entry_trampolines,
         host_adapters,
     })
+}
+
+/// Whether the loader can resume at a landing pad in code of `arch` (its resume stub and frame
+/// walk exist for these). Elsewhere a module may throw, but not catch.
+fn arch_resumes_exceptions(arch: Arch) -> bool {
+    matches!(arch, Arch::X86_64 | Arch::Aarch64)
 }
 
 /// Compiles one Cranelift function and extracts what the emitter needs. `index` names the function
@@ -202,6 +233,7 @@ fn compile_function(
         .filter(|s| !s.loc.is_default())
         .map(|s| (s.start, s.loc.bits()))
         .collect();
+    let call_sites = call_sites(buffer, index)?;
     let unwind = if unwind_info {
         compiled
             .create_unwind_info(isa)
@@ -219,7 +251,51 @@ fn compile_function(
         traps,
         address_map,
         unwind,
+        call_sites,
     })
+}
+
+/// The call sites of `buffer` that have exception handlers (see `translate::ops_exceptions`).
+fn call_sites(
+    buffer: &cranelift_codegen::MachBufferFinalized<cranelift_codegen::Final>,
+    index: u32,
+) -> Result<Vec<CallSite>, CompileError> {
+    use cranelift_codegen::{ExceptionContextLoc, FinalizedMachExceptionHandler as Handler};
+    let unsupported = |what: &str| CompileError::Codegen {
+        func: index,
+        message: format!("exception handlers: {what}"),
+    };
+    let mut sites = Vec::new();
+    for site in buffer.call_sites() {
+        if site.exception_handlers.is_empty() {
+            continue;
+        }
+        let frame_offset = site
+            .frame_offset
+            .ok_or_else(|| unsupported("the target gives no frame offset"))?;
+        let mut vmctx_sp_offset = None;
+        let mut handlers = Vec::new();
+        for h in site.exception_handlers {
+            match *h {
+                Handler::Context(ExceptionContextLoc::SPOffset(off)) => vmctx_sp_offset = Some(off),
+                Handler::Context(ExceptionContextLoc::GPR(_)) => {
+                    return Err(unsupported("the VMContext is kept in a register"))
+                }
+                Handler::Tag(tag, offset) => {
+                    let (tag, flags) = crate::translate::decode_handler_tag(tag.as_u32());
+                    handlers.push((tag, flags, offset));
+                }
+                Handler::Default(_) => return Err(unsupported("a default handler")),
+            }
+        }
+        sites.push(CallSite {
+            ret_offset: site.ret_addr,
+            frame_offset,
+            vmctx_sp_offset: vmctx_sp_offset.ok_or_else(|| unsupported("no VMContext location"))?,
+            handlers,
+        });
+    }
+    Ok(sites)
 }
 
 /// Builds the ISA for the options: this machine with all its features, or a named target with its
@@ -377,7 +453,9 @@ fn entry_trampoline(isa: &dyn TargetIsa, type_index: usize, ty: &FuncType) -> ir
 /// The guest-to-host adapter for type `ty`, in the WebAssembly calling convention. Its callee
 /// VMContext is a host function context: it spills the arguments to a stack array, calls the
 /// context's `dispatch` with `(host_ctx, caller_vmctx, values)`, traps with `HostError` if that
-/// returns non-zero, and otherwise returns the results `dispatch` wrote.
+/// returns non-zero (or, for `DISPATCH_EXCEPTION`, calls the `throw_pending` builtin, which
+/// unwinds the host function's exception into the caller), and otherwise returns the results
+/// `dispatch` wrote.
 fn host_adapter(isa: &dyn TargetIsa, type_index: u32, ty: &FuncType) -> ir::Function {
     let ptr = ir::types::I64;
     let mut func =
@@ -414,7 +492,34 @@ fn host_adapter(isa: &dyn TargetIsa, type_index: u32, ty: &FuncType) -> ir::Func
         .ins()
         .call_indirect(dispatch_sig, dispatch, &[host_ctx, caller_vmctx, values]);
     let status = b.inst_results(call)[0];
-    b.ins().trapnz(status, trap_code(TrapKind::HostError));
+    // Why one branch on the fast path: a failed call is rare; only then is it told apart from
+    // an exception the host function threw.
+    let failed = b.create_block();
+    let done = b.create_block();
+    b.ins().brif(status, failed, &[], done, &[]);
+    b.switch_to_block(failed);
+    let threw = b
+        .ins()
+        .icmp_imm_u(IntCC::Equal, status, i64::from(DISPATCH_EXCEPTION));
+    b.ins().trapz(threw, trap_code(TrapKind::HostError));
+    // Without a calling instance (the host called the adapter) the loader reports the
+    // exception as the call's outcome; with one, `throw_pending` unwinds it into the caller.
+    b.ins().trapz(caller_vmctx, trap_code(TrapKind::HostError));
+    let builtin = Builtin::throw_pending();
+    let mut pending_sig = ir::Signature::new(isa.default_call_conv());
+    pending_sig.params.push(AbiParam::new(ptr));
+    pending_sig.returns.push(AbiParam::new(ir::types::I32));
+    let pending_sig = b.import_signature(pending_sig);
+    let flags = MemFlagsData::trusted().with_readonly();
+    let table = b
+        .ins()
+        .load(ptr, flags, caller_vmctx, VMCTX_BUILTINS as i32);
+    let callee = b
+        .ins()
+        .load(ptr, flags, table, (builtin.index() * PTR) as i32);
+    b.ins().call_indirect(pending_sig, callee, &[caller_vmctx]);
+    b.ins().trap(trap_code(TrapKind::HostError));
+    b.switch_to_block(done);
     let results: Vec<_> = ty
         .results()
         .iter()

@@ -41,6 +41,7 @@ impl From<wasmparser::BinaryReaderError> for CompileError {
     }
 }
 
+/// An [`CompileError::Unsupported`] error about `what`.
 pub(crate) fn unsupported(what: impl Into<String>) -> CompileError {
     CompileError::Unsupported(what.into())
 }

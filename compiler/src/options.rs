@@ -54,6 +54,9 @@ pub struct WasmFeatures {
     /// 64-bit memories and tables (`memory64`; wasmparser's flag covers both): their accesses
     /// are bounds-checked explicitly (see `translate::ops_memory`).
     pub memory64: bool,
+    /// Exception handling in the standard `exnref` form: tags, `throw`, `throw_ref`,
+    /// `try_table` (`exceptions`).
+    pub exceptions: bool,
 }
 
 impl WasmFeatures {
@@ -65,6 +68,7 @@ impl WasmFeatures {
         multi_memory: false,
         function_references: false,
         memory64: false,
+        exceptions: false,
     };
 
     /// Every feature Kiln compiles.
@@ -75,10 +79,11 @@ impl WasmFeatures {
         multi_memory: true,
         function_references: true,
         memory64: true,
+        exceptions: true,
     };
 
     /// Each feature's name (as in Wasmtime's `-W` options) with a mutable reference to its flag.
-    fn flags(&mut self) -> [(&'static str, &mut bool); 6] {
+    fn flags(&mut self) -> [(&'static str, &mut bool); 7] {
         [
             ("tail-call", &mut self.tail_call),
             ("extended-const", &mut self.extended_const),
@@ -86,6 +91,7 @@ impl WasmFeatures {
             ("multi-memory", &mut self.multi_memory),
             ("function-references", &mut self.function_references),
             ("memory64", &mut self.memory64),
+            ("exceptions", &mut self.exceptions),
         ]
     }
 
@@ -142,6 +148,7 @@ impl WasmFeatures {
         // translates them (`CompileError::Unsupported`), not when it validates.
         features.set(W::FUNCTION_REFERENCES | W::GC, self.function_references);
         features.set(W::MEMORY64, self.memory64);
+        features.set(W::EXCEPTIONS, self.exceptions);
         features
     }
 }

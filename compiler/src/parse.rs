@@ -1,7 +1,7 @@
 //! Parsing and validation: a WebAssembly binary becomes a [`ModuleInfo`], the facts about the module
 //! that translation, code generation and emission need.
 
-use crate::error::{unsupported, CompileError};
+use crate::error::CompileError;
 use kiln_format::tables::NO_FUNC_REF;
 use kiln_format::vmctx::{VmctxCounts, VmctxLayout};
 use kiln_format::EntityIndex;
@@ -13,7 +13,8 @@ use wasmparser::{
 };
 
 /// The WebAssembly features Kiln compiles: WebAssembly 2.0, and of 3.0 tail calls, extended
-/// constant expressions, relaxed SIMD, multiple memories and 64-bit memories and tables.
+/// constant expressions, relaxed SIMD, multiple memories, 64-bit memories and tables, typed
+/// function references and exception handling.
 pub fn supported_features() -> WasmFeatures {
     crate::options::WasmFeatures::ALL.to_wasmparser()
 }
@@ -125,6 +126,10 @@ pub struct ModuleInfo<'a> {
     pub globals: Vec<GlobalInfo<'a>>,
     /// Imported globals.
     pub imported_globals: u32,
+    /// Type index of every exception tag.
+    pub tags: Vec<u32>,
+    /// Imported tags.
+    pub imported_tags: u32,
     /// Exports in module order.
     pub exports: Vec<(&'a str, ExternalKind, u32)>,
     /// Start function.
@@ -246,7 +251,11 @@ impl<'a> ModuleInfo<'a> {
                             self.imported_globals += 1;
                             self.globals.len() - 1
                         }
-                        TypeRef::Tag(_) => return Err(unsupported("exception tags")),
+                        TypeRef::Tag(t) => {
+                            self.tags.push(t.func_type_idx);
+                            self.imported_tags += 1;
+                            self.tags.len() - 1
+                        }
                     };
                     self.imports.push(ImportInfo {
                         module: import.module,
@@ -366,7 +375,11 @@ impl<'a> ModuleInfo<'a> {
                     }
                 }
             }
-            Payload::TagSection(_) => return Err(unsupported("exception tags")),
+            Payload::TagSection(r) => {
+                for t in r {
+                    self.tags.push(t?.func_type_idx);
+                }
+            }
             _ => {}
         }
         Ok(())

@@ -1,10 +1,11 @@
 //! Translates and compiles, for every target, each module of the WebAssembly 3.0 spec tests that
 //! validates with the features Kiln compiles (tail calls, extended constants, relaxed SIMD,
-//! multiple memories, memory64 and table64, typed function references), with the verifier on
-//! and only colocated calls allowed. Files identical to their WebAssembly 2.0 namesakes are left
-//! to the 2.0 tests. What may be refused, with its clear `unsupported` error: SIMD on riscv64
-//! without the V extension, and GC instructions (their types validate; the instructions wait for
-//! the collector).
+//! multiple memories, memory64 and table64, typed function references, exception handling), with
+//! the verifier on and only colocated calls allowed. Files identical to their WebAssembly 2.0
+//! namesakes are left to the 2.0 tests. What may be refused, with its clear `unsupported` error:
+//! SIMD on riscv64 without the V extension, catching exceptions on targets without a landing-pad
+//! resume stub, and GC instructions (their types validate; the instructions wait for the
+//! collector).
 
 mod common;
 
@@ -133,6 +134,55 @@ fn memory64_and_table64_compile_for_every_target() {
             }
             (_, result) => {
                 result.unwrap_or_else(|e| panic!("{arch:?}: {e}"));
+            }
+        }
+    }
+}
+
+/// Exception handling through the whole compiler (codegen's call-site tables included): a module
+/// that catches compiles for the targets whose loader resumes at landing pads and is refused
+/// with a clear error for the others; one that only throws compiles everywhere.
+#[test]
+fn exception_modules_on_every_target() {
+    use kiln_compiler::{compile, CompileOptions};
+    use kiln_format::Arch;
+    let catches = wat::parse_str(
+        r#"(module (tag $e (param i32 f64))
+          (func $t (param i32) (throw $e (local.get 0) (f64.const 1)))
+          (func (export "f") (param i32) (result i32 f64)
+            (block $h (result i32 f64)
+              (try_table (catch $e $h) (call $t (local.get 0)) (throw $e (i32.const 1) (f64.const 2)))
+              (unreachable)))
+          (func (export "r") (param exnref) (block $h (result exnref)
+            (try_table (catch_all_ref $h) (throw_ref (local.get 0)))
+            (return)) (throw_ref)))"#,
+    )
+    .unwrap();
+    let throws =
+        wat::parse_str(r#"(module (tag $e (export "e")) (func (export "t") (throw $e)))"#).unwrap();
+    for target in [
+        None,
+        Some(Arch::X86_64),
+        Some(Arch::Aarch64),
+        Some(Arch::Riscv64),
+        Some(Arch::S390x),
+    ] {
+        let options = CompileOptions {
+            target,
+            ..Default::default()
+        };
+        compile(&throws, &options).unwrap_or_else(|e| panic!("{target:?}: {e}"));
+        let result = compile(&catches, &options);
+        match target {
+            Some(Arch::Riscv64 | Arch::S390x) => match result {
+                Err(CompileError::Unsupported(m)) => assert!(m.contains("try_table"), "{m}"),
+                other => panic!(
+                    "{target:?}: expected a clear error, got {:?}",
+                    other.map(|_| ())
+                ),
+            },
+            _ => {
+                result.unwrap_or_else(|e| panic!("{target:?}: {e}"));
             }
         }
     }

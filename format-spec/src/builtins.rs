@@ -6,7 +6,9 @@
 //! macro itself into its table of entry shims, so that the two can never disagree.
 //!
 //! Every builtin takes the calling instance's VMContext first (not listed) and uses the target's
-//! C calling convention. No builtin unwinds or traps itself; it tells the calling code to:
+//! C calling convention. No builtin traps itself, and only the three exception builtins unwind
+//! (to a landing pad found through the artifact's handler tables, or out of the guest call, as a
+//! trap does); every builtin tells the calling code when to trap:
 //!
 //! - a result written `status(Kind)` is a `u32`: [`STATUS_OK`], [`STATUS_TRAP`] (the caller traps
 //!   with `Kind`) or [`STATUS_HOST_ERROR`] (the caller traps with `HostError`: the store's limiter
@@ -54,6 +56,16 @@ macro_rules! for_each_builtin {
             /// (1) or not (0): `call_indirect`'s check when the expected type is not final and
             /// the ids differ.
             is_subtype(actual: u32, expected: u32) -> u32;
+            /// `throw`: makes an exception of the calling module's tag `tag` whose payload is in
+            /// the value slots at `values`, and unwinds to its handler. Returns only if it
+            /// cannot (the store's exception limit: a host error).
+            throw(tag: u32, values: u64) -> status(NullReference);
+            /// `throw_ref`: unwinds with the exception `exn` to its handler. Returns only for a
+            /// null `exn` (a null-reference trap).
+            throw_ref(exn: u64) -> status(NullReference);
+            /// Called by a host adapter whose host function threw (dispatch returned
+            /// `DISPATCH_EXCEPTION`): unwinds with that exception from the adapter's frame.
+            throw_pending() -> status(NullReference);
         }
     };
 }

@@ -106,6 +106,12 @@ meta_tables! {
     AddressMap address_map: AddressMapEntry,
     /// [`MemoryImageEntry`] per defined memory whose initial contents are one page-aligned image.
     MemoryImages memory_images: MemoryImageEntry,
+    /// [`TagEntry`] per exception tag (imported first).
+    Tags tags: TagEntry,
+    /// [`CallSiteEntry`] per call that has exception handlers, sorted by return address.
+    CallSites call_sites: CallSiteEntry,
+    /// [`HandlerEntry`] per handler of a call site, each site's in match order.
+    Handlers handlers: HandlerEntry,
 }
 
 impl TableId {
@@ -241,7 +247,7 @@ pub mod extern_kind {
     pub const MEMORY: u8 = 2;
     /// A global.
     pub const GLOBAL: u8 = 3;
-    /// An exception tag (not yet supported).
+    /// An exception tag.
     pub const TAG: u8 = 4;
 }
 
@@ -260,7 +266,7 @@ pub struct ImportEntry {
     pub reserved: [u8; 3],
     /// Index in the kind's index space (the function, table, memory or global index).
     pub index: U32,
-    /// For functions, the type index.
+    /// For functions and tags, the type index.
     pub type_index: U32,
 }
 
@@ -474,6 +480,58 @@ pub struct MemoryImageEntry {
     pub len: U64,
 }
 
+/// An exception tag: its type is a function type with no results, whose parameters are the
+/// exception's payload.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
+#[repr(C)]
+pub struct TagEntry {
+    /// Type index.
+    pub type_index: U32,
+    /// 1 if imported.
+    pub imported: u8,
+    /// Reserved, zero.
+    pub reserved: [u8; 3],
+}
+
+/// A call inside a `try_table` (or several): where its handlers are and how to find the catching
+/// frame's state when an exception reaches it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
+#[repr(C)]
+pub struct CallSiteEntry {
+    /// Text offset of the call's return address.
+    pub ret_offset: U32,
+    /// Frame pointer minus stack pointer at the call: a handler runs with SP = FP - this.
+    pub frame_offset: U32,
+    /// Where the calling function's VMContext is saved: an offset from that SP.
+    pub vmctx_sp_offset: U32,
+    /// First handler in `Handlers`.
+    pub handlers_start: U32,
+    /// Number of handlers.
+    pub handlers_count: U32,
+}
+
+/// [`HandlerEntry::tag`] of `catch_all` and `catch_all_ref`.
+pub const CATCH_ALL: u32 = u32::MAX;
+
+/// [`HandlerEntry::flags`] bit: the handler takes the exception reference (`catch_ref`,
+/// `catch_all_ref`), so the exception object outlives the catch.
+pub const HANDLER_REF: u8 = 1;
+
+/// One handler of a call site.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
+#[repr(C)]
+pub struct HandlerEntry {
+    /// Tag index in the calling module, or [`CATCH_ALL`].
+    pub tag: U32,
+    /// Text offset of the landing pad.
+    pub landing_offset: U32,
+    /// `HANDLER_*` bits.
+    pub flags: u8,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -505,9 +563,12 @@ mod tests {
                 ("ElemExprs", 8),
                 ("AddressMap", 8),
                 ("MemoryImages", 32),
+                ("Tags", 8),
+                ("CallSites", 20),
+                ("Handlers", 9),
             ]
         );
-        assert_eq!(TABLE_COUNT, 17);
+        assert_eq!(TABLE_COUNT, 20);
         assert_eq!(
             size_of::<MetaDirectory>(),
             TABLE_COUNT * 12 + size_of::<ModuleEntry>()

@@ -177,7 +177,9 @@ pub const VALUE_SLOT_SIZE: u32 = size_of::<u128>() as u32;
 #[repr(C)]
 pub struct VMHostFuncContext {
     /// Called by the host adapter with the arguments in `values` (`max(params, results)` slots);
-    /// writes the results there and returns 0, or returns non-zero to make the adapter trap with
+    /// writes the results there and returns [`DISPATCH_OK`], or returns [`DISPATCH_EXCEPTION`]
+    /// (the host function threw a guest exception, which the loader keeps: the adapter calls the
+    /// `throw_pending` builtin) or any other non-zero value to make the adapter trap with
     /// [`crate::TrapKind::HostError`].
     pub dispatch: unsafe extern "C" fn(
         host_ctx: *const VMHostFuncContext,
@@ -186,8 +188,18 @@ pub struct VMHostFuncContext {
     ) -> u32,
 }
 
+/// `dispatch` result: the results are in the slots.
+pub const DISPATCH_OK: u32 = 0;
+/// `dispatch` result: the host function threw an exception.
+pub const DISPATCH_EXCEPTION: u32 = 2;
+
 /// `VMHostFuncContext` offset of `dispatch`.
 pub const HOSTCTX_DISPATCH: u32 = offset_of!(VMHostFuncContext, dispatch) as u32;
+
+/// Offset of the payload in an exception object (what an `exnref` points to): one value slot
+/// ([`VALUE_SLOT_SIZE`]) per parameter of the exception's tag, after a header only the loader
+/// reads. A landing pad loads the payload from here.
+pub const EXN_PAYLOAD: u32 = VALUE_SLOT_SIZE;
 
 /// Counts that determine a module's VMContext layout.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

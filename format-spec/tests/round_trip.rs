@@ -118,6 +118,25 @@ fn sample_tables() -> (MetaTables, ModuleEntry) {
         image_offset: 4096.into(),
         len: 4096.into(),
     });
+    m.tags.push(TagEntry {
+        type_index: 0.into(),
+        imported: 0,
+        reserved: [0; 3],
+    });
+    m.call_sites.push(CallSiteEntry {
+        ret_offset: 9.into(),
+        frame_offset: 32.into(),
+        vmctx_sp_offset: 8.into(),
+        handlers_start: 0.into(),
+        handlers_count: 2.into(),
+    });
+    for (tag, landing) in [(0, 20), (CATCH_ALL, 24)] {
+        m.handlers.push(HandlerEntry {
+            tag: tag.into(),
+            landing_offset: landing.into(),
+            flags: HANDLER_REF,
+        });
+    }
     let module = ModuleEntry {
         imported_funcs: 0.into(),
         imported_tables: 0.into(),
@@ -162,6 +181,10 @@ fn every_table_round_trips() {
     assert_eq!(view.wasm_offset_at(13), Some(112));
     assert_eq!(view.function_at(15).map(|(i, _)| i), Some(0));
     assert_eq!(view.func_name(0), "add");
+    let (site, handlers) = view.call_site_at(9).unwrap();
+    assert_eq!((site.frame_offset.get(), handlers.len()), (32, 2));
+    assert_eq!(handlers[1].tag.get(), CATCH_ALL);
+    assert!(view.call_site_at(10).is_none());
     assert_eq!(view.segment_funcs(0).unwrap(), [U32::new(1)]);
     assert_eq!(
         view.expr(view.segment_exprs(0).unwrap()[0]).unwrap(),

@@ -144,6 +144,9 @@ pub fn from_kiln(v: &Val) -> Value {
         // The generators make no GC types, so this is never compared; only null exists.
         Val::AnyRef(None) => Value::ExternRef { null: true },
         Val::AnyRef(Some(never)) => match *never {},
+        // As the Wasmtime side maps references the comparison has no kind for (the generators
+        // make no exception-handling modules).
+        Val::ExnRef(_) => Value::ExternRef { null: false },
     }
 }
 
@@ -207,7 +210,8 @@ impl KilnInstance {
                             })
                             .collect(),
                     ),
-                    Extern::Func(_) => Exported::Func,
+                    // Tags, like functions, have nothing to compare beyond their presence.
+                    Extern::Func(_) | Extern::Tag(_) => Exported::Func,
                 };
                 (name, what)
             })

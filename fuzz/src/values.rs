@@ -105,10 +105,12 @@ impl Value {
             ),
             ValType::F64 => Value::F64(u.arbitrary()?),
             ValType::V128 => Value::V128(u.arbitrary()?),
-            ValType::Ref(r) if r.heap_type().top() == kiln_loader::HeapType::Extern => {
-                Value::ExternRef { null: true }
-            }
-            ValType::Ref(_) => Value::FuncRef { null: true },
+            ValType::Ref(r) => match r.heap_type().top() {
+                kiln_loader::HeapType::Extern => Value::ExternRef { null: true },
+                // The generators make no exception-handling modules.
+                kiln_loader::HeapType::Exn => return Err(arbitrary::Error::IncorrectFormat),
+                _ => Value::FuncRef { null: true },
+            },
         })
     }
 }

@@ -3,6 +3,7 @@
 
 use crate::artifact::Artifact;
 use crate::error::{Error, Result};
+use crate::exn::ThrownException;
 use crate::func::ErasedHostFunc;
 use crate::send_sync::SendSyncPtr;
 use crate::signals::{self, Activation};
@@ -104,7 +105,7 @@ pub(crate) unsafe fn invoke(
     store: &mut (dyn VMStore + 'static),
     entry: &WasmEntry,
     values: &mut [u128],
-) -> Result<(), Trap> {
+) -> Result<()> {
     signals::ensure_alt_stack();
     let opaque = store.opaque_mut();
     if opaque.depth == 0 {
@@ -139,8 +140,11 @@ pub(crate) unsafe fn invoke(
         return Ok(());
     }
     signals::unblock_fault_signals();
+    if let Some(exn) = act.take_exception() {
+        return Err(Error::Exception(ThrownException::of(opaque, exn)));
+    }
     let Some(site) = act.trap.get() else {
-        return Err(Trap::new(TrapKind::HostError));
+        return Err(Trap::new(TrapKind::HostError).into());
     };
     let mut trap = match act.take_failure() {
         Some((error, host)) if site.kind == TrapKind::HostError => {
@@ -155,7 +159,7 @@ pub(crate) unsafe fn invoke(
         trap.func = Some(first.func_name.clone());
         trap.wasm_offset = first.wasm_offset;
     }
-    Err(trap)
+    Err(trap.into())
 }
 
 /// Calls the host function `host` of `store` from the host, with `values` holding the arguments;
@@ -185,6 +189,10 @@ pub(crate) unsafe fn invoke_host(
     // (this function's contract) and no calling instance.
     let status = unsafe { ((*ctx).dispatch)(ctx, std::ptr::null_mut(), values.as_mut_ptr()) };
     signals::pop(&act);
+    if let Some(exn) = act.take_exception() {
+        let opaque = store.opaque_mut();
+        return Err(Error::Exception(ThrownException::of(opaque, exn)));
+    }
     match act.take_failure() {
         Some((error, _)) if status != 0 => Err(Error::Trap(Trap::host(None, error))),
         _ if status != 0 => Err(Error::Trap(Trap::new(TrapKind::HostError))),

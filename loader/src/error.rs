@@ -15,6 +15,9 @@ pub enum Error {
     /// The guest trapped, or a host function it called failed.
     #[error(transparent)]
     Trap(#[from] Trap),
+    /// A WebAssembly exception left the guest: its tag and payload.
+    #[error(transparent)]
+    Exception(#[from] crate::exn::ThrownException),
     /// The artifact could not be loaded or validated (at its first use).
     #[error(transparent)]
     Load(#[from] LoadError),

@@ -2,7 +2,10 @@
 //!
 //! The pipeline after compilation: [`Artifact::open`] maps an artifact (one `mmap`, nothing
 //! copied or relocated), a [`Linker`] (or [`Instance::new`]) instantiates it in a [`Store`], and
-//! a [`TypedFunc`] or a [`Func`] runs its code. Traps come back as [`Trap`] errors.
+//! a [`TypedFunc`] or a [`Func`] runs its code. Traps come back as [`Trap`] errors, and
+//! WebAssembly exceptions that no guest handler catches as [`Error::Exception`] (a
+//! [`ThrownException`] with its [`Tag`] and payload); a host function throws one into its caller by
+//! returning a [`ThrownException`] as its error.
 //!
 //! The API follows Wasmtime's: a [`Store<T>`] owns every instance and entity and the host's data
 //! `T`; handles ([`Instance`], [`Func`], [`Memory`], [`Table`], [`Global`], [`ExternRef`]) are
@@ -47,6 +50,7 @@ pub mod capi;
 mod constexpr;
 mod engine;
 mod error;
+mod exn;
 mod extern_;
 mod externref;
 mod func;
@@ -70,6 +74,7 @@ pub use artifact::{Artifact, LoadError, LoadOptions};
 pub use caller::Caller;
 pub use engine::Engine;
 pub use error::{BoxError, Error, Result};
+pub use exn::{ExnRef, Tag, TagType, ThrownException, MAX_LIVE_EXCEPTIONS};
 pub use extern_::Extern;
 pub use externref::ExternRef;
 pub use func::{Func, IntoFunc, TypedFunc, WasmParams, WasmResults, WasmRet, WasmTy, WasmTyList};

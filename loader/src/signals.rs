@@ -52,6 +52,10 @@ pub(crate) struct Activation {
     /// Set by a host function, builtin or callback that failed: the error, and the host
     /// function's context (null for builtins).
     failure: RefCell<Option<(BoxError, *const VMHostFuncContext)>>,
+    /// The exception object (of the store's arena) that left this call's guest code.
+    exception: Cell<Option<u32>>,
+    /// The exception object a host function threw, for its adapter's `throw_pending`.
+    pending_exception: Cell<Option<u32>>,
     /// The enclosing activation.
     pub prev: *const Activation,
 }
@@ -71,6 +75,8 @@ impl Activation {
             data_type,
             trap: Cell::new(None),
             failure: RefCell::new(None),
+            exception: Cell::new(None),
+            pending_exception: Cell::new(None),
             prev: current(),
         }
     }
@@ -85,6 +91,29 @@ impl Activation {
     /// traps next, and the trap carries `error`.
     pub(crate) fn fail(&self, host: *const VMHostFuncContext, error: BoxError) {
         *self.failure.borrow_mut() = Some((error, host));
+    }
+
+    /// Records that exception object `exn` leaves this call.
+    pub(crate) fn set_exception(&self, exn: u32) {
+        self.exception.set(Some(exn));
+    }
+
+    /// The exception that left this call: one the unwinder found no handler for, or one a host
+    /// function threw when no guest could catch it.
+    pub(crate) fn take_exception(&self) -> Option<u32> {
+        self.exception
+            .take()
+            .or_else(|| self.pending_exception.take())
+    }
+
+    /// Records that the host function being called threw exception object `exn`.
+    pub(crate) fn set_pending_exception(&self, exn: u32) {
+        self.pending_exception.set(Some(exn));
+    }
+
+    /// The exception a host function threw, for `throw_pending`.
+    pub(crate) fn take_pending_exception(&self) -> Option<u32> {
+        self.pending_exception.take()
     }
 
     /// The failure recorded, if any.

@@ -2,6 +2,7 @@
 //! that globals, tables and calls exchange with guest code.
 
 use crate::error::Result;
+use crate::exn::ExnRef;
 use crate::externref::ExternRef;
 use crate::func::{Func, FuncKind};
 use crate::send_sync::SendSyncPtr;
@@ -32,6 +33,8 @@ pub enum Val {
     /// A reference of the `any` hierarchy (`anyref`, `eqref`, `structref`, ...); `None` is null.
     /// Only null exists until Kiln compiles GC instructions.
     AnyRef(Option<AnyRef>),
+    /// `exnref`: an exception object; `None` is null.
+    ExnRef(Option<ExnRef>),
 }
 
 /// A non-null reference to a GC object. None exists yet: Kiln does not compile GC instructions,
@@ -51,6 +54,7 @@ impl Val {
             Val::FuncRef(_) => ValType::FUNCREF,
             Val::ExternRef(_) => ValType::EXTERNREF,
             Val::AnyRef(_) => ValType::Ref(RefType::new(true, HeapType::Any)),
+            Val::ExnRef(_) => ValType::EXNREF,
         }
     }
 
@@ -78,6 +82,8 @@ impl Val {
             Val::ExternRef(Some(_)) => heap == HeapType::Extern,
             Val::AnyRef(None) => r.is_nullable() && heap.top() == HeapType::Any,
             Val::AnyRef(Some(never)) => match *never {},
+            Val::ExnRef(None) => r.is_nullable() && heap.top() == HeapType::Exn,
+            Val::ExnRef(Some(_)) => heap == HeapType::Exn,
             _ => false,
         }
     }
@@ -93,6 +99,7 @@ impl Val {
             ValType::Ref(r) => match r.heap_type().top() {
                 HeapType::Func => Val::FuncRef(None),
                 HeapType::Extern => Val::ExternRef(None),
+                HeapType::Exn => Val::ExnRef(None),
                 _ => Val::AnyRef(None),
             },
         }
@@ -162,10 +169,11 @@ impl Val {
             Val::F32(v) => v as u128,
             Val::F64(v) => v as u128,
             Val::V128(v) => v,
-            Val::FuncRef(None) | Val::ExternRef(None) | Val::AnyRef(None) => 0,
+            Val::FuncRef(None) | Val::ExternRef(None) | Val::AnyRef(None) | Val::ExnRef(None) => 0,
             Val::AnyRef(Some(never)) => match never {},
             Val::FuncRef(Some(f)) => f.vm_func_ref(store)? as usize as u128,
             Val::ExternRef(Some(e)) => u128::from(e.to_raw(store)?),
+            Val::ExnRef(Some(e)) => u128::from(e.to_raw(store)?),
         })
     }
 
@@ -186,6 +194,7 @@ impl Val {
                     }),
                 ),
                 HeapType::Extern => Val::ExternRef(ExternRef::from_raw(store, raw as u64)),
+                HeapType::Exn => Val::ExnRef(ExnRef::from_raw(store, raw as u64)),
                 // Why null whatever the bits: no code makes a non-null one (no GC instructions).
                 _ => Val::AnyRef(None),
             },
@@ -231,6 +240,8 @@ impl fmt::Display for Val {
             Val::ExternRef(Some(_)) => write!(f, "externref"),
             Val::AnyRef(None) => write!(f, "null:anyref"),
             Val::AnyRef(Some(never)) => match *never {},
+            Val::ExnRef(None) => write!(f, "null:exnref"),
+            Val::ExnRef(Some(_)) => write!(f, "exnref"),
         }
     }
 }

@@ -31,6 +31,19 @@ CXX=${CXX:-clang++}
 echo "building wordfreq.wasm"
 $CXX $CFLAGS -fno-exceptions -std=c++17 -Wall -Wextra -Werror wordfreq.cpp -o wordfreq.wasm
 
+# C++ exceptions: clang 14's -fwasm-exceptions emits the legacy form (try/catch/rethrow), which
+# binaryen's wasm-opt converts to the standard exnref form (try_table/throw_ref). Freestanding:
+# the program defines the few C++ ABI functions it needs. wasm-opt from npm (`npm install
+# binaryen@132.0.0`, then WASM_OPT=node_modules/binaryen/bin/wasm-opt).
+WASM_OPT=${WASM_OPT:-wasm-opt}
+echo "building exceptions.wasm"
+$CXX --target=wasm32-wasi -O2 -fwasm-exceptions -fno-rtti -nostdlib -std=c++17 -Wall -Wextra -Werror \
+    -Wl,--no-entry -Wl,--export=eval -Wl,--export=cleanup_count -Wl,--export=rethrow_count \
+    -Wl,--strip-debug exceptions.cpp -o exceptions-legacy.wasm
+$WASM_OPT --enable-exception-handling --enable-reference-types --translate-to-exnref -O2 \
+    exceptions-legacy.wasm -o exceptions.wasm
+rm exceptions-legacy.wasm
+
 # zlib 1.3.2, as vendored by the libz-sys crate.
 LIBZ_SYS=1.1.31
 if [ -z "${ZLIB_SRC:-}" ]; then

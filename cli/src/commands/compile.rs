@@ -68,7 +68,8 @@ fn default_symbol(output: &Path) -> String {
 pub struct FeatureArgs {
     /// WebAssembly features beyond 2.0, named as in Wasmtime's `-W`: e.g. `tail-call=n`,
     /// `multi-memory=n,relaxed-simd=n`, or `wasm2` for WebAssembly 2.0 only. Default: every
-    /// feature Kiln compiles (tail-call, extended-const, relaxed-simd, multi-memory, memory64).
+    /// feature Kiln compiles (tail-call, extended-const, relaxed-simd, multi-memory, memory64,
+    /// function-references, exceptions).
     /// Repeatable.
     #[arg(short = 'W', long = "wasm", value_name = "FEATURES")]
     wasm: Vec<String>,

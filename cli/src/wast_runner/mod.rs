@@ -239,7 +239,7 @@ mod tests {
 (assert_malformed (module binary "\00asm\02\00\00\00") "unknown binary version")
 (assert_invalid (module (func (result i32))) "type mismatch")
 (assert_trap (module (memory 0) (data (i32.const 1) "x")) "out of bounds memory access")
-(assert_exception (invoke "x"))
+(assert_suspension (invoke "x") "suspended")
 "#,
         );
         assert_eq!((report.passed, report.failed), (10, 2), "{report:#?}");

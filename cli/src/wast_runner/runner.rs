@@ -210,7 +210,7 @@ impl Runner {
             WastDirective::AssertMalformedCustom { .. } => {
                 Err(unsupported("assert_malformed_custom"))
             }
-            WastDirective::AssertException { .. } => Err(unsupported("assert_exception")),
+            WastDirective::AssertException { exec, .. } => self.assert_exception(exec),
             WastDirective::AssertSuspension { .. } => Err(unsupported("assert_suspension")),
             WastDirective::Thread(_) => Err(unsupported("thread")),
             WastDirective::Wait { .. } => Err(unsupported("wait")),
@@ -293,6 +293,24 @@ impl Runner {
         }
     }
 
+    /// `assert_exception`: the invocation must end with an uncaught exception.
+    fn assert_exception(&mut self, exec: WastExecute<'_>) -> Result<(), String> {
+        let WastExecute::Invoke(invoke) = exec else {
+            return Err(unsupported("assert_exception on a module"));
+        };
+        let args = invoke
+            .args
+            .iter()
+            .map(|a| arg_to_val(&mut self.store, a))
+            .collect::<Result<Vec<Val>, String>>()?;
+        let instance = *self.instance(invoke.module)?;
+        match instance.call(&mut self.store, invoke.name, &args) {
+            Err(Error::Exception(_)) => Ok(()),
+            Err(e) => Err(format!("expected an exception, got: {e}")),
+            Ok(vals) => Err(format!("expected an exception, got {}", show_all(&vals))),
+        }
+    }
+
     fn assert_trap(&mut self, exec: WastExecute<'_>, message: &str) -> Result<(), String> {
         match exec {
             WastExecute::Invoke(invoke) => match self.invoke(&invoke)? {
@@ -371,6 +389,7 @@ pub fn trap_matches(kind: TrapKind, expected: &str) -> bool {
     actual.contains(expected)
         || expected.starts_with(actual)
         || (kind == TrapKind::TableOutOfBounds && expected.starts_with("undefined element"))
+        || (kind == TrapKind::NullReference && expected.starts_with("null"))
 }
 
 fn show_all(vals: &[Val]) -> String {

@@ -21,6 +21,7 @@ pub fn arg_to_val(store: &mut Store<()>, arg: &WastArg<'_>) -> Result<Val, Strin
             Some(NullKind::Func) => Val::FuncRef(None),
             Some(NullKind::Extern) => Val::ExternRef(None),
             Some(NullKind::Any) => Val::AnyRef(None),
+            Some(NullKind::Exn) => Val::ExnRef(None),
             None => return Err(format!("unsupported null reference type {ty:?}")),
         },
         WastArgCore::RefExtern(n) => {
@@ -37,6 +38,7 @@ enum NullKind {
     Func,
     Extern,
     Any,
+    Exn,
 }
 
 fn null_kind(ty: &HeapType<'_>) -> Option<NullKind> {
@@ -59,6 +61,10 @@ fn null_kind(ty: &HeapType<'_>) -> Option<NullKind> {
                 | AbstractHeapType::Array
                 | AbstractHeapType::None,
         } => Some(NullKind::Any),
+        HeapType::Abstract {
+            shared: false,
+            ty: AbstractHeapType::Exn | AbstractHeapType::NoExn,
+        } => Some(NullKind::Exn),
         // Why func: the only concrete types Kiln has values of are function types.
         HeapType::Concrete(_) => Some(NullKind::Func),
         _ => None,
@@ -104,6 +110,9 @@ pub fn matches(store: &Store<()>, expected: &WastRetCore<'_>, actual: &Val) -> b
         (WastRetCore::RefNull(ty), Val::AnyRef(None)) => ty
             .as_ref()
             .is_none_or(|t| null_kind(t) == Some(NullKind::Any)),
+        (WastRetCore::RefNull(ty), Val::ExnRef(None)) => ty
+            .as_ref()
+            .is_none_or(|t| null_kind(t) == Some(NullKind::Exn)),
         (WastRetCore::RefExtern(e), Val::ExternRef(Some(a))) => {
             e.is_none_or(|n| extern_value(store, a) == Some(n))
         }

@@ -173,7 +173,7 @@ pub(super) fn build_meta(
             TypeRef::Table(_) => (extern_kind::TABLE, 0),
             TypeRef::Memory(_) => (extern_kind::MEMORY, 0),
             TypeRef::Global(_) => (extern_kind::GLOBAL, 0),
-            TypeRef::Tag(_) => (extern_kind::TAG, 0),
+            TypeRef::Tag(t) => (extern_kind::TAG, t.func_type_idx),
         };
         let entry = ImportEntry {
             module: m.string(imp.module.as_bytes()),
@@ -204,6 +204,22 @@ pub(super) fn build_meta(
                 code_offset: (offset + at).into(),
                 kind: *kind as u8,
             });
+        }
+        for site in &code.call_sites {
+            m.call_sites.push(CallSiteEntry {
+                ret_offset: (offset + site.ret_offset).into(),
+                frame_offset: site.frame_offset.into(),
+                vmctx_sp_offset: site.vmctx_sp_offset.into(),
+                handlers_start: (m.handlers.len() as u32).into(),
+                handlers_count: (site.handlers.len() as u32).into(),
+            });
+            for &(tag, flags, landing) in &site.handlers {
+                m.handlers.push(HandlerEntry {
+                    tag: tag.into(),
+                    landing_offset: (offset + landing).into(),
+                    flags,
+                });
+            }
         }
         if !options.strip {
             for (at, wasm) in &code.address_map {
@@ -277,6 +293,13 @@ pub(super) fn build_meta(
             imported: imported as u8,
             reserved: [0; 2],
             init,
+        });
+    }
+    for (i, &type_index) in module.tags.iter().enumerate() {
+        m.tags.push(TagEntry {
+            type_index: type_index.into(),
+            imported: u8::from((i as u32) < module.imported_tags),
+            reserved: [0; 3],
         });
     }
     for (name, kind, index) in &module.exports {

@@ -272,16 +272,38 @@ impl<'m> Env<'m> {
         builtin: Builtin,
         args: &[Value],
     ) -> Option<Value> {
+        let (sig, callee) = self.builtin_callee(b, builtin);
+        let call_args = self.builtin_args(args);
+        let call = b.ins().call_indirect(sig, callee, &call_args);
+        let result = b.inst_results(call).first().copied();
+        self.builtin_result(b, builtin, result)
+    }
+
+    /// The signature and address of `builtin`, loaded from the builtin table.
+    pub fn builtin_callee(&mut self, b: &mut FunctionBuilder, builtin: Builtin) -> (SigRef, Value) {
         let sig = self.builtin_sig(b, builtin);
         let table = self.load_vmctx_ptr(b, VMCTX_BUILTINS);
         let flags = self.readonly_flags();
         let offset = offset32(builtin.index() * PTR);
         let callee = b.ins().load(types::I64, flags, table, offset);
+        (sig, callee)
+    }
+
+    /// A builtin's arguments: the caller's VMContext, then `args`.
+    pub fn builtin_args(&self, args: &[Value]) -> Vec<Value> {
         let mut call_args = Vec::with_capacity(args.len() + 1);
         call_args.push(self.vmctx);
         call_args.extend_from_slice(args);
-        let call = b.ins().call_indirect(sig, callee, &call_args);
-        let result = b.inst_results(call).first().copied();
+        call_args
+    }
+
+    /// Checks a builtin's `result`: traps on a failed status, gives back a value.
+    pub fn builtin_result(
+        &mut self,
+        b: &mut FunctionBuilder,
+        builtin: Builtin,
+        result: Option<Value>,
+    ) -> Option<Value> {
         let host_error = trap_code(TrapKind::HostError);
         match (builtin.signature().result, result) {
             (BuiltinResult::Status(kind), Some(status)) => {

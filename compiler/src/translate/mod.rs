@@ -12,6 +12,7 @@ mod epoch;
 mod fuel;
 mod ops_call;
 mod ops_control;
+mod ops_exceptions;
 mod ops_memory;
 mod ops_numeric;
 mod ops_simd;
@@ -23,6 +24,7 @@ mod state;
 mod translator;
 
 pub use env::target_has_simd;
+pub use ops_exceptions::decode_handler_tag;
 
 use crate::error::CompileError;
 use crate::options::CompileOptions;

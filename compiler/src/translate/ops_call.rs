@@ -12,15 +12,19 @@
 //! tail calls in a row run in constant stack. Whatever the callee is (defined, imported from
 //! another instance, a host function's adapter) it is reached as for a plain call.
 //!
+//! Inside a `try_table` a plain call is a `try_call` (see `ops_exceptions`); a tail call leaves
+//! the function, and its `try_table`s with it, so it stays a `return_call`.
+//!
 //! Every call is bracketed by [`FuncTranslator::before_leaving`] and
 //! [`FuncTranslator::after_call`], which write back and reload the fuel and epoch state the
 //! function keeps in variables (see `fuel` and `epoch`).
 
+use super::ops_exceptions::Callee;
 use super::translator::FuncTranslator;
 use crate::trap_codes::trap_code;
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::types::{I32, I64};
-use cranelift_codegen::ir::{Inst, InstBuilder, MemFlagsData, Value};
+use cranelift_codegen::ir::{InstBuilder, MemFlagsData, Value};
 use kiln_format::builtins::BuiltinResult;
 use kiln_format::vmctx::{FUNCREF_CODE, FUNCREF_TYPE_ID, FUNCREF_VMCTX};
 use kiln_format::{Builtin, TrapKind};
@@ -61,14 +65,13 @@ impl FuncTranslator<'_, '_> {
 
     /// Finishes a call: a plain call reloads the state the callee may have changed and pushes
     /// its results; after a tail call nothing of this function runs.
-    fn finish_call(&mut self, call: Inst, kind: CallKind) {
-        match kind {
-            CallKind::Plain => {
+    fn finish_call(&mut self, results: Option<Vec<Value>>) {
+        match results {
+            Some(results) => {
                 self.after_call();
-                let results = self.b.inst_results(call).to_vec();
                 self.state.extend(&results);
             }
-            CallKind::Tail => self.state.reachable = false,
+            None => self.state.reachable = false,
         }
     }
 
@@ -94,33 +97,40 @@ impl FuncTranslator<'_, '_> {
     fn call(&mut self, func: u32, kind: CallKind) {
         self.before_leaving();
         let type_index = self.env.module.funcs[func as usize];
-        let call = if self.env.module.is_imported_func(func) {
+        let results = if self.env.module.is_imported_func(func) {
             let (code, callee_vmctx) = self.env.func_ref_code_and_vmctx(&mut self.b, func);
             self.call_code(type_index, code, callee_vmctx, kind)
         } else {
             let callee = self.env.direct_func(&mut self.b, func);
             let args = self.call_args(type_index, self.env.vmctx);
             match kind {
-                CallKind::Plain => self.b.ins().call(callee, &args),
-                CallKind::Tail => self.b.ins().return_call(callee, &args),
+                CallKind::Plain => Some(self.emit_call(Callee::Direct(callee), &args)),
+                CallKind::Tail => {
+                    self.b.ins().return_call(callee, &args);
+                    None
+                }
             }
         };
-        self.finish_call(call, kind);
+        self.finish_call(results);
     }
 
-    /// Calls the code at `code` of type `type_index` with callee VMContext `callee_vmctx`.
+    /// Calls the code at `code` of type `type_index` with callee VMContext `callee_vmctx`; the
+    /// results of a plain call, `None` after a tail call.
     fn call_code(
         &mut self,
         type_index: u32,
         code: Value,
         callee_vmctx: Value,
         kind: CallKind,
-    ) -> Inst {
+    ) -> Option<Vec<Value>> {
         let sig = self.env.wasm_sig(&mut self.b, type_index);
         let args = self.call_args(type_index, callee_vmctx);
         match kind {
-            CallKind::Plain => self.b.ins().call_indirect(sig, code, &args),
-            CallKind::Tail => self.b.ins().return_call_indirect(sig, code, &args),
+            CallKind::Plain => Some(self.emit_call(Callee::Indirect(sig, code), &args)),
+            CallKind::Tail => {
+                self.b.ins().return_call_indirect(sig, code, &args);
+                None
+            }
         }
     }
 
@@ -186,8 +196,8 @@ impl FuncTranslator<'_, '_> {
             .b
             .ins()
             .load(I64, flags, func_ref, FUNCREF_VMCTX as i32);
-        let call = self.call_code(type_index, code, callee_vmctx, kind);
-        self.finish_call(call, kind);
+        let results = self.call_code(type_index, code, callee_vmctx, kind);
+        self.finish_call(results);
     }
 }
 

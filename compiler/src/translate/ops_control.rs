@@ -90,7 +90,10 @@ impl FuncTranslator<'_, '_> {
     /// `else` or `end` that makes code reachable again is found.
     pub fn translate_unreachable(&mut self, op: &Operator) {
         match op {
-            Operator::Block { .. } | Operator::Loop { .. } | Operator::If { .. } => {
+            Operator::Block { .. }
+            | Operator::Loop { .. }
+            | Operator::If { .. }
+            | Operator::TryTable { .. } => {
                 self.state.unreachable_depth += 1;
             }
             Operator::Else if self.state.unreachable_depth == 0 => self.translate_else(),
@@ -106,7 +109,7 @@ impl FuncTranslator<'_, '_> {
     }
 
     /// The parameter and result types of a block type.
-    fn block_signature(&self, blockty: BlockType) -> (Vec<ir::Type>, Vec<ir::Type>) {
+    pub(super) fn block_signature(&self, blockty: BlockType) -> (Vec<ir::Type>, Vec<ir::Type>) {
         match blockty {
             BlockType::Empty => (Vec::new(), Vec::new()),
             BlockType::Type(ty) => (Vec::new(), vec![ir_type(ty)]),
@@ -121,7 +124,13 @@ impl FuncTranslator<'_, '_> {
     }
 
     /// Pushes a frame whose parameters are the top `num_params` values.
-    fn push_frame(&mut self, kind: FrameKind, next: ir::Block, num_params: usize, results: usize) {
+    pub(super) fn push_frame(
+        &mut self,
+        kind: FrameKind,
+        next: ir::Block,
+        num_params: usize,
+        results: usize,
+    ) {
         self.state.control.push(ControlFrame {
             kind,
             next,
@@ -225,6 +234,12 @@ impl FuncTranslator<'_, '_> {
         let mut reachable_after = reachable || frame.exit_branched_to;
         match frame.kind {
             FrameKind::Block => {}
+            FrameKind::TryTable { landings } => {
+                self.state.handlers.pop();
+                for landing in landings {
+                    self.b.seal_block(landing);
+                }
+            }
             FrameKind::Loop { header } => self.b.seal_block(header),
             FrameKind::If {
                 else_block,

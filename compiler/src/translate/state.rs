@@ -25,6 +25,21 @@ pub enum FrameKind {
         /// `None` until the `else` is seen; then whether the `then` arm's end was reachable.
         then_end_reachable: Option<bool>,
     },
+    /// A `try_table`: a block whose calls have the handlers of its catch clauses (the innermost
+    /// entry of [`State::handlers`] while it is open).
+    TryTable {
+        /// The landing pads of its catch clauses, sealed at its `end` (only calls inside it
+        /// reach them).
+        landings: Vec<Block>,
+    },
+}
+
+/// The catch clauses of one open `try_table`, in order: the handler tag (encoded as
+/// `ops_exceptions::handler_tag` says) and the landing pad, whose one parameter is the exception
+/// object.
+pub struct HandlerScope {
+    /// `(encoded tag, landing pad)` per clause.
+    pub catches: Vec<(u32, Block)>,
 }
 
 /// One entry of the control stack.
@@ -70,6 +85,8 @@ pub struct State {
     pub reachable: bool,
     /// While unreachable: how many skipped structured instructions are still open.
     pub unreachable_depth: u32,
+    /// The open `try_table`s, innermost last: a call with any is a `try_call`.
+    pub handlers: Vec<HandlerScope>,
 }
 
 impl State {
@@ -80,6 +97,7 @@ impl State {
             control: Vec::new(),
             reachable: true,
             unreachable_depth: 0,
+            handlers: Vec::new(),
         }
     }
 

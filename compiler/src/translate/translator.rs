@@ -224,7 +224,8 @@ impl<'m, 'f> FuncTranslator<'m, 'f> {
             || self.translate_variable(op)
             || self.translate_memory(op)
             || self.translate_table(op)
-            || self.translate_call(op);
+            || self.translate_call(op)
+            || self.translate_exception(op);
         if handled {
             Ok(())
         } else {

@@ -197,6 +197,24 @@ impl<'a> MetaView<'a> {
         (offset < end).then_some((index, f))
     }
 
+    /// The call site whose return address is at text offset `offset`, with its handlers, if it
+    /// has any (and its handler range lies in the `Handlers` table).
+    pub fn call_site_at(
+        &self,
+        offset: u32,
+    ) -> Option<(
+        &'a crate::tables::CallSiteEntry,
+        &'a [crate::tables::HandlerEntry],
+    )> {
+        let sites = self.call_sites();
+        let site = &sites[sites
+            .binary_search_by_key(&offset, |s| s.ret_offset.get())
+            .ok()?];
+        let start = site.handlers_start.get() as usize;
+        let end = start.checked_add(site.handlers_count.get() as usize)?;
+        Some((site, self.handlers().get(start..end)?))
+    }
+
     /// The trap kind recorded for the instruction at text offset `offset`.
     pub fn trap_at(&self, offset: u32) -> Option<u8> {
         let traps = self.traps();

@@ -15,6 +15,7 @@ mod validate;
 
 pub(crate) use derived::DefinedFunc;
 pub(crate) use reopen::DataFile;
+pub(crate) use types::func_type;
 
 use derived::Derived;
 use file_map::{FileMap, Image};

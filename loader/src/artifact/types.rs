@@ -125,6 +125,11 @@ fn extern_type(
             };
             ExternType::Global(GlobalType::new(content, m))
         }
+        extern_kind::TAG => {
+            let t = view.tags().get(i).ok_or_else(missing)?;
+            let ty = func_type(view, type_ids, t.type_index.get())?;
+            ExternType::Tag(crate::exn::TagType::from_func_type(ty))
+        }
         _ => {
             return Err(FormatError::corrupt(
                 Location::entry(table, at, "kind"),

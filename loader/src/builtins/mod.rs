@@ -44,13 +44,13 @@ pub(crate) enum Failure {
     Host(BoxError),
 }
 
-impl BuiltinCx<'_> {
+impl<'a> BuiltinCx<'a> {
     /// The calling code's store and instance.
     ///
     /// # Safety
     /// `vmctx` must be the VMContext of a live instance whose guest code is calling a builtin on
     /// this thread, under the innermost activation.
-    unsafe fn enter<'a>(vmctx: *mut VMContext) -> BuiltinCx<'a> {
+    pub(crate) unsafe fn enter<'b>(vmctx: *mut VMContext) -> BuiltinCx<'b> {
         let act = signals::current();
         if act.is_null() {
             // Guest code runs only under an activation; reaching here otherwise is a Kiln bug.
@@ -72,6 +72,11 @@ impl BuiltinCx<'_> {
             instance: instance.index,
             act,
         }
+    }
+
+    /// The activation of the guest call in progress.
+    pub(crate) fn act(&self) -> &'a Activation {
+        self.act
     }
 
     /// The status result for `outcome`.
@@ -140,33 +145,66 @@ macro_rules! to_abi {
     };
 }
 
+/// The shim of one builtin; none for the exception builtins, whose entry points are C
+/// (`csrc/throw.c`, see `crate::exn::unwind`).
+macro_rules! shim {
+    ($(#[$doc:meta])* throw $($rest:tt)*) => {};
+    ($(#[$doc:meta])* throw_ref $($rest:tt)*) => {};
+    ($(#[$doc:meta])* throw_pending $($rest:tt)*) => {};
+    ($(#[$doc:meta])* $name:ident ( $($p:ident : $t:ident),* ) -> $ret:ident $(($kind:ident))?) => {
+        $(#[$doc])*
+        ///
+        /// # Safety
+        /// Called only by generated code, with its own VMContext first.
+        pub(super) unsafe extern "C" fn $name(
+            vmctx: *mut VMContext,
+            $($p: $t),*
+        ) -> abi_result!($ret) {
+            // SAFETY: generated code calls a builtin only with its own VMContext, that of
+            // a live instance whose guest code runs under this thread's innermost
+            // activation (`BuiltinCx::enter`'s contract).
+            let mut cx = unsafe { BuiltinCx::enter(vmctx) };
+            let outcome = bodies::$name(&mut cx, $($p),*);
+            to_abi!(cx, $ret, outcome)
+        }
+    };
+}
+
+/// The address of one builtin's entry point.
+macro_rules! entry {
+    (throw) => {
+        kiln_throw_entry
+    };
+    (throw_ref) => {
+        kiln_throw_ref_entry
+    };
+    (throw_pending) => {
+        kiln_throw_pending_entry
+    };
+    ($name:ident) => {
+        shims::$name
+    };
+}
+
+unsafe extern "C" {
+    fn kiln_throw_entry(vmctx: *mut VMContext, tag: u32, values: u64) -> u32;
+    fn kiln_throw_ref_entry(vmctx: *mut VMContext, exn: u64) -> u32;
+    fn kiln_throw_pending_entry(vmctx: *mut VMContext) -> u32;
+}
+
 macro_rules! shims {
     ($( $(#[$doc:meta])* $name:ident ( $($p:ident : $t:ident),* ) -> $ret:ident $(($kind:ident))? ; )*) => {
         /// The entry points generated code calls, one per builtin.
         mod shims {
             use super::*;
             $(
-                $(#[$doc])*
-                ///
-                /// # Safety
-                /// Called only by generated code, with its own VMContext first.
-                pub(super) unsafe extern "C" fn $name(
-                    vmctx: *mut VMContext,
-                    $($p: $t),*
-                ) -> abi_result!($ret) {
-                    // SAFETY: generated code calls a builtin only with its own VMContext, that of
-                    // a live instance whose guest code runs under this thread's innermost
-                    // activation (`BuiltinCx::enter`'s contract).
-                    let mut cx = unsafe { BuiltinCx::enter(vmctx) };
-                    let outcome = bodies::$name(&mut cx, $($p),*);
-                    to_abi!(cx, $ret, outcome)
-                }
+                shim! { $(#[$doc])* $name ( $($p : $t),* ) -> $ret $(($kind))? }
             )*
         }
 
         /// Code addresses in `Builtin` order.
         static TABLE: [SendSyncPtr<u8>; Builtin::COUNT] = [
-            $(SendSyncPtr::from_fn(shims::$name as *const ())),*
+            $(SendSyncPtr::from_fn(entry!($name) as *const ())),*
         ];
     };
 }

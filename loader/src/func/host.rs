@@ -14,7 +14,9 @@ use crate::signals;
 use crate::store::{StoreContextMut, StoreInner};
 use crate::types::FuncType;
 use crate::values::Val;
-use kiln_format::vmctx::{VMContext, VMFuncRef, VMHostFuncContext};
+use kiln_format::vmctx::{
+    VMContext, VMFuncRef, VMHostFuncContext, DISPATCH_EXCEPTION, DISPATCH_OK,
+};
 use std::any::{Any, TypeId};
 use std::marker::PhantomData;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -243,10 +245,19 @@ unsafe extern "C" fn dispatch<T: 'static, F: RawHostFn<T>>(
         Err(panic) => Err(panic_error(panic)),
     };
     match result {
-        Ok(()) => 0,
+        Ok(()) => DISPATCH_OK,
         Err(e) => {
-            act.fail(ctx, e);
-            1
+            let thrown = crate::exn::as_thrown(&*e).map(|t| t.exn_ref());
+            match thrown {
+                Some(exn) if exn.store == store.opaque.id => {
+                    act.set_pending_exception(exn.index);
+                    DISPATCH_EXCEPTION
+                }
+                _ => {
+                    act.fail(ctx, e);
+                    1
+                }
+            }
         }
     }
 }

@@ -180,7 +180,7 @@ impl Func {
             FuncKind::Ref(ptr) => {
                 let entry = WasmEntry::for_func_ref(cx.opaque_mut(), ptr)?;
                 // SAFETY: `entry` was made for this function's type, for which `slots` is sized.
-                unsafe { crate::call::invoke(cx.0, &entry, slots) }.map_err(Error::Trap)
+                unsafe { crate::call::invoke(cx.0, &entry, slots) }
             }
         }
     }

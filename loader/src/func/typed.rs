@@ -228,7 +228,7 @@ impl<P: WasmParams, R: WasmResults> TypedFunc<P, R> {
                 // SAFETY: the entry was resolved for this function's type, for which `slots` is
                 // sized (at most 16 parameters and results: `slots` holds them all), and the
                 // function is of this store (checked above).
-                unsafe { crate::call::invoke(cx.0, entry, slots) }.map_err(Error::Trap)?
+                unsafe { crate::call::invoke(cx.0, entry, slots) }?
             }
             None => self.func.call_raw(&mut cx, slots)?,
         }

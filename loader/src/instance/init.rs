@@ -167,7 +167,7 @@ pub(super) fn initialize(store: &mut (dyn VMStore + 'static), instance: Instance
         let mut slot = [0u128; 1];
         // SAFETY: the start function has type `[] -> []`, for which one slot is enough; the entry
         // is of this store's instance.
-        unsafe { crate::call::invoke(store, &entry, &mut slot) }.map_err(Error::Trap)?;
+        unsafe { crate::call::invoke(store, &entry, &mut slot) }?;
     }
     Ok(())
 }

@@ -32,6 +32,8 @@ pub(crate) struct Linked {
     /// Store indices of imported memories.
     pub memories: Vec<u32>,
     pub globals: Vec<Global>,
+    /// Store indices of imported tags.
+    pub tags: Vec<u32>,
 }
 
 const MAX_FUNCS: u32 = 1_000_000;
@@ -43,7 +45,7 @@ const MAX_TABLES: u32 = 100_000;
 pub(super) fn counts(view: &ArtifactView<'_>) -> Result<VmctxCounts, FormatError> {
     let m = view.module();
     // Imports per kind, in one pass: functions, tables, memories, globals.
-    let mut by_kind = [0u32; 4];
+    let mut by_kind = [0u32; 5];
     for i in view.imports() {
         if let Some(n) = by_kind.get_mut(i.kind as usize) {
             *n += 1;
@@ -62,6 +64,12 @@ pub(super) fn counts(view: &ArtifactView<'_>) -> Result<VmctxCounts, FormatError
         && by_kind[extern_kind::MEMORY as usize] == counts.imported_memories
         && by_kind[extern_kind::TABLE as usize] == counts.imported_tables
         && by_kind[extern_kind::GLOBAL as usize] == counts.imported_globals
+        && by_kind[extern_kind::TAG as usize] as usize
+            == view.tags().iter().filter(|t| t.imported != 0).count()
+        && view.tags().iter().enumerate().all(|(i, t)| {
+            (t.imported != 0) == (i < by_kind[extern_kind::TAG as usize] as usize)
+                && (t.type_index.get() as usize) < view.types().len()
+        })
         && view.imports().len() == by_kind.iter().sum::<u32>() as usize
         && m.imported_funcs.get() <= counts.func_refs
         && counts.func_refs <= view.num_funcs()
@@ -194,6 +202,7 @@ pub(crate) fn resolve(
         tables: Vec::new(),
         memories: Vec::new(),
         globals: Vec::new(),
+        tags: Vec::new(),
     };
     let code = artifact.code();
     for (k, (imp, given)) in view.imports().iter().zip(imports).enumerate() {
@@ -340,6 +349,21 @@ pub(crate) fn resolve(
                     ));
                 }
                 linked.globals.push(*g);
+            }
+            (extern_kind::TAG, Import::Extern(Extern::Tag(t))) => {
+                let ti = imp.type_index.get();
+                let want = *type_ids
+                    .get(ti as usize)
+                    .ok_or_else(|| no_entry(TableId::Types, ti as usize))?;
+                let data = &store.tags[t.index as usize];
+                if data.type_id != want {
+                    return Err(incompatible(
+                        view,
+                        k,
+                        format_args!("a tag of type {} does not fit", data.ty),
+                    ));
+                }
+                linked.tags.push(t.index);
             }
             (_, Import::Extern(ext)) => {
                 return Err(incompatible(

@@ -56,6 +56,8 @@ pub(crate) struct InstanceData {
     pub tables: Vec<u32>,
     /// Its imported globals.
     pub imported_globals: Vec<Global>,
+    /// The store's tag index of each of its tags, imported first.
+    pub tags: Vec<u32>,
     /// Which data segments `data.drop` (or instantiation) has dropped.
     pub dropped_data: Vec<bool>,
     /// Which element segments `elem.drop` (or instantiation) has dropped.
@@ -238,6 +240,11 @@ impl Instance {
         self.get_export(store, name)?.into_global()
     }
 
+    /// An exported tag by name.
+    pub fn get_tag(&self, store: impl AsContextMut, name: &str) -> Option<crate::exn::Tag> {
+        self.get_export(store, name)?.into_tag()
+    }
+
     /// Calls exported function `name` with `args`, returning its results (a convenience: a
     /// [`TypedFunc`] or a [`Func`] looked up once is faster).
     pub fn call(&self, mut store: impl AsContextMut, name: &str, args: &[Val]) -> Result<Vec<Val>> {
@@ -321,6 +328,10 @@ fn export(store: &StoreOpaque, instance: Instance, kind: u8, index: u32) -> Opti
                 })
             }
         },
+        extern_kind::TAG => Extern::Tag(crate::exn::Tag {
+            store: id,
+            index: *inst.tags.get(index as usize)?,
+        }),
         _ => return None,
     })
 }
@@ -440,6 +451,22 @@ pub(crate) fn instantiate(
     let linked = link::resolve(opaque, artifact, &view, type_ids, imports)?;
     let own = init::create_memories_and_tables(store, &view, &linked, type_ids)?;
     let opaque = store.opaque_mut();
+    let mut tags = linked.tags;
+    for t in &view.tags()[tags.len().min(view.tags().len())..] {
+        let ti = t.type_index.get();
+        let ty = crate::artifact::func_type(&view, type_ids, ti)?;
+        let id = *type_ids.get(ti as usize).ok_or_else(|| {
+            FormatError::corrupt(
+                Location::entry(TableId::Tags, tags.len(), "type_index"),
+                "no such type",
+            )
+        })?;
+        tags.push(
+            opaque
+                .new_tag_of_type(crate::exn::TagType::from_func_type(ty), id)
+                .index,
+        );
+    }
     let index = opaque.instances.len() as u32;
     let host = VMInstanceHost {
         store: opaque.id,
@@ -458,6 +485,7 @@ pub(crate) fn instantiate(
         memories: own.memories,
         tables: own.tables,
         imported_globals: linked.globals,
+        tags,
         dropped_data: vec![false; view.data().len()],
         dropped_elems: vec![false; view.elements().len()],
     };

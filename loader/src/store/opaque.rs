@@ -58,6 +58,10 @@ pub(crate) struct StoreOpaque {
     pub globals: Vec<HostGlobal>,
     pub host_funcs: Vec<HostFuncEntry>,
     pub externrefs: Vec<Box<dyn Any + Send + Sync>>,
+    /// Exception tags: those instances defined, and those the host made.
+    pub tags: Vec<crate::exn::TagData>,
+    /// Exception objects.
+    pub exns: crate::exn::ExnArena,
     /// Host functions that instances import from a linker or an `InstancePre`.
     pub keep_alive: Vec<Arc<dyn Any + Send + Sync>>,
     /// Entry trampolines found by canonical type id, for calls through function references.
@@ -100,6 +104,8 @@ impl StoreOpaque {
             globals: Vec::new(),
             host_funcs: Vec::new(),
             externrefs: Vec::new(),
+            tags: Vec::new(),
+            exns: Default::default(),
             keep_alive: Vec::new(),
             entry_trampolines: FxHashMap::default(),
             max_stack: DEFAULT_MAX_WASM_STACK,
