@@ -16,6 +16,7 @@
 //! in the same run: the machine is shared and noisy, so absolute numbers from different runs are
 //! not comparable, ratios are. Performance is measured and reported, never asserted.
 
+pub mod exceptions;
 pub mod hostcalls;
 pub mod interrupt;
 pub mod modules;
@@ -92,6 +93,8 @@ pub enum Section {
     Interrupt,
     /// Unwind-table registration.
     Unwind,
+    /// Throw and catch.
+    Exceptions,
 }
 
 impl std::str::FromStr for Section {
@@ -108,10 +111,11 @@ impl std::str::FromStr for Section {
             "execute" => Section::Execute,
             "interrupt" => Section::Interrupt,
             "unwind" => Section::Unwind,
+            "exceptions" => Section::Exceptions,
             other => {
                 bail!(
                     "unknown section `{other}` (load, instantiate, calls, hostcalls, wasi, \
-                     compile, execute, interrupt or unwind)"
+                     compile, execute, interrupt, unwind or exceptions)"
                 )
             }
         })
@@ -348,6 +352,11 @@ pub fn run(config: &Config) -> Result<Report> {
     }
     if wants(Section::Execute) {
         report.rows.extend(bench_kernels(config, &rts, dir)?);
+    }
+    if wants(Section::Exceptions) {
+        report
+            .rows
+            .extend(exceptions::bench_exceptions(config, &rts, dir)?);
     }
     if wants(Section::Interrupt) {
         report

@@ -27,7 +27,8 @@ on-demand instance allocator; modules are precompiled with Engine::precompile_mo
 with Module::deserialize_file; instances are created through an InstancePre; WASI is \
 wasmtime-wasi 48.0.8's preview 1 (p1::add_to_linker_sync, WasiCtxBuilder::build_p1); fuel and \
 epochs: Config::consume_fuel / Config::epoch_interruption, Store::set_fuel(2^62) / \
-Store::set_epoch_deadline(2^62)";
+Store::set_epoch_deadline(2^62); built with its gc and gc-drc features, which its exception \
+handling needs (exnref objects live in its GC heap)";
 
 /// Wasmtime with the settings of [`SETTINGS`].
 pub struct Wasmtime {

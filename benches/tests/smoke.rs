@@ -9,9 +9,10 @@ fn quick_mode_measurement_code_runs() {
     let report = run(&Config::smoke()).expect("the smoke benchmark runs");
     let sections: std::collections::BTreeSet<&str> =
         report.rows.iter().map(|r| r.section).collect();
-    assert_eq!(sections.len(), 12, "every section has rows: {sections:?}");
+    assert_eq!(sections.len(), 13, "every section has rows: {sections:?}");
     for section in [
         kiln_benches::hostcalls::HOSTCALLS,
+        kiln_benches::exceptions::EXCEPTIONS,
         kiln_benches::wasi::WASI,
         kiln_benches::interrupt::INTERRUPT,
         kiln_benches::interrupt::INTERRUPT_OVERHEAD,

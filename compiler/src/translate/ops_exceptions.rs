@@ -36,18 +36,22 @@ use kiln_format::vmctx::{EXN_PAYLOAD, VALUE_SLOT_SIZE};
 use kiln_format::{Builtin, TrapKind};
 use wasmparser::{Catch, Operator, TryTable};
 
-/// The Cranelift tag of a handler: the module's tag index (or [`CATCH_ALL`]'s low bits) shifted
-/// left once, with [`HANDLER_REF`] in bit 0. Tag indices are far below 2^31 (the validator's
-/// limits), so this loses nothing; [`decode_handler_tag`] reverses it.
+/// The index [`handler_tag`] gives a catch-all handler: above every tag index (the validator
+/// allows far fewer than 2^30 tags), and small enough that no encoded tag is `u32::MAX`, which
+/// Cranelift reserves.
+const CATCH_ALL_INDEX: u32 = u32::MAX >> 2;
+
+/// The Cranelift tag of a handler: the module's tag index (or [`CATCH_ALL_INDEX`]) shifted left
+/// once, with [`HANDLER_REF`] in bit 0; [`decode_handler_tag`] reverses it.
 pub fn handler_tag(tag: Option<u32>, is_ref: bool) -> u32 {
-    let index = tag.unwrap_or(CATCH_ALL) & (u32::MAX >> 1);
+    let index = tag.unwrap_or(CATCH_ALL_INDEX).min(CATCH_ALL_INDEX);
     (index << 1) | u32::from(is_ref)
 }
 
 /// The artifact's `(tag, flags)` of a handler's Cranelift tag (see [`handler_tag`]).
 pub fn decode_handler_tag(encoded: u32) -> (u32, u8) {
     let index = encoded >> 1;
-    let tag = if index == CATCH_ALL >> 1 {
+    let tag = if index == CATCH_ALL_INDEX {
         CATCH_ALL
     } else {
         index
