@@ -14,7 +14,7 @@ use std::path::Path;
 /// Section title.
 pub const EXCEPTIONS: &str = "Exceptions: throw + catch (per throw)";
 
-/// The module (`benches/exceptions.wat` with i64 results, so that the kernel runners call it).
+/// The module: exports of type `(i32, i32) -> i64`, so that the kernel runners call them.
 pub const EXCEPTIONS_WAT: &str = r#"
 (module
   (tag $e (param i32))
