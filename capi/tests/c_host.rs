@@ -96,4 +96,28 @@ fn a_c_host_runs_a_linked_in_artifact() {
         lines[4].starts_with("open: /nonexistent.kiln: "),
         "{stdout}"
     );
+    // Run in place: with no file argument, the only artifact path the host touches is the one
+    // it is meant to be refused (`/nonexistent.kiln`); strace (where it runs) shows no other.
+    let trace = dir.path().join("trace");
+    match Command::new("strace")
+        .args(["-f", "-e", "trace=open,openat,mmap", "-o"])
+        .arg(&trace)
+        .arg(&exe)
+        .output()
+    {
+        Ok(out) if out.status.success() => {
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            assert!(stdout.starts_with("linked: fib(20) = 6765"), "{stdout}");
+            let calls = std::fs::read_to_string(&trace).unwrap();
+            for line in calls.lines() {
+                let names_artifact = line.contains(".kiln") || line.contains("guest.o");
+                assert!(
+                    !names_artifact || line.contains("/nonexistent.kiln"),
+                    "an artifact file was opened: {line}"
+                );
+            }
+            assert!(calls.contains("openat"), "the trace saw nothing: {calls}");
+        }
+        other => eprintln!("strace unavailable here ({other:?}): skipping the system-call check"),
+    }
 }
