@@ -329,12 +329,13 @@ impl Artifact {
             unreachable!("the only handle: made by the caller just now")
         };
         let eh = inner.map.bytes()[eh_frame].as_ptr().cast_mut();
-        // SAFETY: the section lies inside the image and is the one the compiler wrote (its place
-        // was checked, and the whole-file checksum its bytes), ends with the zero terminator the
-        // compiler writes, and the image outlives the registration (`ArtifactInner` drops
-        // `_unwind` first; a static image lives for the process).
-        inner._unwind = crate::send_sync::SendSyncPtr::from_raw(eh)
-            .map(|eh| unsafe { UnwindRegistration::register(eh) });
+        inner._unwind = crate::send_sync::SendSyncPtr::from_raw(eh).map(|eh| {
+            // SAFETY: the section lies inside the image and is the one the compiler wrote (its
+            // place was checked, and the whole-file checksum its bytes), ends with the zero
+            // terminator the compiler writes, and the image outlives the registration
+            // (`ArtifactInner` drops `_unwind` first; a static image lives for the process).
+            unsafe { UnwindRegistration::register(eh) }
+        });
         Artifact {
             inner: Arc::new(inner),
         }

@@ -28,3 +28,31 @@ macro_rules! static_artifact {
         unsafe { $crate::Artifact::from_static(&KILN_IMAGE.0) }
     }};
 }
+
+/// The artifact of an object written by `kiln compile --emit obj --symbol NAME` and linked into
+/// this executable (SPEC.md §9): evaluates to `Result<Artifact, LoadError>` of
+/// [`Artifact::from_static`](crate::Artifact::from_static) over the `NAME_len` bytes at `NAME`.
+/// The object's section is executable and never written, which is what `from_static` needs, so
+/// the host writes no `unsafe` of its own.
+#[macro_export]
+macro_rules! linked_artifact {
+    ($name:ident) => {{
+        unsafe extern "C" {
+            /// The artifact's first byte, in the object's `.text.kiln_artifact.*` section.
+            static $name: u8;
+            /// Its length, from the object's `.rodata`.
+            #[link_name = concat!(stringify!($name), "_len")]
+            static KILN_LINKED_LEN: u64;
+        }
+        // SAFETY: `kiln compile --emit obj` placed `NAME_len` bytes at `NAME`, in a text section
+        // of the object that the linker put in this executable's read+exec segment and nothing
+        // writes; the length is a `u64` it wrote beside them.
+        // (Every Kiln target is 64-bit: the length fits in `usize`.)
+        unsafe {
+            $crate::Artifact::from_static(::std::slice::from_raw_parts(
+                &raw const $name,
+                KILN_LINKED_LEN as usize,
+            ))
+        }
+    }};
+}
