@@ -179,8 +179,8 @@ pub struct VMHostFuncContext {
     /// Called by the host adapter with the arguments in `values` (`max(params, results)` slots);
     /// writes the results there and returns [`DISPATCH_OK`], or returns [`DISPATCH_EXCEPTION`]
     /// (the host function threw a guest exception, which the loader keeps: the adapter calls the
-    /// `throw_pending` builtin) or any other non-zero value to make the adapter trap with
-    /// [`crate::TrapKind::HostError`].
+    /// `throw_pending` builtin) or [`DISPATCH_ERROR`] (any other non-zero value does the same) to
+    /// make the adapter trap with [`crate::TrapKind::HostError`].
     pub dispatch: unsafe extern "C" fn(
         host_ctx: *const VMHostFuncContext,
         caller_vmctx: *mut VMContext,
@@ -190,6 +190,9 @@ pub struct VMHostFuncContext {
 
 /// `dispatch` result: the results are in the slots.
 pub const DISPATCH_OK: u32 = 0;
+/// `dispatch` result: the host function failed (the loader keeps the error); the adapter traps
+/// with [`crate::TrapKind::HostError`].
+pub const DISPATCH_ERROR: u32 = 1;
 /// `dispatch` result: the host function threw an exception.
 pub const DISPATCH_EXCEPTION: u32 = 2;
 

@@ -12,8 +12,9 @@
 //! load) and live for the process: the set of distinct types a process sees is small.
 
 use crate::types::{FuncType, HeapType, RefType, TypeId, ValType};
-use kiln_format::tables::{type_kind, TypeEntry, NO_TYPE, TYPE_FINAL};
+use kiln_format::tables::{type_kind, NO_TYPE, TYPE_FINAL};
 use kiln_format::valtype::StoredType;
+use kiln_format::MetaView;
 use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock, PoisonError};
 
@@ -85,22 +86,15 @@ pub(crate) struct BadType {
     pub what: &'static str,
 }
 
-/// The words and entry of each type of a module, as the artifact gives them.
-pub(crate) struct ModuleTypes<'a> {
-    /// Type entries, in index order.
-    pub entries: &'a [TypeEntry],
-    /// The words of type `i`: parameters and results, or fields.
-    pub words: &'a dyn Fn(u32) -> Option<(&'a [zerocopy::little_endian::U32], usize)>,
-}
-
 /// Canonical ids of every type of a module, group by group.
-pub(crate) fn module_type_ids(types: &ModuleTypes<'_>) -> Result<Box<[u32]>, BadType> {
-    let n = types.entries.len() as u32;
+pub(crate) fn module_type_ids(view: &MetaView<'_>) -> Result<Box<[u32]>, BadType> {
+    let entries = view.types();
+    let n = entries.len() as u32;
     let mut ids: Vec<u32> = Vec::with_capacity(n as usize);
     let mut reg = registry();
     while (ids.len() as u32) < n {
         let start = ids.len() as u32;
-        let first = &types.entries[start as usize];
+        let first = &entries[start as usize];
         let len = first.rec_group_len.get();
         let bad = |index, what| BadType { index, what };
         if first.rec_group.get() != start || len == 0 || len > n - start {
@@ -119,7 +113,7 @@ pub(crate) fn module_type_ids(types: &ModuleTypes<'_>) -> Result<Box<[u32]>, Bad
         let mut key = Vec::new();
         let mut shapes = Vec::with_capacity(len as usize);
         for i in start..start + len {
-            let e = &types.entries[i as usize];
+            let e = &entries[i as usize];
             if e.rec_group.get() != start || e.rec_group_len.get() != len {
                 return Err(bad(i, "recursion group out of place"));
             }
@@ -128,7 +122,9 @@ pub(crate) fn module_type_ids(types: &ModuleTypes<'_>) -> Result<Box<[u32]>, Bad
                 s if s < i => Some(resolve(s, &ids).ok_or(bad(i, "bad supertype"))?),
                 _ => return Err(bad(i, "supertype not before the type")),
             };
-            let (words, params) = (types.words)(i).ok_or(bad(i, "words out of range"))?;
+            let (words, params) = view
+                .type_words(i)
+                .map_err(|_| bad(i, "words out of range"))?;
             key.extend([
                 u32::from(e.kind),
                 u32::from(e.flags & TYPE_FINAL),
@@ -139,6 +135,9 @@ pub(crate) fn module_type_ids(types: &ModuleTypes<'_>) -> Result<Box<[u32]>, Bad
             for w in words {
                 let w = w.get();
                 let t = StoredType::decode(w).ok_or(bad(i, "unknown value type"))?;
+                if e.kind == type_kind::FUNC && matches!(t, StoredType::Packed(_)) {
+                    return Err(bad(i, "a packed type in a function type"));
+                }
                 let r = match t.type_index() {
                     Some(t) => Some(resolve(t, &ids).ok_or(bad(i, "type reference"))?),
                     None => None,
@@ -171,6 +170,7 @@ pub(crate) fn module_type_ids(types: &ModuleTypes<'_>) -> Result<Box<[u32]>, Bad
                                     StoredType::decode(w).expect("decoded above"),
                                     |_| r.map(|r| TypeId(to_id(r))),
                                 )
+                                // Why never the default: packed types were refused above.
                                 .unwrap_or(ValType::I32)
                             })
                             .collect();

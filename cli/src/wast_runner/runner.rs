@@ -253,15 +253,21 @@ impl Runner {
         }
     }
 
-    /// Runs an invocation. The outer `Err` means it could not be run at all.
-    fn invoke(&mut self, invoke: &WastInvoke<'_>) -> Result<Outcome, String> {
+    /// Calls an invocation's export with its arguments. The outer `Err` means it could not be
+    /// called at all (an argument or the module is missing).
+    fn call(&mut self, invoke: &WastInvoke<'_>) -> Result<Result<Vec<Val>, Error>, String> {
         let args = invoke
             .args
             .iter()
             .map(|a| arg_to_val(&mut self.store, a))
             .collect::<Result<Vec<Val>, String>>()?;
         let instance = *self.instance(invoke.module)?;
-        match instance.call(&mut self.store, invoke.name, &args) {
+        Ok(instance.call(&mut self.store, invoke.name, &args))
+    }
+
+    /// Runs an invocation. The outer `Err` means it could not be run at all.
+    fn invoke(&mut self, invoke: &WastInvoke<'_>) -> Result<Outcome, String> {
+        match self.call(invoke)? {
             Ok(vals) => Ok(Ok(vals)),
             Err(Error::Trap(trap)) => Ok(Err(trap)),
             Err(e) => Err(format!("invoke \"{}\": {e}", invoke.name)),
@@ -298,13 +304,7 @@ impl Runner {
         let WastExecute::Invoke(invoke) = exec else {
             return Err(unsupported("assert_exception on a module"));
         };
-        let args = invoke
-            .args
-            .iter()
-            .map(|a| arg_to_val(&mut self.store, a))
-            .collect::<Result<Vec<Val>, String>>()?;
-        let instance = *self.instance(invoke.module)?;
-        match instance.call(&mut self.store, invoke.name, &args) {
+        match self.call(&invoke)? {
             Err(Error::Exception(_)) => Ok(()),
             Err(e) => Err(format!("expected an exception, got: {e}")),
             Ok(vals) => Err(format!("expected an exception, got {}", show_all(&vals))),

@@ -115,9 +115,9 @@ impl<'a> MetaView<'a> {
             .ok_or_else(|| entry_missing(TableId::Types, index))
     }
 
-    /// The words of type `index`: parameters and results of a function type, or fields and none
-    /// of a struct or array type.
-    pub fn signature(&self, index: u32) -> Result<(&'a [U32], &'a [U32]), FormatError> {
+    /// The words of type `index`, parameters then results (a struct's or an array's fields, and
+    /// no results), and the number of parameters.
+    pub fn type_words(&self, index: u32) -> Result<(&'a [U32], usize), FormatError> {
         let ty = self.type_entry(index)?;
         let start = ty.valtypes.get() as usize;
         let p = ty.params.get() as usize;
@@ -131,6 +131,13 @@ impl<'a> MetaView<'a> {
                     "signature outside the ValTypes blob",
                 )
             })?;
+        Ok((all, p))
+    }
+
+    /// The words of type `index`: parameters and results of a function type, or fields and none
+    /// of a struct or array type.
+    pub fn signature(&self, index: u32) -> Result<(&'a [U32], &'a [U32]), FormatError> {
+        let (all, p) = self.type_words(index)?;
         Ok(all.split_at(p))
     }
 

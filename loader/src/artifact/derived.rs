@@ -130,17 +130,7 @@ impl Artifact {
             return Ok(ids);
         }
         let view = self.checked_view();
-        let words = |t: u32| {
-            let (p, r) = view.signature(t).ok()?;
-            let all = view.valtypes();
-            let start = view.types()[t as usize].valtypes.get() as usize;
-            Some((&all[start..start + p.len() + r.len()], p.len()))
-        };
-        let types = crate::type_registry::ModuleTypes {
-            entries: view.types(),
-            words: &words,
-        };
-        let ids = crate::type_registry::module_type_ids(&types).map_err(|e| {
+        let ids = crate::type_registry::module_type_ids(&view).map_err(|e| {
             FormatError::corrupt(Location::entry(TableId::Types, e.index, "valtypes"), e.what)
         })?;
         Ok(derived.type_ids.get_or_init(|| ids))

@@ -15,7 +15,7 @@ use crate::store::{StoreContextMut, StoreInner};
 use crate::types::FuncType;
 use crate::values::Val;
 use kiln_format::vmctx::{
-    VMContext, VMFuncRef, VMHostFuncContext, DISPATCH_EXCEPTION, DISPATCH_OK,
+    VMContext, VMFuncRef, VMHostFuncContext, DISPATCH_ERROR, DISPATCH_EXCEPTION, DISPATCH_OK,
 };
 use std::any::{Any, TypeId};
 use std::marker::PhantomData;
@@ -255,7 +255,7 @@ unsafe extern "C" fn dispatch<T: 'static, F: RawHostFn<T>>(
                 }
                 _ => {
                     act.fail(ctx, e);
-                    1
+                    DISPATCH_ERROR
                 }
             }
         }
