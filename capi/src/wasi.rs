@@ -1,26 +1,20 @@
-//! `kiln_instance_new_wasi`: an instance whose WASI preview-1 imports are `kiln-wasi`'s. The
-//! pointers are the loader's to read ([`instance_new_wasi`]); this file only builds the store.
+//! `kiln_wasi_config_new`: a WASI configuration whose instances get `kiln-wasi`'s preview-1
+//! functions. The loader reads every C pointer (`kiln_instance_new_wasi` and the
+//! `kiln_wasi_config_*` setters); this file dereferences no pointer, it only builds the store.
 
-use kiln_loader::capi::{instance_new_wasi, KilnArtifact, KilnInstance, KilnWasiConfig};
+use kiln_loader::capi::{KilnInstance, KilnWasiConfig};
 use kiln_loader::{Artifact, Error, Linker, Store};
 use kiln_wasi::{I32Exit, WasiCtx};
-use std::ffi::c_char;
 
-/// Instantiates `artifact` in a new store with WASI configured by `config` (any other import is
-/// an error). Returns null with the error written on failure.
-///
-/// # Safety
-/// `artifact` came from a `kiln_artifact_*` function and `config` from `kiln_wasi_config_new`,
-/// neither freed; `err` is null or valid for writes of `err_len` bytes.
+/// A new, empty WASI configuration (no arguments, environment or directories, stdio closed),
+/// freed by `kiln_wasi_config_free`.
+#[allow(
+    unsafe_code,
+    reason = "`no_mangle` exports the C symbol; the function's body is safe code"
+)]
 #[unsafe(no_mangle)]
-pub unsafe extern "C" fn kiln_instance_new_wasi(
-    artifact: *const KilnArtifact,
-    config: *const KilnWasiConfig,
-    err: *mut c_char,
-    err_len: usize,
-) -> *mut KilnInstance {
-    // SAFETY: the caller's contract is `instance_new_wasi`'s.
-    unsafe { instance_new_wasi(artifact, config, err, err_len, instantiate) }
+pub extern "C" fn kiln_wasi_config_new() -> *mut KilnWasiConfig {
+    Box::into_raw(Box::new(KilnWasiConfig::new(instantiate)))
 }
 
 /// The store's host data: the WASI context.

@@ -5,8 +5,9 @@
 //! (host functions, limits) is separate work.
 //!
 //! The loader knows nothing of WASI: it holds the C host's WASI configuration as plain strings
-//! ([`KilnWasiConfig`]), and `kiln-capi`, which links `kiln-wasi`, builds the store from it through
-//! [`instance_new_wasi`]. So every dereference of a C pointer stays here.
+//! ([`KilnWasiConfig`]) together with the function that builds a WASI store from them, which
+//! `kiln-capi` (it links `kiln-wasi`) puts there when it creates the configuration. So every C
+//! pointer is read here, and `kiln-capi` needs no unsafe code.
 //!
 //! Every function returns null or -1 on failure and then writes the error as a NUL-terminated
 //! string into the caller's `err` buffer of `err_len` bytes (truncated to fit; nothing if `err`
@@ -217,8 +218,8 @@ pub unsafe extern "C" fn kiln_instance_new(
 /// Frees an instance and its store (null is ignored).
 ///
 /// # Safety
-/// `instance` is null or was returned by [`kiln_instance_new`] (or `kiln_instance_new_wasi`) and
-/// not freed.
+/// `instance` is null or was returned by [`kiln_instance_new`] or [`kiln_instance_new_wasi`]
+/// and not freed.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn kiln_instance_free(instance: *mut KilnInstance) {
     if !instance.is_null() {
@@ -351,9 +352,9 @@ pub unsafe extern "C" fn kiln_instance_run(
     }
 }
 
-/// A C host's WASI configuration (`kiln_wasi_config` in C): what `kiln-capi` builds a WASI
-/// context from. Nothing is checked until instantiation.
-#[derive(Debug, Default, Clone)]
+/// A C host's WASI configuration (`kiln_wasi_config` in C), and how to instantiate with it.
+/// Nothing is checked until instantiation.
+#[derive(Debug)]
 pub struct KilnWasiConfig {
     /// The program's arguments, `argv[0]` first.
     pub args: Vec<String>,
@@ -363,27 +364,43 @@ pub struct KilnWasiConfig {
     pub preopens: Vec<(String, String)>,
     /// Whether the guest's stdin, stdout and stderr are the host's.
     pub inherit_stdio: bool,
+    /// Builds the instance (`kiln-capi`'s WASI linking).
+    instantiate: WasiInstantiate,
 }
 
-/// Builds an instance of an artifact with WASI from a configuration (`kiln-capi` gives one).
+/// Builds an instance of an artifact with WASI from a configuration.
 pub type WasiInstantiate = fn(&Artifact, &KilnWasiConfig) -> Result<KilnInstance, String>;
 
-/// The body of `kiln_instance_new_wasi` (in `kiln-capi`): instantiates `artifact` with WASI
-/// configured by `config`, through `instantiate`, or returns null with the error written.
+impl KilnWasiConfig {
+    /// An empty configuration (no arguments, environment or directories, stdio closed) whose
+    /// instances `instantiate` builds.
+    pub fn new(instantiate: WasiInstantiate) -> Self {
+        KilnWasiConfig {
+            args: Vec::new(),
+            env: Vec::new(),
+            preopens: Vec::new(),
+            inherit_stdio: false,
+            instantiate,
+        }
+    }
+}
+
+/// Instantiates `artifact` in a new store with WASI configured by `config` (any other import is
+/// an error). Returns null with the error written on failure.
 ///
 /// # Safety
-/// `artifact` was returned by a `kiln_artifact_*` function and not freed; `config` was returned
-/// by [`kiln_wasi_config_new`] and not freed; `err` as for [`kiln_artifact_open`].
-pub unsafe fn instance_new_wasi(
+/// `artifact` was returned by a `kiln_artifact_*` function and `config` by
+/// `kiln_wasi_config_new`, neither freed; `err` as for [`kiln_artifact_open`].
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn kiln_instance_new_wasi(
     artifact: *const KilnArtifact,
     config: *const KilnWasiConfig,
     err: *mut c_char,
     err_len: usize,
-    instantiate: WasiInstantiate,
 ) -> *mut KilnInstance {
     // SAFETY: the caller's contract.
     let (artifact, config) = unsafe { (&(*artifact).0, &*config) };
-    match instantiate(artifact, config) {
+    match (config.instantiate)(artifact, config) {
         Ok(instance) => Box::into_raw(Box::new(instance)),
         Err(message) => {
             // SAFETY: the caller's contract.
@@ -391,12 +408,6 @@ pub unsafe fn instance_new_wasi(
             std::ptr::null_mut()
         }
     }
-}
-
-/// A new, empty WASI configuration: no arguments, no environment, no directories, stdio closed.
-#[unsafe(no_mangle)]
-pub extern "C" fn kiln_wasi_config_new() -> *mut KilnWasiConfig {
-    Box::into_raw(Box::default())
 }
 
 /// A C string as Rust text (invalid UTF-8 replaced).
@@ -411,7 +422,7 @@ unsafe fn text(s: *const c_char) -> String {
 /// Appends an argument (the first is the program's name).
 ///
 /// # Safety
-/// `config` came from [`kiln_wasi_config_new`] and is not freed; `arg` is a NUL-terminated string.
+/// `config` came from `kiln_wasi_config_new` and is not freed; `arg` is a NUL-terminated string.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn kiln_wasi_config_arg(config: *mut KilnWasiConfig, arg: *const c_char) {
     // SAFETY: the caller's contract.
@@ -449,7 +460,7 @@ pub unsafe extern "C" fn kiln_wasi_config_preopen_dir(
 /// Gives the guest the host's stdin, stdout and stderr.
 ///
 /// # Safety
-/// `config` came from [`kiln_wasi_config_new`] and is not freed.
+/// `config` came from `kiln_wasi_config_new` and is not freed.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn kiln_wasi_config_inherit_stdio(config: *mut KilnWasiConfig) {
     // SAFETY: the caller's contract.
@@ -459,7 +470,7 @@ pub unsafe extern "C" fn kiln_wasi_config_inherit_stdio(config: *mut KilnWasiCon
 /// Frees a configuration (null is ignored). Instances made with it do not need it.
 ///
 /// # Safety
-/// `config` is null or came from [`kiln_wasi_config_new`] and is not freed.
+/// `config` is null or came from `kiln_wasi_config_new` and is not freed.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn kiln_wasi_config_free(config: *mut KilnWasiConfig) {
     if !config.is_null() {
