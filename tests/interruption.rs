@@ -267,3 +267,81 @@ fn a_deadline_moved_during_a_call_is_seen_by_the_caller() {
     let e = run.call(&mut store, (1000, 0)).unwrap_err();
     assert_eq!(e.as_trap().unwrap().kind, TrapKind::Interrupt, "{e}");
 }
+
+/// A loop whose values of every class are live across its epoch check: with a deadline callback
+/// that continues at every check (a deadline of 0 more ticks is due at once), the loop computes what it computes
+/// without epoch checks. The check calls the `epoch_interrupt` builtin through a stub that must
+/// preserve every register (SPEC.md §4), host code clobbering them in between.
+const MIX: &str = r#"
+(module
+  (func (export "mix") (param $n i32) (result i64)
+    (local $a i32) (local $b i64) (local $c f32) (local $d f64) (local $v v128)
+    (local.set $a (i32.const 7))
+    (local.set $b (i64.const 11))
+    (local.set $c (f32.const 1.5))
+    (local.set $d (f64.const 2.25))
+    (local.set $v (v128.const i32x4 1 2 3 4))
+    (loop $l
+      (local.set $a (i32.add (i32.mul (local.get $a) (i32.const 31)) (local.get $n)))
+      (local.set $b (i64.xor (i64.rotl (local.get $b) (i64.const 7)) (i64.extend_i32_u (local.get $a))))
+      (local.set $c (f32.add (f32.mul (local.get $c) (f32.const 1.0001)) (f32.const 0.5)))
+      (local.set $d (f64.sub (f64.mul (local.get $d) (f64.const 0.999)) (f64.const 0.25)))
+      (local.set $v (i32x4.add (local.get $v) (i32x4.splat (local.get $a))))
+      (br_if $l (local.tee $n (i32.sub (local.get $n) (i32.const 1)))))
+    (i64.add
+      (i64.add (local.get $b) (i64.extend_i32_u (i32x4.extract_lane 3 (local.get $v))))
+      (i64.add (i64.reinterpret_f64 (local.get $d))
+               (i64.extend_i32_u (i32.reinterpret_f32 (local.get $c)))))))
+"#;
+
+#[test]
+fn values_live_across_an_epoch_check_survive_the_deadline_callback() {
+    let expected = {
+        let loaded = load_wat(MIX);
+        let mut store = Store::new(());
+        let instance = Instance::new(&mut store, &loaded.artifact, &[]).unwrap();
+        instance
+            .get_typed_func::<i32, i64>(&mut store, "mix")
+            .unwrap()
+            .call(&mut store, 1000)
+            .unwrap()
+    };
+    let loaded = load_wat_with(MIX, &epochs());
+    let engine = Engine::new();
+    let mut store = Store::with_engine(&engine, 0u32);
+    let instance = Instance::new(&mut store, &loaded.artifact, &[]).unwrap();
+    store
+        .epoch_deadline_callback(|mut cx| {
+            *cx.data_mut() += 1;
+            // Host code that uses vector and general registers, then a deadline already due.
+            let noise: f64 = (1..50).map(|i| f64::from(i).sqrt()).sum();
+            assert!(format!("{noise:.3}").len() > 3);
+            Ok(UpdateDeadline::Continue(0))
+        })
+        .unwrap();
+    store.set_epoch_deadline(0).unwrap();
+    let mix = instance
+        .get_typed_func::<i32, i64>(&mut store, "mix")
+        .unwrap();
+    assert_eq!(mix.call(&mut store, 1000).unwrap(), expected);
+    // Every loop header and the function entry interrupted.
+    assert!(*store.data() >= 1000, "{} callbacks", store.data());
+}
+
+#[test]
+fn an_interrupt_trap_names_the_interrupted_function() {
+    let loaded = load_wat_with(SPIN, &epochs());
+    let mut store = Store::with_engine(&Engine::new(), ());
+    let instance = Instance::new(&mut store, &loaded.artifact, &[]).unwrap();
+    store.set_epoch_deadline(0).unwrap();
+    let err = instance
+        .call(&mut store, "count", &[100.into()])
+        .unwrap_err();
+    let trap = err.as_trap().unwrap();
+    assert_eq!(trap.kind, TrapKind::Interrupt);
+    assert_eq!(
+        trap.backtrace.first().map(|f| f.func_name.as_str()),
+        Some("count"),
+        "{trap:?}"
+    );
+}

@@ -15,6 +15,7 @@ use cranelift_codegen::isa::{self, OwnedTargetIsa, TargetIsa};
 use cranelift_codegen::settings::{self, Configurable};
 use cranelift_codegen::{Context, FinalizedRelocTarget};
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
+use kiln_format::builtins::BuiltinResult;
 use kiln_format::target::features_of;
 use kiln_format::vmctx::{
     DISPATCH_EXCEPTION, HOSTCTX_DISPATCH, PTR, VALUE_SLOT_SIZE, VMCTX_BUILTINS,
@@ -23,7 +24,7 @@ use kiln_format::{Arch, Builtin, TrapKind};
 use rayon::prelude::*;
 use wasmparser::FuncType;
 
-/// A call from one function to another defined function, to resolve at layout time.
+/// A call from one function to other code of the text region, to resolve at layout time.
 #[derive(Debug, Clone)]
 pub struct CallReloc {
     /// Offset of the relocated bytes in the calling function.
@@ -32,9 +33,22 @@ pub struct CallReloc {
     pub kind: cranelift_codegen::binemit::Reloc,
     /// Addend.
     pub addend: i64,
-    /// Callee's function index.
-    pub callee: u32,
+    /// What is called.
+    pub callee: CallTarget,
 }
+
+/// The callee of a direct call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallTarget {
+    /// A defined function, by function index (user name namespace 0).
+    Func(u32),
+    /// The preserve-all stub of a builtin, by builtin index (namespace [`BUILTIN_STUB_NAMESPACE`]).
+    BuiltinStub(u32),
+}
+
+/// The user-name namespace of builtin stubs (0: functions, 1: entry trampolines, 2: host
+/// adapters).
+pub const BUILTIN_STUB_NAMESPACE: u32 = 3;
 
 /// The machine code of one function or trampoline.
 #[derive(Debug, Clone)]
@@ -82,6 +96,20 @@ pub struct CompiledModule {
     pub entry_trampolines: Vec<(u32, CompiledCode)>,
     /// Guest-to-host adapters, `(type index, code)` for each type of an imported function.
     pub host_adapters: Vec<(u32, CompiledCode)>,
+    /// Preserve-all stubs of the builtins that code calls on cold paths (see
+    /// [`cold_builtins`]), in that order.
+    pub builtin_stubs: Vec<(Builtin, CompiledCode)>,
+}
+
+/// The builtins that `options`' code calls on cold paths of hot code, through a stub in the
+/// `PreserveAll` calling convention (see [`builtin_stub`]): today only `epoch_interrupt`, called
+/// from the check at every loop header. Each must have a status result.
+pub fn cold_builtins(options: &CompileOptions) -> Vec<Builtin> {
+    if options.epoch_interruption {
+        vec![Builtin::epoch_interrupt()]
+    } else {
+        Vec::new()
+    }
 }
 
 /// Compiles every function of `module` and the trampolines it needs.
@@ -157,6 +185,16 @@ pub fn compile_module(
             ))
         })
         .collect::<Result<Vec<_>, CompileError>>()?;
+    let builtin_stubs = cold_builtins(options)
+        .into_iter()
+        .map(|builtin| {
+            let func = builtin_stub(isa_ref, builtin);
+            Ok((
+                builtin,
+                compile_function(isa_ref, u32::MAX, func, options.unwind_info)?,
+            ))
+        })
+        .collect::<Result<Vec<_>, CompileError>>()?;
     Ok(CompiledModule {
         isa,
         arch,
@@ -164,6 +202,7 @@ pub fn compile_module(
         funcs,
         entry_trampolines,
         host_adapters,
+        builtin_stubs,
     })
 }
 
@@ -195,17 +234,21 @@ fn compile_function(
         match &r.target {
             FinalizedRelocTarget::ExternalName(ir::ExternalName::User(name_ref)) => {
                 let name = &names[*name_ref];
-                if name.namespace != 0 {
-                    return Err(CompileError::Relocation {
-                        func: index,
-                        what: format!("{:?} to namespace {}", r.kind, name.namespace),
-                    });
-                }
+                let callee = match name.namespace {
+                    0 => CallTarget::Func(name.index),
+                    BUILTIN_STUB_NAMESPACE => CallTarget::BuiltinStub(name.index),
+                    other => {
+                        return Err(CompileError::Relocation {
+                            func: index,
+                            what: format!("{:?} to namespace {other}", r.kind),
+                        })
+                    }
+                };
                 relocs.push(CallReloc {
                     offset: r.offset,
                     kind: r.kind,
                     addend: r.addend,
-                    callee: name.index,
+                    callee,
                 });
             }
             other => {
@@ -444,6 +487,58 @@ fn entry_trampoline(isa: &dyn TargetIsa, type_index: usize, ty: &FuncType) -> ir
         let offset = (i as u32 * VALUE_SLOT_SIZE) as i32;
         b.ins().store(flags, r, values, offset);
     }
+    b.ins().return_(&[]);
+    b.seal_all_blocks();
+    b.finalize(isa.frontend_config());
+    func
+}
+
+/// The signature of `builtin`'s stub: the builtin's parameters (the caller's VMContext, then its
+/// arguments; see `translate::env`) and the address where it stores the builtin's status, no
+/// result (`PreserveAll` returns none), in the `PreserveAll` calling convention.
+pub fn builtin_stub_signature(isa: &dyn TargetIsa, builtin: Builtin) -> ir::Signature {
+    let mut sig = crate::translate::builtin_signature(isa, builtin);
+    sig.call_conv = isa::CallConv::PreserveAll;
+    sig.returns.clear();
+    sig.params.push(AbiParam::new(ir::types::I64));
+    sig
+}
+
+/// The stub through which code calls `builtin` (a builtin with a status result) on a cold
+/// path: in the `PreserveAll` calling convention, it saves every register the builtin (ordinary
+/// host code) may clobber, calls it through the VMContext's builtin table, and stores its status
+/// where its last argument points; the caller traps on it, as after a direct call.
+///
+/// Why: a call in the default convention clobbers the caller-saved registers, so every value
+/// live across the check at a loop header must sit in a callee-saved register or on the stack —
+/// in the hot loop, not just on the cold path (sieve's inner loop reloaded two spilled values
+/// per iteration). Through the stub the check clobbers nothing, and the loop keeps its values in
+/// any register; the saving costs only when the builtin is actually called.
+fn builtin_stub(isa: &dyn TargetIsa, builtin: Builtin) -> ir::Function {
+    debug_assert!(matches!(
+        builtin.signature().result,
+        BuiltinResult::Status(_)
+    ));
+    let ptr = ir::types::I64;
+    let name = UserFuncName::user(BUILTIN_STUB_NAMESPACE, builtin.index());
+    let mut func = ir::Function::with_name_signature(name, builtin_stub_signature(isa, builtin));
+    let mut fb_ctx = FunctionBuilderContext::new();
+    let mut b = FunctionBuilder::new(&mut func, &mut fb_ctx);
+    let block = b.create_block();
+    b.append_block_params_for_function_params(block);
+    b.switch_to_block(block);
+    let params = b.block_params(block).to_vec();
+    let (args, status_at) = params.split_at(params.len() - 1);
+    let flags = MemFlagsData::trusted().with_readonly();
+    let table = b.ins().load(ptr, flags, args[0], VMCTX_BUILTINS as i32);
+    let callee = b
+        .ins()
+        .load(ptr, flags, table, (builtin.index() * PTR) as i32);
+    let sig = b.import_signature(crate::translate::builtin_signature(isa, builtin));
+    let call = b.ins().call_indirect(sig, callee, args);
+    let status = b.inst_results(call)[0];
+    b.ins()
+        .store(MemFlagsData::trusted(), status, status_at[0], 0);
     b.ins().return_(&[]);
     b.seal_all_blocks();
     b.finalize(isa.frontend_config());

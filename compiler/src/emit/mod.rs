@@ -83,6 +83,13 @@ fn unwind_tables(
                 .map(|(_, c)| c)
                 .zip(layout.host_adapters.iter().map(|(_, o)| o)),
         )
+        .chain(
+            compiled
+                .builtin_stubs
+                .iter()
+                .map(|(_, c)| c)
+                .zip(&layout.builtin_stubs),
+        )
         .filter_map(|(c, &off)| Some((off, c.unwind.as_ref()?)));
     let eh_frame = crate::unwind::build_eh_frame(
         &*compiled.isa,

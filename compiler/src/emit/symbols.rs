@@ -44,5 +44,12 @@ pub(super) fn symbols(
             size: c.code.len() as u32,
         });
     }
+    for ((builtin, c), offset) in compiled.builtin_stubs.iter().zip(&layout.builtin_stubs) {
+        syms.push(Symbol {
+            name: format!("kiln_builtin_stub_{}", builtin.name()).into_bytes(),
+            offset: *offset,
+            size: c.code.len() as u32,
+        });
+    }
     syms
 }

@@ -1,7 +1,8 @@
-//! The text region: every defined function in index order, then the entry trampolines, then the
-//! host adapters; calls between functions resolved here, at compile time (SPEC.md §4).
+//! The text region: every defined function in index order, then the entry trampolines, the host
+//! adapters and the builtin stubs; calls between functions, and to the stubs, resolved here, at
+//! compile time (SPEC.md §4).
 
-use crate::codegen::{CompiledCode, CompiledModule};
+use crate::codegen::{CallTarget, CompiledCode, CompiledModule};
 use crate::error::CompileError;
 use crate::parse::ModuleInfo;
 use cranelift_codegen::control::ControlPlane;
@@ -16,6 +17,8 @@ pub(super) struct TextLayout {
     pub entry_trampolines: Vec<(u32, u32)>,
     /// `(type index, offset)` of each host adapter.
     pub host_adapters: Vec<(u32, u32)>,
+    /// Offset of each builtin stub, in the order of `CompiledModule::builtin_stubs`.
+    pub builtin_stubs: Vec<u32>,
 }
 
 /// The minimum alignment of every function in `.text`: a cache line.
@@ -27,7 +30,9 @@ pub(super) fn lay_out_text(
     compiled: &CompiledModule,
 ) -> Result<TextLayout, CompileError> {
     let isa = &*compiled.isa;
-    let mut builder = isa.text_section_builder(compiled.funcs.len());
+    // Labels: the functions by defined index, then the builtin stubs (the targets of calls).
+    let labels = compiled.funcs.len() + compiled.builtin_stubs.len();
+    let mut builder = isa.text_section_builder(labels);
     let mut ctrl = ControlPlane::default();
     // Functions start on a cache line, so where a function's loops fall relative to fetch
     // blocks depends on that function alone, not on the sizes of the functions before it.
@@ -52,17 +57,40 @@ pub(super) fn lay_out_text(
         .iter()
         .map(|(t, c)| (*t, append(false, c, &mut ctrl)))
         .collect();
+    let builtin_stubs = compiled
+        .builtin_stubs
+        .iter()
+        .map(|(_, c)| append(true, c, &mut ctrl))
+        .collect();
+    let stub_label = |builtin: u32| {
+        compiled
+            .builtin_stubs
+            .iter()
+            .position(|(b, _)| b.index() == builtin)
+            .map(|k| compiled.funcs.len() + k)
+    };
     for (i, (c, &offset)) in compiled.funcs.iter().zip(&funcs).enumerate() {
         let func = module.defined_func_index(i);
         for r in &c.relocs {
-            let EntityIndex::Defined(target) = module.func_index(r.callee) else {
-                return Err(CompileError::Relocation {
-                    func,
-                    what: format!("direct call to imported function {}", r.callee),
-                });
+            let label = match r.callee {
+                CallTarget::Func(callee) => match module.func_index(callee) {
+                    EntityIndex::Defined(target) => target as usize,
+                    EntityIndex::Imported(_) => {
+                        return Err(CompileError::Relocation {
+                            func,
+                            what: format!("direct call to imported function {callee}"),
+                        })
+                    }
+                },
+                CallTarget::BuiltinStub(builtin) => {
+                    stub_label(builtin).ok_or_else(|| CompileError::Relocation {
+                        func,
+                        what: format!("call to builtin {builtin}, which has no stub"),
+                    })?
+                }
             };
             let at = u64::from(offset) + u64::from(r.offset);
-            if !builder.resolve_reloc(at, r.kind, r.addend, target as usize) {
+            if !builder.resolve_reloc(at, r.kind, r.addend, label) {
                 return Err(CompileError::Relocation {
                     func,
                     what: format!("{:?} cannot be resolved by the text builder", r.kind),
@@ -77,5 +105,6 @@ pub(super) fn lay_out_text(
         funcs,
         entry_trampolines,
         host_adapters,
+        builtin_stubs,
     })
 }

@@ -8,7 +8,8 @@ use crate::trap_codes::trap_code;
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{
     self, types, AbiParam, AliasRegion, AliasRegionData, ExtFuncData, ExternalName, FuncRef,
-    InstBuilder, MemFlagsData, SigRef, UserExternalName, Value,
+    InstBuilder, MemFlagsData, SigRef, StackSlot, StackSlotData, StackSlotKind, UserExternalName,
+    Value,
 };
 use cranelift_codegen::isa::TargetIsa;
 use cranelift_frontend::FunctionBuilder;
@@ -51,6 +52,10 @@ pub struct Env<'m> {
     wasm_sigs: HashMap<u32, SigRef>,
     builtin_sigs: [Option<SigRef>; Builtin::COUNT],
     direct_funcs: HashMap<u32, FuncRef>,
+    /// The stub of each builtin called through one, once imported.
+    builtin_stubs: [Option<FuncRef>; Builtin::COUNT],
+    /// The stack slot where builtin stubs store their status, once created.
+    stub_status: Option<StackSlot>,
 }
 
 /// Converts a VMContext-relative offset to a Cranelift load/store offset.
@@ -110,6 +115,8 @@ impl<'m> Env<'m> {
             wasm_sigs: HashMap::new(),
             builtin_sigs: [None; Builtin::COUNT],
             direct_funcs: HashMap::new(),
+            builtin_stubs: [None; Builtin::COUNT],
+            stub_status: None,
         }
     }
 
@@ -325,30 +332,71 @@ impl<'m> Env<'m> {
         }
     }
 
-    /// The native signature of `builtin`, from its entry in the builtin list (the target's default
-    /// calling convention: builtins are ordinary host functions).
+    /// The native signature of `builtin` (see [`builtin_signature`]), imported once.
     fn builtin_sig(&mut self, b: &mut FunctionBuilder, builtin: Builtin) -> SigRef {
         if let Some(sig) = self.builtin_sigs[builtin.index() as usize] {
             return sig;
         }
-        // Why `uext`: some ABIs (s390x, riscv64) require callers to extend 32-bit arguments.
-        let abi_param = |t: AbiType| match t {
-            AbiType::U32 => AbiParam::new(types::I32).uext(),
-            AbiType::U64 => AbiParam::new(types::I64),
-        };
-        let signature = builtin.signature();
-        let mut sig = ir::Signature::new(self.isa.default_call_conv());
-        sig.params.push(AbiParam::new(types::I64));
-        sig.params
-            .extend(signature.params.iter().map(|t| abi_param(*t)));
-        match signature.result {
-            BuiltinResult::Void => {}
-            BuiltinResult::Value(t) => sig.returns.push(abi_param(t)),
-            BuiltinResult::Status(_) => sig.returns.push(abi_param(AbiType::U32)),
-            BuiltinResult::Grow => sig.returns.push(abi_param(AbiType::U64)),
-        }
-        let sig = b.import_signature(sig);
+        let sig = b.import_signature(builtin_signature(self.isa, builtin));
         self.builtin_sigs[builtin.index() as usize] = Some(sig);
         sig
     }
+
+    /// Calls `builtin` through its preserve-all stub (`codegen::builtin_stub`, compiled for
+    /// each of `codegen::cold_builtins`): a direct call that clobbers no register. The stub
+    /// stores the builtin's status in a stack slot of this function, on which it traps as after
+    /// [`Env::call_builtin`] (here, so that the trap is this function's).
+    pub fn call_builtin_stub(&mut self, b: &mut FunctionBuilder, builtin: Builtin, args: &[Value]) {
+        let stub = match self.builtin_stubs[builtin.index() as usize] {
+            Some(stub) => stub,
+            None => {
+                let name = b.func.declare_imported_user_function(UserExternalName::new(
+                    crate::codegen::BUILTIN_STUB_NAMESPACE,
+                    builtin.index(),
+                ));
+                let sig = crate::codegen::builtin_stub_signature(self.isa, builtin);
+                let signature = b.import_signature(sig);
+                let stub = b.import_function(ExtFuncData {
+                    name: ExternalName::User(name),
+                    signature,
+                    colocated: true,
+                    patchable: false,
+                });
+                self.builtin_stubs[builtin.index() as usize] = Some(stub);
+                stub
+            }
+        };
+        let slot = *self.stub_status.get_or_insert_with(|| {
+            b.create_sized_stack_slot(StackSlotData::new(StackSlotKind::ExplicitSlot, 4, 2))
+        });
+        let status_at = b.ins().stack_addr(types::I64, slot, 0);
+        let mut call_args = self.builtin_args(args);
+        call_args.push(status_at);
+        b.ins().call(stub, &call_args);
+        let status = b.ins().stack_load(types::I64, types::I32, slot, 0);
+        self.builtin_result(b, builtin, Some(status));
+    }
+}
+
+/// The native signature of `builtin`, from its entry in the builtin list (the target's default
+/// calling convention: builtins are ordinary host functions): the caller's VMContext, then the
+/// builtin's arguments.
+pub(crate) fn builtin_signature(isa: &dyn TargetIsa, builtin: Builtin) -> ir::Signature {
+    // Why `uext`: some ABIs (s390x, riscv64) require callers to extend 32-bit arguments.
+    let abi_param = |t: AbiType| match t {
+        AbiType::U32 => AbiParam::new(types::I32).uext(),
+        AbiType::U64 => AbiParam::new(types::I64),
+    };
+    let signature = builtin.signature();
+    let mut sig = ir::Signature::new(isa.default_call_conv());
+    sig.params.push(AbiParam::new(types::I64));
+    sig.params
+        .extend(signature.params.iter().map(|t| abi_param(*t)));
+    match signature.result {
+        BuiltinResult::Void => {}
+        BuiltinResult::Value(t) => sig.returns.push(abi_param(t)),
+        BuiltinResult::Status(_) => sig.returns.push(abi_param(AbiType::U32)),
+        BuiltinResult::Grow => sig.returns.push(abi_param(AbiType::U64)),
+    }
+    sig
 }

@@ -56,8 +56,9 @@ impl FuncTranslator<'_, '_> {
         self.b.def_var(var, deadline);
     }
 
-    /// Calls `epoch_interrupt` if the epoch has reached the deadline. The call is on a cold path;
-    /// `call_builtin` reloads the deadline after it.
+    /// Calls `epoch_interrupt` if the epoch has reached the deadline. The call is on a cold path,
+    /// through the builtin's preserve-all stub so that it clobbers no register of the hot path;
+    /// `call_builtin_stub` reloads the deadline after it.
     pub fn epoch_check(&mut self) {
         let Some(epoch) = &self.epoch else { return };
         let (var, counter) = (epoch.deadline, epoch.counter);
@@ -77,7 +78,7 @@ impl FuncTranslator<'_, '_> {
         self.b.seal_block(interrupt);
 
         self.b.switch_to_block(interrupt);
-        self.call_builtin(Builtin::epoch_interrupt(), &[]);
+        self.call_builtin_stub(Builtin::epoch_interrupt(), &[]);
         self.b.ins().jump(go_on, &[]);
         self.b.seal_block(go_on);
 

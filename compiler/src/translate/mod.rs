@@ -23,6 +23,7 @@ mod ops_variable;
 mod state;
 mod translator;
 
+pub(crate) use env::builtin_signature;
 pub use env::target_has_simd;
 pub use ops_exceptions::decode_handler_tag;
 

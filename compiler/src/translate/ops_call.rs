@@ -84,6 +84,14 @@ impl FuncTranslator<'_, '_> {
         result
     }
 
+    /// Calls `builtin` through its preserve-all stub, with the same fuel and epoch state handling
+    /// as [`FuncTranslator::call_builtin`]. Only for `codegen::cold_builtins`.
+    pub fn call_builtin_stub(&mut self, builtin: Builtin, args: &[Value]) {
+        self.before_leaving();
+        self.env.call_builtin_stub(&mut self.b, builtin, args);
+        self.after_call();
+    }
+
     /// Calls a builtin that returns a value (see [`FuncTranslator::call_builtin`]).
     pub fn call_builtin_value(&mut self, builtin: Builtin, args: &[Value]) -> Value {
         debug_assert!(matches!(
