@@ -1,8 +1,8 @@
 //! The official WebAssembly spec test suite (`../shared/testsuite`), run through real artifact
 //! files and the loader by the same runner as `kiln wast`. Every directive of every file counts.
 
-use kiln_cli::wast_runner::{run_file_with, FileReport};
-use kiln_compiler::WasmFeatures;
+use kiln_cli::wast_runner::{run_file_with_options, FileReport};
+use kiln_compiler::{CompileOptions, WasmFeatures};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -24,9 +24,9 @@ fn suite(name: &str) -> Vec<PathBuf> {
     files
 }
 
-/// Runs `files`, whose modules may use `features`, on all cores; returns the reports in file
-/// order.
-fn run_all(files: &[PathBuf], features: WasmFeatures) -> Vec<(PathBuf, FileReport)> {
+/// Runs `files`, whose modules are compiled with `options`, on all cores; returns the reports in
+/// file order.
+fn run_all(files: &[PathBuf], options: &CompileOptions) -> Vec<(PathBuf, FileReport)> {
     let next = Mutex::new(0usize);
     let results = Mutex::new(Vec::new());
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
@@ -39,7 +39,7 @@ fn run_all(files: &[PathBuf], features: WasmFeatures) -> Vec<(PathBuf, FileRepor
                     *n - 1
                 };
                 let Some(path) = files.get(i) else { break };
-                let report = run_file_with(path, features);
+                let report = run_file_with_options(path, options);
                 results.lock().unwrap().push((i, path.clone(), report));
             });
         }
@@ -50,7 +50,15 @@ fn run_all(files: &[PathBuf], features: WasmFeatures) -> Vec<(PathBuf, FileRepor
 }
 
 fn assert_all_pass(name: &str, files: &[PathBuf], features: WasmFeatures) {
-    let reports = run_all(files, features);
+    let options = CompileOptions {
+        features,
+        ..CompileOptions::default()
+    };
+    assert_all_pass_with(name, files, &options);
+}
+
+fn assert_all_pass_with(name: &str, files: &[PathBuf], options: &CompileOptions) {
+    let reports = run_all(files, options);
     let mut failed_files = Vec::new();
     let (mut passed, mut failed) = (0, 0);
     for (path, r) in &reports {
@@ -94,6 +102,40 @@ fn wasm_2_0_suite() {
     );
     // Exactly WebAssembly 2.0: its tests expect, for example, a second memory to be invalid.
     assert_all_pass("wasm-2.0", &files, WasmFeatures::WASM2);
+}
+
+/// The 2.0 suite's scripts about linear memory, with every 32-bit memory's accesses checked
+/// explicitly (`CompileOptions::explicit_bounds_checks`) instead of by guard pages.
+#[test]
+fn wasm_2_0_memory_scripts_with_explicit_bounds_checks() {
+    let memory_scripts = [
+        "address",
+        "align",
+        "bulk",
+        "endianness",
+        "float_memory",
+        "left-to-right",
+        "load",
+        "memory",
+        "simd_address",
+        "simd_load",
+        "simd_store",
+        "store",
+    ];
+    let files: Vec<PathBuf> = suite("wasm-2.0")
+        .into_iter()
+        .filter(|p| {
+            let stem = p.file_stem().unwrap().to_str().unwrap();
+            memory_scripts.iter().any(|s| stem.starts_with(s))
+        })
+        .collect();
+    assert!(files.len() >= 29, "memory scripts: {}", files.len());
+    let options = CompileOptions {
+        features: WasmFeatures::WASM2,
+        explicit_bounds_checks: true,
+        ..CompileOptions::default()
+    };
+    assert_all_pass_with("wasm-2.0 memory, explicit checks", &files, &options);
 }
 
 /// Files of the WebAssembly 3.0 suite that use a feature Kiln does not compile yet, grouped by
@@ -152,7 +194,7 @@ fn wasm_3_0_suite() {
         WasmFeatures::ALL,
     );
     // The pending files run too (no crash, no hang); each must still fail somewhere.
-    let now_passing: Vec<String> = run_all(&pending_files, WasmFeatures::ALL)
+    let now_passing: Vec<String> = run_all(&pending_files, &CompileOptions::default())
         .into_iter()
         .filter(|(_, r)| r.failed == 0)
         .map(|(p, _)| stem(&p))

@@ -181,6 +181,26 @@ pub struct CompileOptions {
     /// Check the store's epoch deadline at function entries and loop headers, so that a host can
     /// interrupt the code from another thread (SPEC.md §6). Recorded in the header.
     pub epoch_interruption: bool,
+    /// Check every access to a 32-bit memory against the memory's current length, as 64-bit
+    /// memories always are, instead of relying on a 4 GiB reservation and guard region. The
+    /// loader then reserves only the memory's maximum (or its engine's
+    /// `memory_reservation`), for hosts with many memories or little address space; the code
+    /// is slower (benches/README.md, "Bounds checks"). Recorded per memory (SPEC.md §7).
+    pub explicit_bounds_checks: bool,
     /// The WebAssembly features the module may use.
     pub features: WasmFeatures,
+}
+
+impl CompileOptions {
+    /// The bounds-check strategy (`kiln_format::tables::bounds_check`) of the code of `memory`:
+    /// explicit checks for 64-bit memories and under [`CompileOptions::explicit_bounds_checks`],
+    /// guard pages otherwise.
+    pub fn bounds_check(&self, memory: &wasmparser::MemoryType) -> u8 {
+        use kiln_format::tables::bounds_check;
+        if memory.memory64 || self.explicit_bounds_checks {
+            bounds_check::EXPLICIT
+        } else {
+            bounds_check::GUARD_PAGES
+        }
+    }
 }

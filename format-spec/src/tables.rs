@@ -329,7 +329,8 @@ pub mod bounds_check {
     /// it. Only for 32-bit memories.
     pub const GUARD_PAGES: u8 = 0;
     /// Every access is compared with the memory's current length: any reservation at least as
-    /// large as the accessible bytes will do. What 64-bit memories use.
+    /// large as the accessible bytes will do. What 64-bit memories use, and 32-bit ones compiled
+    /// with explicit checks.
     pub const EXPLICIT: u8 = 1;
 }
 

@@ -72,7 +72,7 @@ mod vmctx;
 
 pub use artifact::{Artifact, LoadError, LoadOptions};
 pub use caller::Caller;
-pub use engine::Engine;
+pub use engine::{Config, Engine};
 pub use error::{BoxError, Error, Result};
 pub use exn::{ExnRef, Tag, TagType, ThrownException, MAX_LIVE_EXCEPTIONS};
 pub use extern_::Extern;

@@ -7,8 +7,9 @@
 //!
 //! - guard pages (32-bit memories): 4 GiB plus the guard region, so that no 32-bit index plus a
 //!   small offset leaves it;
-//! - explicit checks (64-bit memories): the declared maximum, at most [`MEMORY64_RESERVATION`],
-//!   reserved at creation. Growth within it only changes protections, so the base stays fixed and
+//! - explicit checks (64-bit memories, and 32-bit ones compiled with explicit checks): the
+//!   declared maximum, at most the engine's `Config::memory_reservation` (default
+//!   [`MEMORY64_RESERVATION`]; 4 GiB is a 32-bit memory's largest size), reserved at creation. Growth within it only changes protections, so the base stays fixed and
 //!   generated code may keep it in a register across calls (it loads it as a constant of the
 //!   instance). Growth past it fails (`memory.grow` gives -1), as past the host's limits. Moving
 //!   the memory on growth (`mremap`) would need code to reload the base after every call; a
@@ -67,8 +68,13 @@ impl MemoryData {
     }
 
     /// Reserves a memory of `ty` for code with the `bounds_check` strategy, with its minimum
-    /// size accessible.
-    pub(crate) fn new(ty: MemoryType, bounds_check: u8) -> Result<MemoryData, MemoryError> {
+    /// size accessible. An explicitly checked memory reserves at most `reservation` bytes
+    /// (`Config::memory_reservation`).
+    pub(crate) fn new(
+        ty: MemoryType,
+        bounds_check: u8,
+        reservation: Option<u64>,
+    ) -> Result<MemoryData, MemoryError> {
         let (min, max) = (ty.minimum(), ty.maximum());
         let (limit, what) = if ty.is_64() {
             (MAX_PAGES_64, "2^48 pages of a 64-bit memory")
@@ -92,12 +98,14 @@ impl MemoryData {
             }
             bounds_check::EXPLICIT => {
                 let max_bytes = max.unwrap_or(limit).saturating_mul(WASM_PAGE_SIZE);
-                let total = max_bytes.clamp(WASM_PAGE_SIZE, MEMORY64_RESERVATION);
+                let cap = reservation.map_or(MEMORY64_RESERVATION, |r| {
+                    (r / WASM_PAGE_SIZE * WASM_PAGE_SIZE).min(MEMORY64_RESERVATION)
+                });
+                let total = max_bytes.min(cap).max(WASM_PAGE_SIZE);
                 if min.saturating_mul(WASM_PAGE_SIZE) > total {
                     return Err(MemoryError(format!(
-                        "a memory of {min} pages exceeds the {} GiB Kiln reserves for a \
-                         64-bit memory",
-                        MEMORY64_RESERVATION >> 30
+                        "a memory of {min} pages exceeds the {total} bytes of address space \
+                         Kiln reserves for it (Config::memory_reservation)"
                     )));
                 }
                 total
@@ -342,7 +350,8 @@ impl Memory {
         let store = cx.opaque_mut();
         store.check_memory_count(1)?;
         let empty = MemoryType::from_limits(0, ty.maximum(), ty.is_64());
-        let mem = MemoryData::new(empty, MemoryData::default_bounds_check(&ty))
+        let reservation = store.engine.memory_reservation();
+        let mem = MemoryData::new(empty, MemoryData::default_bounds_check(&ty), reservation)
             .map_err(|e| Error::Resource(e.to_string()))?;
         let index = store.push_memory(mem);
         let memory = Memory {

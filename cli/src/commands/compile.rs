@@ -37,6 +37,11 @@ pub struct Args {
     /// can interrupt the code.
     #[arg(long)]
     epoch_interruption: bool,
+    /// Check every access to a 32-bit memory against its length, rather than relying on a
+    /// 4 GiB + 2 GiB guard reservation: a memory then reserves only its maximum (or the
+    /// engine's memory reservation). Slower code, less address space.
+    #[arg(long)]
+    explicit_bounds_checks: bool,
     #[command(flatten)]
     features: FeatureArgs,
     /// What to write: the artifact file, or a relocatable ELF object that carries it, for
@@ -124,6 +129,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         strip: args.strip,
         fuel: args.fuel,
         epoch_interruption: args.epoch_interruption,
+        explicit_bounds_checks: args.explicit_bounds_checks,
         features: args.features.features()?,
     };
     let wasm = read_module(&args.input)?;

@@ -10,7 +10,7 @@ mod spectest;
 mod values;
 
 use anyhow::Context as _;
-use kiln_compiler::WasmFeatures;
+use kiln_compiler::{CompileOptions, WasmFeatures};
 use runner::Runner;
 use std::io::Write as _;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -128,6 +128,11 @@ pub fn run_file(path: &Path) -> FileReport {
 
 /// [`run_file`] for modules that may use `features` only.
 pub fn run_file_with(path: &Path, features: WasmFeatures) -> FileReport {
+    run_file_with_options(path, &runner::options(features))
+}
+
+/// [`run_file`] with the script's modules compiled with `options`.
+pub fn run_file_with_options(path: &Path, options: &CompileOptions) -> FileReport {
     let mut report = FileReport::default();
     let text = match std::fs::read_to_string(path) {
         Ok(text) => text,
@@ -153,7 +158,7 @@ pub fn run_file_with(path: &Path, features: WasmFeatures) -> FileReport {
         Ok(wast) => wast,
         Err(e) => return parse_failed(report, e),
     };
-    let mut runner = match catch_unwind(|| Runner::new(features)) {
+    let mut runner = match catch_unwind(|| Runner::new(options.clone())) {
         Ok(runner) => runner,
         Err(panic) => {
             let why = format!("runner setup panicked: {}", panic_message(&*panic));

@@ -37,12 +37,12 @@ impl Drop for TempFile {
     }
 }
 
-/// Compiles `wasm` (which may use `features`), writes the artifact to a fresh file in the temp
+/// Compiles `wasm` with `options`, writes the artifact to a fresh file in the temp
 /// directory and loads it from there, so that every script module exercises the artifact file
 /// and the loader rather than an in-memory shortcut.
-pub fn load_artifact(wasm: &[u8], features: WasmFeatures) -> Result<Artifact, LoadFailure> {
+pub fn load_artifact(wasm: &[u8], options: &CompileOptions) -> Result<Artifact, LoadFailure> {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let bytes = kiln_compiler::compile(wasm, &options(features)).map_err(LoadFailure::Compile)?;
+    let bytes = kiln_compiler::compile(wasm, options).map_err(LoadFailure::Compile)?;
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     let file =
         TempFile(std::env::temp_dir().join(format!("kiln-wast-{}-{n}.kiln", std::process::id())));
@@ -53,8 +53,8 @@ pub fn load_artifact(wasm: &[u8], features: WasmFeatures) -> Result<Artifact, Lo
     Artifact::open(&file.0).map_err(|e| LoadFailure::Load(e.to_string()))
 }
 
-/// The options every script module is compiled with.
-fn options(features: WasmFeatures) -> CompileOptions {
+/// The options a script's modules are compiled with by default: only their features chosen.
+pub fn options(features: WasmFeatures) -> CompileOptions {
     CompileOptions {
         features,
         ..CompileOptions::default()
@@ -104,14 +104,14 @@ pub struct Runner {
     current: Option<Instance>,
     /// Why `spectest` is missing, to explain the link errors that follow.
     spectest_error: Option<String>,
-    /// The features the script's modules may use.
-    features: WasmFeatures,
+    /// What the script's modules are compiled with (the features they may use, ...).
+    options: CompileOptions,
 }
 
 impl Runner {
-    /// A runner with a fresh store and the `spectest` module registered, whose modules may use
-    /// `features`.
-    pub fn new(features: WasmFeatures) -> Runner {
+    /// A runner with a fresh store and the `spectest` module registered, whose modules are
+    /// compiled with `options`.
+    pub fn new(options: CompileOptions) -> Runner {
         let mut store = Store::new(());
         let mut linker = Linker::new();
         // A `register` under a name already used replaces the earlier definitions.
@@ -125,7 +125,7 @@ impl Runner {
             last_definition: None,
             current: None,
             spectest_error,
-            features,
+            options,
         }
     }
 
@@ -140,7 +140,7 @@ impl Runner {
                     self.instances.remove(name);
                 }
                 let wasm = encode(&mut module).map_err(Encode::into_message)?;
-                let artifact = load_artifact(&wasm, self.features).map_err(|e| e.to_string())?;
+                let artifact = load_artifact(&wasm, &self.options).map_err(|e| e.to_string())?;
                 let instance = self.instantiate(&artifact)?;
                 self.set_current(instance, name);
                 Ok(())
@@ -149,7 +149,7 @@ impl Runner {
                 let name = module.name().map(|id| id.name().to_string());
                 self.last_definition = None;
                 let wasm = encode(&mut module).map_err(Encode::into_message)?;
-                let artifact = load_artifact(&wasm, self.features).map_err(|e| e.to_string())?;
+                let artifact = load_artifact(&wasm, &self.options).map_err(|e| e.to_string())?;
                 if let Some(name) = name {
                     self.definitions.insert(name, artifact.clone());
                 }
@@ -199,7 +199,7 @@ impl Runner {
             } => {
                 let mut module = QuoteWat::Wat(module);
                 let wasm = encode(&mut module).map_err(Encode::into_message)?;
-                let artifact = load_artifact(&wasm, self.features).map_err(|e| e.to_string())?;
+                let artifact = load_artifact(&wasm, &self.options).map_err(|e| e.to_string())?;
                 match self.linker.instantiate(&mut self.store, &artifact) {
                     Err(Error::Link(_)) => Ok(()),
                     Err(e) => Err(format!("expected link error \"{message}\", got: {e}")),
@@ -288,7 +288,7 @@ impl Runner {
             Err(Encode::Unsupported) => return Err(unsupported("component")),
             Err(Encode::Failed(_)) => return Ok(()),
         };
-        match kiln_compiler::compile(&wasm, &options(self.features)) {
+        match kiln_compiler::compile(&wasm, &self.options) {
             Err(CompileError::Wasm(_)) => Ok(()),
             Err(e) => Err(format!(
                 "expected {what} module (\"{message}\"), but it was rejected for another reason: {e}"
@@ -324,7 +324,7 @@ impl Runner {
             WastExecute::Wat(module) => {
                 let mut module = QuoteWat::Wat(module);
                 let wasm = encode(&mut module).map_err(Encode::into_message)?;
-                let artifact = load_artifact(&wasm, self.features).map_err(|e| e.to_string())?;
+                let artifact = load_artifact(&wasm, &self.options).map_err(|e| e.to_string())?;
                 match self.linker.instantiate(&mut self.store, &artifact) {
                     Err(Error::Trap(trap)) if trap_matches(trap.kind, message) => Ok(()),
                     Err(e) => Err(format!(
@@ -361,7 +361,7 @@ impl Runner {
             WastExecute::Wat(module) => {
                 let mut module = QuoteWat::Wat(module);
                 let wasm = encode(&mut module).map_err(Encode::into_message)?;
-                let artifact = load_artifact(&wasm, self.features).map_err(|e| e.to_string())?;
+                let artifact = load_artifact(&wasm, &self.options).map_err(|e| e.to_string())?;
                 self.instantiate(&artifact)?;
                 Vec::new()
             }

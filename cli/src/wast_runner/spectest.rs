@@ -59,7 +59,8 @@ fn artifact() -> Result<Artifact, String> {
             let buf = ParseBuffer::new(SPECTEST_WAT).map_err(|e| e.to_string())?;
             let mut wat: Wat = parser::parse(&buf).map_err(|e| e.to_string())?;
             let wasm = wat.encode().map_err(|e| e.to_string())?;
-            load_artifact(&wasm, kiln_compiler::WasmFeatures::default()).map_err(|e| e.to_string())
+            load_artifact(&wasm, &kiln_compiler::CompileOptions::default())
+                .map_err(|e| e.to_string())
         })
         .clone()
 }

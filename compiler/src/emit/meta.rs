@@ -265,11 +265,7 @@ pub(super) fn build_meta(
             return Err(CompileError::Unsupported("custom-page-size memory".into()));
         }
         // As `translate::ops_memory` compiles the memory's accesses.
-        let bounds_check = if mem.memory64 {
-            bounds_check::EXPLICIT
-        } else {
-            bounds_check::GUARD_PAGES
-        };
+        let bounds_check = options.bounds_check(mem);
         m.memories.push(MemoryEntry {
             flags: limits_flags(imported, mem.maximum.is_some(), mem.shared, mem.memory64),
             bounds_check,

@@ -3,6 +3,7 @@
 //! calls, and the signatures and callees those need.
 
 use super::wasm_signature;
+use crate::options::CompileOptions;
 use crate::parse::ModuleInfo;
 use crate::trap_codes::trap_code;
 use cranelift_codegen::ir::condcodes::IntCC;
@@ -40,6 +41,8 @@ pub struct Env<'m> {
     pub layout: VmctxLayout,
     /// The target.
     pub isa: &'m dyn TargetIsa,
+    /// The `bounds_check` strategy of each memory's code (`CompileOptions::bounds_check`).
+    pub bounds_checks: Vec<u8>,
     /// This function's VMContext (its first parameter).
     pub vmctx: Value,
     /// Whether the target has 128-bit vector registers for `v128` values.
@@ -87,6 +90,7 @@ impl<'m> Env<'m> {
     pub fn new(
         module: &'m ModuleInfo<'m>,
         isa: &'m dyn TargetIsa,
+        options: &CompileOptions,
         b: &mut FunctionBuilder,
         vmctx: Value,
     ) -> Env<'m> {
@@ -105,6 +109,11 @@ impl<'m> Env<'m> {
             module,
             layout: module.vmctx_layout(),
             isa,
+            bounds_checks: module
+                .memories
+                .iter()
+                .map(|m| options.bounds_check(m))
+                .collect(),
             vmctx,
             simd_supported: target_has_simd(isa),
             heap_region,

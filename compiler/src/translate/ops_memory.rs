@@ -8,7 +8,8 @@
 //!   most `MEMORY_GUARD` cannot leave reservation + guard: such accesses need no bounds check, a
 //!   fault is the check (hence the out-of-bounds trap code on every access). Larger offsets get
 //!   an explicit check.
-//! - **Explicit checks** (64-bit memories), since no guard region covers a 64-bit index: every
+//! - **Explicit checks** (64-bit memories, since no guard region covers a 64-bit index, and
+//!   32-bit ones under `CompileOptions::explicit_bounds_checks`, for smaller reservations): every
 //!   access compares `index + offset + size` (with an overflow trap) with the memory's current
 //!   length, or, when `offset + size` fits in the memory's minimum size, `index` with
 //!   `length - offset - size` (one comparison, nothing can overflow). With Cranelift's `enable_heap_access_spectre_mitigation` (on, as in
@@ -21,6 +22,7 @@ use crate::trap_codes::trap_code;
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::types::{F32, F64, I32, I64};
 use cranelift_codegen::ir::{InstBuilder, Type, Value};
+use kiln_format::tables::bounds_check;
 use kiln_format::vmctx::MEMORY_GUARD;
 use kiln_format::Builtin;
 use kiln_format::TrapKind;
@@ -156,7 +158,8 @@ impl FuncTranslator<'_, '_> {
         let MemArgTarget::Memory(mem) = memarg.target else {
             panic!("validated: GC array targets are not WebAssembly 2.0");
         };
-        if self.env.module.memory_is_64(mem) {
+        if self.env.bounds_checks[mem as usize] == bounds_check::EXPLICIT {
+            let index = self.widen_from(self.env.module.memory_is_64(mem), index);
             return (
                 self.checked_heap_address(mem, memarg.offset, access_size, index),
                 0,
@@ -185,8 +188,8 @@ impl FuncTranslator<'_, '_> {
         }
     }
 
-    /// The address of an `access_size`-byte access at `index` (an i64) plus `offset` in 64-bit
-    /// memory `mem`, checked against its current length (see the module documentation).
+    /// The address of an `access_size`-byte access at `index` (an i64) plus `offset` in memory
+    /// `mem`, checked against its current length (see the module documentation).
     fn checked_heap_address(
         &mut self,
         mem: u32,

@@ -52,7 +52,7 @@ pub fn translate(
     b.seal_block(entry);
     let vmctx = b.block_params(entry)[0];
 
-    let env = Env::new(module, isa, &mut b, vmctx);
+    let env = Env::new(module, isa, options, &mut b, vmctx);
     let mut t = FuncTranslator {
         b,
         env,

@@ -71,8 +71,9 @@ fn create(
             )));
         }
         // The strategy was checked against the memory's type (`link::check_memories`).
-        let mem =
-            MemoryData::new(ty, m.bounds_check).map_err(|e| Error::Resource(e.to_string()))?;
+        let reservation = store.opaque().engine.memory_reservation();
+        let mem = MemoryData::new(ty, m.bounds_check, reservation)
+            .map_err(|e| Error::Resource(e.to_string()))?;
         memories.push(store.opaque_mut().push_memory(mem));
     }
     let mut tables = linked.tables.clone();
