@@ -312,3 +312,29 @@ pub fn functions(view: &ArtifactView<'_>, filter: Option<&str>) -> Result<Vec<Fu
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rip_targets_in_hex_and_decimal() {
+        assert_eq!(rip_target("r9, [rip + 0xa]", 100), Some(110));
+        assert_eq!(rip_target("rdi, [rip + 9]", 100), Some(109));
+        assert_eq!(rip_target("eax, dword ptr [rip - 0x10]", 100), Some(84));
+        assert_eq!(rip_target("eax, dword ptr [rip - 0x100]", 100), None);
+        assert_eq!(rip_target("rax, [rbx + 8]", 100), None);
+    }
+
+    #[test]
+    fn a_jump_table_ends_where_its_entries_leave_the_function() {
+        // Two entries pointing into a 32-byte function, then code bytes read as a far offset.
+        let mut code = vec![0u8; 32];
+        code[8..12].copy_from_slice(&12i32.to_le_bytes());
+        code[12..16].copy_from_slice(&(-8i32).to_le_bytes());
+        code[16..20].copy_from_slice(&[0x48, 0x8b, 0x44, 0x24]);
+        assert_eq!(jump_table_len(&code, 8, &BTreeSet::new()), 2);
+        // A known instruction start ends it too.
+        assert_eq!(jump_table_len(&code, 8, &BTreeSet::from([12])), 1);
+    }
+}

@@ -200,3 +200,16 @@ pub fn render(page: &Page) -> String {
     );
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::escape;
+
+    #[test]
+    fn markup_in_names_is_escaped() {
+        assert_eq!(
+            escape(r#"</script><b id="x" class='y'>&amp"#),
+            "&lt;/script&gt;&lt;b id=&quot;x&quot; class=&#39;y&#39;&gt;&amp;amp"
+        );
+    }
+}
