@@ -102,9 +102,8 @@ enum Stop {
 /// `end` is the offset of the next instruction.
 fn rip_target(operands: &str, end: usize) -> Option<usize> {
     let at = operands.find("[rip ")? + 5;
-    let rest = &operands[at..];
-    let (sign, rest) = rest.split_at(1);
-    let number = rest.trim_start();
+    let sign = operands.get(at..at + 1)?;
+    let number = operands[at + 1..].trim_start();
     let number = &number[..number.find(']')?];
     // Capstone writes small displacements in decimal.
     let d = match number.strip_prefix("0x") {
@@ -324,6 +323,7 @@ mod tests {
         assert_eq!(rip_target("eax, dword ptr [rip - 0x10]", 100), Some(84));
         assert_eq!(rip_target("eax, dword ptr [rip - 0x100]", 100), None);
         assert_eq!(rip_target("rax, [rbx + 8]", 100), None);
+        assert_eq!(rip_target("rax, [rip ", 100), None);
     }
 
     #[test]
