@@ -29,6 +29,9 @@ enum Command {
     Inspect(commands::inspect::Args),
     /// Disassemble an artifact's functions (any target), noting trap sites and wasm offsets.
     Disasm(commands::disasm::Args),
+    /// Write an HTML page with a module's wasm text beside its machine code, linked by the
+    /// address map, with function sizes and the artifact's sections.
+    Explore(commands::explore::Args),
     /// Run WebAssembly spec-test scripts (.wast) through real artifacts and the loader.
     Wast {
         /// The .wast files.
@@ -52,6 +55,7 @@ fn main() -> ExitCode {
         Command::Run(args) => commands::run::run(args),
         Command::Inspect(args) => commands::inspect::run(args),
         Command::Disasm(args) => commands::disasm::run(args),
+        Command::Explore(args) => commands::explore::run(args),
         Command::Wast {
             files,
             json,

@@ -1,10 +1,8 @@
 //! `kiln disasm`: the machine code of an artifact, per function, with trap sites and wasm offsets.
 
-use anyhow::{anyhow, Context, Result};
-use capstone::arch::{self, BuildsCapstone, BuildsCapstoneExtraMode};
-use capstone::Capstone;
-use kiln_format::EntityIndex;
-use kiln_format::{Arch, ArtifactView, TrapKind};
+use super::machine_code::functions;
+use anyhow::{Context, Result};
+use kiln_format::ArtifactView;
 use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -19,75 +17,31 @@ pub struct Args {
     function: Option<String>,
 }
 
-fn disassembler(arch: Arch) -> Result<Capstone> {
-    let cs = match arch {
-        Arch::X86_64 => Capstone::new()
-            .x86()
-            .mode(arch::x86::ArchMode::Mode64)
-            .build(),
-        Arch::Aarch64 => Capstone::new()
-            .arm64()
-            .mode(arch::arm64::ArchMode::Arm)
-            .build(),
-        Arch::Riscv64 => Capstone::new()
-            .riscv()
-            .mode(arch::riscv::ArchMode::RiscV64)
-            .extra_mode([arch::riscv::ArchExtraMode::RiscVC].into_iter())
-            .build(),
-        Arch::S390x => Capstone::new()
-            .sysz()
-            .mode(arch::sysz::ArchMode::Default)
-            .build(),
-    };
-    cs.map_err(|e| anyhow!("disassembler for {}: {e}", arch.name()))
-}
-
 /// Disassembles the functions of `view` that `filter` selects, with trap and wasm-offset notes.
 pub fn disassemble(view: &ArtifactView<'_>, filter: Option<&str>) -> Result<String> {
-    let cs = disassembler(view.arch())?;
-    let text = &view.bytes()[view.text_range()];
-    let text_addr = view.header().text.offset.get();
-    let imported = view.module().imported_funcs.get();
     let mut out = String::new();
-    for (i, f) in view.functions().iter().enumerate() {
-        let index = EntityIndex::of_defined(i as u32, imported).unwrap_or(u32::MAX);
-        let name = view.func_name(index);
-        if filter.is_some_and(|w| w != name && w != index.to_string()) {
-            continue;
-        }
-        let start = f.code_offset.get() as usize;
-        let code = text
-            .get(start..start + f.code_len.get() as usize)
-            .ok_or_else(|| anyhow!("function {index} lies outside the text"))?;
+    for f in functions(view, filter)? {
         writeln!(
             out,
-            "\n{:016x} <{name}> (function {index}):",
-            text_addr + start as u64
+            "\n{:016x} <{}> (function {}):",
+            f.address, f.name, f.index
         )?;
-        let insns = cs
-            .disasm_all(code, text_addr + start as u64)
-            .map_err(|e| anyhow!("disassembling {name}: {e}"))?;
         let mut last_wasm = None;
-        for insn in insns.iter() {
-            let offset = (insn.address() - text_addr) as u32;
-            let wasm = view.wasm_offset_at(offset);
+        for insn in &f.instructions {
             let mut note = String::new();
-            if wasm != last_wasm {
-                if let Some(w) = wasm {
+            if insn.wasm != last_wasm {
+                if let Some(w) = insn.wasm {
                     write!(note, "  ; wasm 0x{w:x}")?;
                 }
-                last_wasm = wasm;
+                last_wasm = insn.wasm;
             }
-            if let Some(kind) = view.trap_at(offset).and_then(TrapKind::from_code) {
+            if let Some(kind) = insn.trap {
                 write!(note, "  ; trap: {kind}")?;
             }
             writeln!(
                 out,
                 "  {:8x}:  {:<8} {}{}",
-                insn.address(),
-                insn.mnemonic().unwrap_or("?"),
-                insn.op_str().unwrap_or(""),
-                note
+                insn.address, insn.mnemonic, insn.operands, note
             )?;
         }
     }

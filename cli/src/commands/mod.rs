@@ -2,5 +2,7 @@
 
 pub mod compile;
 pub mod disasm;
+pub mod explore;
 pub mod inspect;
+pub mod machine_code;
 pub mod run;
