@@ -358,3 +358,155 @@ fn emit_obj_writes_a_relocation_free_object() {
     let out = kiln(&["compile", &example(), "--symbol", "x", "-o", obj]);
     assert_clean_failure(&out, "--emit obj");
 }
+
+fn program(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/programs")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+/// Compiles tests/programs/`name` into a temporary directory: the directory and the artifact's
+/// path.
+fn compile_program(name: &str) -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let art = dir.path().join(name).with_extension("kiln");
+    let art = art.to_str().unwrap().to_string();
+    let out = kiln(&["compile", &program(name), "-o", &art]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    (dir, art)
+}
+
+#[test]
+fn inspect_sizes_accounts_for_every_byte() {
+    let (_dir, art) = compile_program("zlib.wasm");
+    let art = art.as_str();
+    let file_size = std::fs::metadata(art).unwrap().len();
+
+    let out = kiln(&["inspect", "--sizes", "--json", "--top", "5", art]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let sizes: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(sizes["file_size"], file_size);
+    let size = |p: &serde_json::Value| p["size"].as_u64().unwrap();
+    let sections = sizes["sections"].as_array().unwrap();
+    // The sections (and headers and alignment) add up to the file; each section's parts to it.
+    assert_eq!(sections.iter().map(size).sum::<u64>(), file_size);
+    let percent: f64 = sections
+        .iter()
+        .map(|p| p["percent"].as_f64().unwrap())
+        .sum();
+    assert!((percent - 100.0).abs() < 1.0, "{percent}");
+    for section in sections {
+        if let Some(parts) = section["parts"].as_array() {
+            assert_eq!(
+                parts.iter().map(size).sum::<u64>(),
+                size(section),
+                "{section}"
+            );
+        }
+    }
+    let section = |name: &str| {
+        sections
+            .iter()
+            .find(|p| p["name"] == name)
+            .unwrap_or_else(|| panic!("no {name}: {sections:?}"))
+    };
+    let part = |section: &serde_json::Value, prefix: &str| {
+        size(
+            section["parts"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|p| p["name"].as_str().unwrap().starts_with(prefix))
+                .unwrap_or_else(|| panic!("no {prefix}: {section}")),
+        )
+    };
+
+    // Against `kiln inspect`'s own report of the same artifact.
+    let out = kiln(&["inspect", "--json", art]);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let functions = report["functions"].as_array().unwrap();
+    let code: u64 = functions
+        .iter()
+        .map(|f| f["code_size"].as_u64().unwrap())
+        .sum();
+    let text_section = section(".text");
+    assert_eq!(part(text_section, "functions"), code);
+    assert!(part(text_section, "trampolines") > 0);
+    let text_size = report["sections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == ".text")
+        .map(size)
+        .unwrap();
+    assert_eq!(size(text_section), text_size);
+    let meta = section(".kiln.meta");
+    assert_eq!(
+        part(meta, "AddressMap"),
+        report["address_map_bytes"].as_u64().unwrap()
+    );
+    assert_eq!(
+        part(meta, "Traps"),
+        5 * report["trap_entries"].as_u64().unwrap()
+    );
+    let names: u64 = functions
+        .iter()
+        .filter_map(|f| f["name"].as_str())
+        .filter(|n| !n.starts_with("func["))
+        .map(|n| n.len() as u64)
+        .sum();
+    assert_eq!(part(meta, "Strings: function names"), names);
+    assert!(part(section(".kiln.data"), "data segments") > 0);
+    assert!(size(section(".symtab")) > 0);
+
+    // The five largest functions, largest first, as the function list has them.
+    let mut by_size: Vec<(u64, u64)> = functions
+        .iter()
+        .map(|f| {
+            (
+                f["code_size"].as_u64().unwrap(),
+                f["index"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    by_size.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    let largest = sizes["largest_functions"].as_array().unwrap();
+    assert_eq!(largest.len(), 5);
+    for (f, (code_size, index)) in largest.iter().zip(&by_size) {
+        assert_eq!(size(f), *code_size);
+        assert_eq!(f["index"], *index);
+    }
+    assert_eq!(sizes["functions"], functions.len());
+
+    let out = kiln(&["inspect", "--sizes", "--top", "3", art]);
+    let shown = text(&out.stdout);
+    assert!(out.status.success());
+    assert!(
+        shown.contains(&format!("{file_size} bytes in all")),
+        "{shown}"
+    );
+    assert!(
+        shown.contains(&format!("largest functions (3 of {},", functions.len())),
+        "{shown}"
+    );
+    let top = largest[0]["name"].as_str().unwrap();
+    assert!(shown.contains(top), "{shown}");
+    for needle in [
+        ".text",
+        "functions (",
+        "AddressMap",
+        ".kiln.data",
+        ".symtab",
+    ] {
+        assert!(shown.contains(needle), "{needle}: {shown}");
+    }
+
+    // Bad input: a `.wasm` where an artifact is expected, `--top` without `--sizes`.
+    assert_clean_failure(
+        &kiln(&["inspect", "--sizes", &program("zlib.wasm")]),
+        "zlib.wasm",
+    );
+    assert_clean_failure(&kiln(&["inspect", "--top", "3", art]), "--sizes");
+}

@@ -4,3 +4,4 @@ pub mod compile;
 pub mod disasm;
 pub mod inspect;
 pub mod run;
+pub mod sizes;
