@@ -379,6 +379,79 @@ fn compile_program(name: &str) -> (tempfile::TempDir, String) {
 }
 
 #[test]
+fn rust_names_are_readable_in_traps_inspect_and_disasm() {
+    let (_dir, art) = compile_program("rust_trap_v0.wasm");
+    let art = art.as_str();
+
+    let out = kiln(&["run", art, "--invoke", "run"]);
+    let err = text(&out.stderr);
+    assert_clean_failure(
+        &out,
+        "wasm trap: unreachable in rust_trap::parser::stack::overflow::<i32>",
+    );
+    let frames: Vec<&str> = err
+        .lines()
+        .skip_while(|l| *l != "wasm backtrace:")
+        .skip(1)
+        .collect();
+    assert!(
+        frames[1].contains("1: <rust_trap::parser::Parser>::parse_expr @ 0x"),
+        "{err}"
+    );
+
+    let report = text(&kiln(&["inspect", art]).stdout);
+    assert!(
+        report.contains("<rust_trap::parser::Parser>::parse_expr"),
+        "{report}"
+    );
+    assert!(!report.contains("_RNv"), "{report}");
+
+    let out = kiln(&[
+        "disasm",
+        art,
+        "--function",
+        "rust_trap::parser::stack::overflow::<i32>",
+    ]);
+    let listing = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        listing.contains("<rust_trap::parser::stack::overflow::<i32>> (function 0):"),
+        "{listing}"
+    );
+    assert!(listing.contains("; trap: unreachable"), "{listing}");
+}
+
+/// wasm-ld demangles C++ names into the name section itself (its default): they pass through
+/// unchanged, in the name table and the ELF symbols alike.
+#[test]
+fn cpp_names_demangled_by_the_linker_are_kept_as_they_are() {
+    let (_dir, art) = compile_program("wordfreq.wasm");
+    let art = art.as_str();
+    let out = kiln(&["inspect", "--json", art]);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let names: Vec<&str> = report["functions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|f| f["name"].as_str())
+        .collect();
+    let rehash = "std::__2::__hash_table<std::__2::__hash_value_type<std::__2::basic_string<char, \
+                  std::__2::char_traits<char>, std::__2::allocator<char> >, unsigned long long>";
+    let name = names
+        .iter()
+        .find(|n| n.starts_with(rehash) && n.ends_with("::rehash(unsigned long)"))
+        .unwrap_or_else(|| panic!("{names:?}"));
+    assert!(names.contains(&"__original_main"), "main is C");
+    use object::{Object, ObjectSymbol};
+    let bytes = std::fs::read(art).unwrap();
+    let elf = object::read::elf::ElfFile64::<object::Endianness>::parse(&*bytes).unwrap();
+    assert!(
+        elf.symbols().any(|s| s.name() == Ok(*name)),
+        "the symbol is the name section's name"
+    );
+}
+
+#[test]
 fn inspect_sizes_accounts_for_every_byte() {
     let (_dir, art) = compile_program("zlib.wasm");
     let art = art.as_str();
