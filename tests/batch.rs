@@ -288,3 +288,38 @@ fn a_batch_on_a_terminal_shows_progress() {
     assert!(shown.contains("compiled"), "{shown:?}");
     assert_eq!(files_in(&out_dir), ["fib.kiln", "zlib.kiln"]);
 }
+
+/// `-j N` bounds the threads of the whole batch: the modules share one pool instead of each
+/// starting its own (which would run N × cores threads at once).
+#[test]
+fn a_batch_runs_no_more_threads_than_asked() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out_dir = tmp.path().join("out");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kiln"))
+        .arg("compile")
+        .args(programs())
+        .args(["-d", s(&out_dir), "-j", "3"])
+        .spawn()
+        .unwrap();
+    let status = format!("/proc/{}/status", child.id());
+    let mut most = 0;
+    let exit = loop {
+        if let Some(exit) = child.try_wait().unwrap() {
+            break exit;
+        }
+        // The process may end between the two calls: then there is nothing to read.
+        let threads = std::fs::read_to_string(&status)
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find_map(|l| l.strip_prefix("Threads:"))
+                    .and_then(|n| n.trim().parse::<u32>().ok())
+            })
+            .unwrap_or(0);
+        most = most.max(threads);
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    };
+    assert!(exit.success());
+    // The main thread and the pool's three.
+    assert!((2..=4).contains(&most), "{most} threads");
+}
