@@ -213,3 +213,75 @@ fn eh_frame_hdr_indexes_every_function() {
     }
     assert!(count > view.functions().len());
 }
+
+/// Traps in one of the Rust programs (tests/programs/rust_trap.rs, mangled `legacy` or `v0`)
+/// and returns its artifact's bytes and the names of the trap's guest frames.
+fn rust_trap_frames(mangling: &str) -> (Vec<u8>, Vec<String>) {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(format!("../tests/programs/rust_trap_{mangling}.wasm"));
+    let wasm = std::fs::read(path).unwrap();
+    let bytes = kiln_compiler::compile(&wasm, &CompileOptions::default()).unwrap();
+    let artifact = Artifact::from_bytes(&bytes).unwrap();
+    let mut store = Store::new(());
+    let instance = Instance::new(&mut store, &artifact, &[]).unwrap();
+    let trap = match instance.call(&mut store, "run", &[]) {
+        Err(Error::Trap(t)) => t,
+        other => panic!("expected a trap, got {other:?}"),
+    };
+    assert_eq!(trap.kind, kiln_loader::TrapKind::Unreachable);
+    let names = trap
+        .backtrace
+        .iter()
+        .filter(|f| f.func_index.is_some())
+        .map(|f| f.func_name.clone())
+        .collect();
+    (bytes, names)
+}
+
+/// The ELF symbol names of artifact `bytes`.
+fn symbol_names(bytes: &[u8]) -> Vec<String> {
+    use object::{Object, ObjectSymbol};
+    let elf = object::read::elf::ElfFile64::<object::Endianness>::parse(bytes).unwrap();
+    elf.symbols()
+        .filter_map(|s| s.name().ok().map(str::to_string))
+        .collect()
+}
+
+#[test]
+fn rust_names_are_demangled_in_backtraces_and_kept_mangled_in_symbols() {
+    // rustc leaves the name section's names mangled: the artifact's name table has them
+    // demangled (without the hash), so the loader's backtraces need no demangler.
+    let (bytes, names) = rust_trap_frames("legacy");
+    assert_eq!(
+        names,
+        [
+            "rust_trap::parser::stack::overflow",
+            "rust_trap::parser::Parser::parse_expr",
+            "run"
+        ]
+    );
+    let symbols = symbol_names(&bytes);
+    for mangled in [
+        "_ZN9rust_trap6parser5stack8overflow17h429fbb700e586b42E",
+        "_ZN9rust_trap6parser6Parser10parse_expr17h1d9431004cd5d6e9E",
+    ] {
+        assert!(symbols.iter().any(|s| s == mangled), "{symbols:?}");
+    }
+
+    let (bytes, names) = rust_trap_frames("v0");
+    assert_eq!(
+        names,
+        [
+            "rust_trap::parser::stack::overflow::<i32>",
+            "<rust_trap::parser::Parser>::parse_expr",
+            "run"
+        ]
+    );
+    let symbols = symbol_names(&bytes);
+    assert!(
+        symbols
+            .iter()
+            .any(|s| s == "_RINvNtNtCs2L0PRn3b0G6_9rust_trap6parser5stack8overflowlEB6_"),
+        "{symbols:?}"
+    );
+}

@@ -1,19 +1,11 @@
 //! The `kiln` binary end to end: compile, inspect, run, and clear errors (never a panic) on bad
 //! input.
 
+mod common;
+
+use common::{kiln, text};
 use std::path::Path;
 use std::process::{Command, Output};
-
-fn kiln(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_kiln"))
-        .args(args)
-        .output()
-        .expect("kiln runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
 
 fn example() -> String {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -365,4 +357,229 @@ fn emit_obj_writes_a_relocation_free_object() {
     assert_clean_failure(&out, "not a valid symbol name");
     let out = kiln(&["compile", &example(), "--symbol", "x", "-o", obj]);
     assert_clean_failure(&out, "--emit obj");
+}
+
+fn program(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/programs")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+/// Compiles tests/programs/`name` into a temporary directory: the directory and the artifact's
+/// path.
+fn compile_program(name: &str) -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let art = dir.path().join(name).with_extension("kiln");
+    let art = art.to_str().unwrap().to_string();
+    let out = kiln(&["compile", &program(name), "-o", &art]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    (dir, art)
+}
+
+#[test]
+fn rust_names_are_readable_in_traps_inspect_and_disasm() {
+    let (_dir, art) = compile_program("rust_trap_v0.wasm");
+    let art = art.as_str();
+
+    let out = kiln(&["run", art, "--invoke", "run"]);
+    let err = text(&out.stderr);
+    assert_clean_failure(
+        &out,
+        "wasm trap: unreachable in rust_trap::parser::stack::overflow::<i32>",
+    );
+    let frames: Vec<&str> = err
+        .lines()
+        .skip_while(|l| *l != "wasm backtrace:")
+        .skip(1)
+        .collect();
+    assert!(
+        frames[1].contains("1: <rust_trap::parser::Parser>::parse_expr @ 0x"),
+        "{err}"
+    );
+
+    let report = text(&kiln(&["inspect", art]).stdout);
+    assert!(
+        report.contains("<rust_trap::parser::Parser>::parse_expr"),
+        "{report}"
+    );
+    assert!(!report.contains("_RNv"), "{report}");
+
+    let out = kiln(&[
+        "disasm",
+        art,
+        "--function",
+        "rust_trap::parser::stack::overflow::<i32>",
+    ]);
+    let listing = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        listing.contains("<rust_trap::parser::stack::overflow::<i32>> (function 0):"),
+        "{listing}"
+    );
+    assert!(listing.contains("; trap: unreachable"), "{listing}");
+}
+
+/// wasm-ld demangles C++ names into the name section itself (its default): they pass through
+/// unchanged, in the name table and the ELF symbols alike.
+#[test]
+fn cpp_names_demangled_by_the_linker_are_kept_as_they_are() {
+    let (_dir, art) = compile_program("wordfreq.wasm");
+    let art = art.as_str();
+    let out = kiln(&["inspect", "--json", art]);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let names: Vec<&str> = report["functions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|f| f["name"].as_str())
+        .collect();
+    let rehash = "std::__2::__hash_table<std::__2::__hash_value_type<std::__2::basic_string<char, \
+                  std::__2::char_traits<char>, std::__2::allocator<char> >, unsigned long long>";
+    let name = names
+        .iter()
+        .find(|n| n.starts_with(rehash) && n.ends_with("::rehash(unsigned long)"))
+        .unwrap_or_else(|| panic!("{names:?}"));
+    assert!(names.contains(&"__original_main"), "main is C");
+    use object::{Object, ObjectSymbol};
+    let bytes = std::fs::read(art).unwrap();
+    let elf = object::read::elf::ElfFile64::<object::Endianness>::parse(&*bytes).unwrap();
+    assert!(
+        elf.symbols().any(|s| s.name() == Ok(*name)),
+        "the symbol is the name section's name"
+    );
+}
+
+#[test]
+fn inspect_sizes_accounts_for_every_byte() {
+    let (_dir, art) = compile_program("zlib.wasm");
+    let art = art.as_str();
+    let file_size = std::fs::metadata(art).unwrap().len();
+
+    let out = kiln(&["inspect", "--sizes", "--json", "--top", "5", art]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let sizes: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(sizes["file_size"], file_size);
+    let size = |p: &serde_json::Value| p["size"].as_u64().unwrap();
+    let sections = sizes["sections"].as_array().unwrap();
+    // The sections (and headers and alignment) add up to the file; each section's parts to it.
+    assert_eq!(sections.iter().map(size).sum::<u64>(), file_size);
+    let percent: f64 = sections
+        .iter()
+        .map(|p| p["percent"].as_f64().unwrap())
+        .sum();
+    assert!((percent - 100.0).abs() < 1.0, "{percent}");
+    for section in sections {
+        if let Some(parts) = section["parts"].as_array() {
+            assert_eq!(
+                parts.iter().map(size).sum::<u64>(),
+                size(section),
+                "{section}"
+            );
+        }
+    }
+    let section = |name: &str| {
+        sections
+            .iter()
+            .find(|p| p["name"] == name)
+            .unwrap_or_else(|| panic!("no {name}: {sections:?}"))
+    };
+    let part = |section: &serde_json::Value, prefix: &str| {
+        size(
+            section["parts"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|p| p["name"].as_str().unwrap().starts_with(prefix))
+                .unwrap_or_else(|| panic!("no {prefix}: {section}")),
+        )
+    };
+
+    // Against `kiln inspect`'s own report of the same artifact.
+    let out = kiln(&["inspect", "--json", art]);
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let functions = report["functions"].as_array().unwrap();
+    let code: u64 = functions
+        .iter()
+        .map(|f| f["code_size"].as_u64().unwrap())
+        .sum();
+    let text_section = section(".text");
+    assert_eq!(part(text_section, "functions"), code);
+    assert!(part(text_section, "trampolines") > 0);
+    let text_size = report["sections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == ".text")
+        .map(size)
+        .unwrap();
+    assert_eq!(size(text_section), text_size);
+    let meta = section(".kiln.meta");
+    assert_eq!(
+        part(meta, "AddressMap"),
+        report["address_map_bytes"].as_u64().unwrap()
+    );
+    assert_eq!(
+        part(meta, "Traps"),
+        5 * report["trap_entries"].as_u64().unwrap()
+    );
+    let names: u64 = functions
+        .iter()
+        .filter_map(|f| f["name"].as_str())
+        .filter(|n| !n.starts_with("func["))
+        .map(|n| n.len() as u64)
+        .sum();
+    assert_eq!(part(meta, "Strings: function names"), names);
+    assert!(part(section(".kiln.data"), "data segments") > 0);
+    assert!(size(section(".symtab")) > 0);
+
+    // The five largest functions, largest first, as the function list has them.
+    let mut by_size: Vec<(u64, u64)> = functions
+        .iter()
+        .map(|f| {
+            (
+                f["code_size"].as_u64().unwrap(),
+                f["index"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    by_size.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    let largest = sizes["largest_functions"].as_array().unwrap();
+    assert_eq!(largest.len(), 5);
+    for (f, (code_size, index)) in largest.iter().zip(&by_size) {
+        assert_eq!(size(f), *code_size);
+        assert_eq!(f["index"], *index);
+    }
+    assert_eq!(sizes["functions"], functions.len());
+
+    let out = kiln(&["inspect", "--sizes", "--top", "3", art]);
+    let shown = text(&out.stdout);
+    assert!(out.status.success());
+    assert!(
+        shown.contains(&format!("{file_size} bytes in all")),
+        "{shown}"
+    );
+    assert!(
+        shown.contains(&format!("largest functions (3 of {},", functions.len())),
+        "{shown}"
+    );
+    let top = largest[0]["name"].as_str().unwrap();
+    assert!(shown.contains(top), "{shown}");
+    for needle in [
+        ".text",
+        "functions (",
+        "AddressMap",
+        ".kiln.data",
+        ".symtab",
+    ] {
+        assert!(shown.contains(needle), "{needle}: {shown}");
+    }
+
+    // Bad input: a `.wasm` where an artifact is expected, `--top` without `--sizes`.
+    assert_clean_failure(
+        &kiln(&["inspect", "--sizes", &program("zlib.wasm")]),
+        "zlib.wasm",
+    );
+    assert_clean_failure(&kiln(&["inspect", "--top", "3", art]), "--sizes");
 }

@@ -55,12 +55,22 @@ pub enum Interrupt {
     /// Epoch deadline checks (`epoch_interruption` in both); every store's deadline is
     /// [`EPOCH_DEADLINE`] ticks away, and the epoch never advances.
     Epochs,
+    /// Not an interruption, but measured the same way: every 32-bit memory access checked
+    /// explicitly against the memory's length instead of by guard pages (Kiln
+    /// `CompileOptions::explicit_bounds_checks`; Wasmtime a 1 GiB `memory_reservation` with no
+    /// guard region, whose memories do not move, as Kiln's).
+    ExplicitBounds,
 }
 
 impl Interrupt {
     /// Every way, in declaration order (`way as usize` is its index), plain first: the others'
     /// overheads are relative to it.
-    pub const ALL: [Interrupt; 3] = [Interrupt::None, Interrupt::Fuel, Interrupt::Epochs];
+    pub const ALL: [Interrupt; 4] = [
+        Interrupt::None,
+        Interrupt::Fuel,
+        Interrupt::Epochs,
+        Interrupt::ExplicitBounds,
+    ];
 
     /// Its name in tables and file names.
     pub fn label(self) -> &'static str {
@@ -68,6 +78,7 @@ impl Interrupt {
             Interrupt::None => "plain",
             Interrupt::Fuel => "fuel",
             Interrupt::Epochs => "epochs",
+            Interrupt::ExplicitBounds => "explicit-bounds",
         }
     }
 }
@@ -314,6 +325,7 @@ impl Runtime for Kiln {
             },
             fuel: interrupt == Interrupt::Fuel,
             epoch_interruption: interrupt == Interrupt::Epochs,
+            explicit_bounds_checks: interrupt == Interrupt::ExplicitBounds,
             ..CompileOptions::default()
         };
         Ok(kiln_compiler::compile(wasm, &options)?)
@@ -388,7 +400,7 @@ impl Runtime for Kiln {
         let artifact = Artifact::open(path)?;
         let mut store = Store::new(());
         match interrupt {
-            Interrupt::None => {}
+            Interrupt::None | Interrupt::ExplicitBounds => {}
             Interrupt::Fuel => store.set_fuel(FUEL)?,
             Interrupt::Epochs => store.set_epoch_deadline(EPOCH_DEADLINE)?,
         }
@@ -428,7 +440,7 @@ impl ProgramRunner for KilnProgram {
             .build()?;
         let mut store = Store::new(WasiHost { wasi });
         match self.interrupt {
-            Interrupt::None => {}
+            Interrupt::None | Interrupt::ExplicitBounds => {}
             Interrupt::Fuel => store.set_fuel(FUEL)?,
             Interrupt::Epochs => store.set_epoch_deadline(EPOCH_DEADLINE)?,
         }
@@ -445,7 +457,7 @@ impl ProgramRunner for KilnProgram {
         }
         let fuel = match self.interrupt {
             Interrupt::Fuel => Some(FUEL - store.get_fuel()?),
-            Interrupt::None | Interrupt::Epochs => None,
+            Interrupt::None | Interrupt::Epochs | Interrupt::ExplicitBounds => None,
         };
         Ok(ProgramRun {
             time,
@@ -563,7 +575,7 @@ impl KernelRunner for KilnKernels {
     fn fuel_consumed(&self) -> Result<Option<u64>> {
         Ok(match self.interrupt {
             Interrupt::Fuel => Some(FUEL - self.store.get_fuel()?),
-            Interrupt::None | Interrupt::Epochs => None,
+            Interrupt::None | Interrupt::Epochs | Interrupt::ExplicitBounds => None,
         })
     }
 

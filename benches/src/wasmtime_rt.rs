@@ -34,9 +34,9 @@ handling needs (exnref objects live in its GC heap)";
 pub struct Wasmtime {
     /// Parallel compilation, by [`Interrupt`] (in [`Interrupt::ALL`] order): fuel and epoch
     /// checks are engine settings, and an artifact loads only into an engine with its settings.
-    engines: [Engine; 3],
+    engines: [Engine; Interrupt::ALL.len()],
     /// Single-threaded compilation, likewise.
-    serial: [Engine; 3],
+    serial: [Engine; Interrupt::ALL.len()],
 }
 
 fn config(parallel: bool, interrupt: Interrupt) -> Config {
@@ -50,15 +50,22 @@ fn config(parallel: bool, interrupt: Interrupt) -> Config {
         .parallel_compilation(parallel)
         .consume_fuel(interrupt == Interrupt::Fuel)
         .epoch_interruption(interrupt == Interrupt::Epochs);
+    if interrupt == Interrupt::ExplicitBounds {
+        // Below 4 GiB and without a guard, Wasmtime checks every access explicitly.
+        c.memory_reservation(1 << 30)
+            .memory_guard_size(0)
+            .memory_reservation_for_growth(0)
+            .memory_may_move(false);
+    }
     c
 }
 
 impl Wasmtime {
-    /// Engines for parallel and single-threaded compilation, plain, with fuel and with epochs.
+    /// Engines for parallel and single-threaded compilation, in each [`Interrupt`] way.
     pub fn new() -> Result<Wasmtime> {
-        let engines = |parallel| -> Result<[Engine; 3]> {
-            let [a, b, c] = Interrupt::ALL.map(|i| Engine::new(&config(parallel, i)));
-            Ok([a?, b?, c?])
+        let engines = |parallel| -> Result<[Engine; Interrupt::ALL.len()]> {
+            let [a, b, c, d] = Interrupt::ALL.map(|i| Engine::new(&config(parallel, i)));
+            Ok([a?, b?, c?, d?])
         };
         Ok(Wasmtime {
             engines: engines(true)?,
@@ -170,7 +177,7 @@ impl Runtime for Wasmtime {
         let module = self.load_for(path, interrupt)?;
         let mut store = Store::new(self.engine_for(interrupt), ());
         match interrupt {
-            Interrupt::None => {}
+            Interrupt::None | Interrupt::ExplicitBounds => {}
             Interrupt::Fuel => store.set_fuel(FUEL)?,
             Interrupt::Epochs => store.set_epoch_deadline(EPOCH_DEADLINE),
         }
@@ -214,7 +221,7 @@ impl ProgramRunner for WasmtimeProgram {
             .build_p1();
         let mut store = Store::new(&self.engine, wasi);
         match self.interrupt {
-            Interrupt::None => {}
+            Interrupt::None | Interrupt::ExplicitBounds => {}
             Interrupt::Fuel => store.set_fuel(FUEL)?,
             Interrupt::Epochs => store.set_epoch_deadline(EPOCH_DEADLINE),
         }
@@ -231,7 +238,7 @@ impl ProgramRunner for WasmtimeProgram {
         }
         let fuel = match self.interrupt {
             Interrupt::Fuel => Some(FUEL - store.get_fuel()?),
-            Interrupt::None | Interrupt::Epochs => None,
+            Interrupt::None | Interrupt::Epochs | Interrupt::ExplicitBounds => None,
         };
         drop(store);
         Ok(ProgramRun {
@@ -355,7 +362,7 @@ impl KernelRunner for WasmtimeKernels {
     fn fuel_consumed(&self) -> Result<Option<u64>> {
         Ok(match self.interrupt {
             Interrupt::Fuel => Some(FUEL - self.store.get_fuel()?),
-            Interrupt::None | Interrupt::Epochs => None,
+            Interrupt::None | Interrupt::Epochs | Interrupt::ExplicitBounds => None,
         })
     }
 

@@ -118,10 +118,6 @@ pub fn compile_module(
     options: &CompileOptions,
 ) -> Result<CompiledModule, CompileError> {
     let (isa, arch, cpu_features) = build_isa(options)?;
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(options.threads.unwrap_or(0))
-        .build()
-        .map_err(|e| CompileError::Emit(format!("cannot start compile threads: {e}")))?;
     let isa_ref: &dyn TargetIsa = &*isa;
     let uses_v128 = module.types.iter().filter_map(|t| t.as_func()).any(|t| {
         t.params()
@@ -135,7 +131,7 @@ pub fn compile_module(
             arch.triple()
         )));
     }
-    let funcs = pool.install(|| {
+    let funcs = on_compile_threads(options.threads, || {
         module
             .bodies
             .par_iter()
@@ -151,7 +147,7 @@ pub fn compile_module(
             })
             // Collecting into a Result keeps the first error by index: deterministic.
             .collect::<Result<Vec<_>, _>>()
-    })?;
+    })??;
     if !arch_resumes_exceptions(arch) && funcs.iter().any(|f| !f.call_sites.is_empty()) {
         return Err(CompileError::Unsupported(format!(
             "exception handlers (try_table) on {}: the loader resumes at landing pads on x86_64 \
@@ -204,6 +200,24 @@ pub fn compile_module(
         host_adapters,
         builtin_stubs,
     })
+}
+
+/// Runs `work` on the compile threads: a new pool of `threads` threads (all cores for `None`), or,
+/// when no count is asked for and the caller already runs in a rayon pool, that pool. A batch of
+/// modules compiled in one pool (`kiln compile -d`) then shares its threads between and within
+/// modules instead of starting a pool per module, which would run cores × modules threads.
+fn on_compile_threads<R: Send>(
+    threads: Option<usize>,
+    work: impl FnOnce() -> R + Send,
+) -> Result<R, CompileError> {
+    if threads.is_none() && rayon::current_thread_index().is_some() {
+        return Ok(work());
+    }
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads.unwrap_or(0))
+        .build()
+        .map_err(|e| CompileError::Emit(format!("cannot start compile threads: {e}")))?;
+    Ok(pool.install(work))
 }
 
 /// Whether the loader can resume at a landing pad in code of `arch` (its resume stub and frame

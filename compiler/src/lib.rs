@@ -8,6 +8,7 @@
 #![warn(missing_docs)]
 
 pub mod codegen;
+pub mod demangle;
 pub mod emit;
 pub mod error;
 pub mod options;

@@ -167,7 +167,9 @@ pub struct CompileOptions {
     pub target: Option<Arch>,
     /// Optimization level.
     pub opt_level: OptLevel,
-    /// Worker threads for function compilation; `None` uses all cores. Output does not depend on it.
+    /// Worker threads for function compilation; `None` uses all cores, or the rayon pool the
+    /// caller runs in, if it does (so that modules compiled in parallel in one pool share its
+    /// threads). Output does not depend on it.
     pub threads: Option<usize>,
     /// Emit `.eh_frame` unwind tables.
     pub unwind_info: bool,

@@ -3,17 +3,34 @@
 use anyhow::{Context, Result};
 use kiln_compiler::{CompileOptions, OptLevel, WasmFeatures};
 use kiln_format::Arch;
+use rayon::prelude::*;
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 /// Options of `kiln compile`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// Input module: a .wasm binary or .wat text.
-    input: PathBuf,
-    /// Output artifact.
-    #[arg(short, long)]
-    output: PathBuf,
+    /// Input modules: .wasm binaries or .wat text. More than one needs `-d`.
+    #[arg(required = true, value_name = "INPUT")]
+    inputs: Vec<PathBuf>,
+    /// Output artifact (one input only).
+    #[arg(
+        short,
+        long,
+        required_unless_present = "out_dir",
+        conflicts_with = "out_dir"
+    )]
+    output: Option<PathBuf>,
+    /// Output directory (created if missing): each input's artifact is written there under its
+    /// file stem with `.kiln` (`.o` with `--emit obj`). Modules are compiled in parallel; every
+    /// input is attempted, each failure is one line naming its file, and a failed module leaves
+    /// no output (not even an older one).
+    #[arg(short = 'd', long = "out-dir", value_name = "OUTDIR")]
+    out_dir: Option<PathBuf>,
+    /// Also write a Make-style dependency file: an `OUTPUT: INPUT` rule per artifact written.
+    #[arg(long, value_name = "FILE")]
+    depfile: Option<PathBuf>,
     /// Target: x86_64, aarch64, riscv64gc or s390x (a full Linux triple also works). Default:
     /// this machine, with all its CPU features.
     #[arg(long)]
@@ -21,7 +38,8 @@ pub struct Args {
     /// Optimization level.
     #[arg(short = 'O', long = "opt-level", default_value = "speed", value_parser = ["none", "speed", "size"])]
     opt_level: String,
-    /// Compile threads (default: all cores). The artifact does not depend on it.
+    /// Compile threads (default: all cores), shared by all inputs. The artifacts do not depend
+    /// on it.
     #[arg(short = 'j', long)]
     jobs: Option<usize>,
     /// Emit unwind tables (.eh_frame).
@@ -115,6 +133,21 @@ pub fn read_module(path: &Path) -> Result<Vec<u8>> {
     Ok(wasm.into_owned())
 }
 
+/// One module to compile: where from, where to.
+struct Job {
+    input: PathBuf,
+    output: PathBuf,
+}
+
+/// What `kiln compile` writes for each module.
+enum Emit {
+    /// The artifact file.
+    Artifact,
+    /// A relocatable object carrying the artifact, for `arch`, with `symbol` (else the default
+    /// symbol of each output).
+    Obj { arch: Arch, symbol: Option<String> },
+}
+
 /// Runs `kiln compile`.
 pub fn run(args: Args) -> Result<ExitCode> {
     let options = CompileOptions {
@@ -124,7 +157,8 @@ pub fn run(args: Args) -> Result<ExitCode> {
             "size" => OptLevel::Size,
             _ => OptLevel::Speed,
         },
-        threads: args.jobs,
+        // The pool below: `-j` bounds the threads of all modules together.
+        threads: None,
         unwind_info: args.unwind_info,
         strip: args.strip,
         fuel: args.fuel,
@@ -132,28 +166,235 @@ pub fn run(args: Args) -> Result<ExitCode> {
         explicit_bounds_checks: args.explicit_bounds_checks,
         features: args.features.features()?,
     };
-    let wasm = read_module(&args.input)?;
-    let artifact = kiln_compiler::compile(&wasm, &options)
-        .with_context(|| format!("{}: compilation failed", args.input.display()))?;
-    if args.emit == "obj" {
+    let emit = if args.emit == "obj" {
         let arch = match options.target {
             Some(arch) => arch,
             None => Arch::host().context("this machine's architecture is not a Kiln target")?,
         };
-        let symbol = args.symbol.unwrap_or_else(|| default_symbol(&args.output));
-        let object = kiln_format::writer::write_artifact_object(&artifact, arch, &symbol)?;
-        write_atomically(&args.output, &object)?;
+        if args.symbol.is_some() && args.inputs.len() > 1 {
+            anyhow::bail!("--symbol names one object's symbol; several inputs take their defaults");
+        }
+        Emit::Obj {
+            arch,
+            symbol: args.symbol,
+        }
     } else {
         if args.symbol.is_some() {
             anyhow::bail!("--symbol names the symbol of `--emit obj`");
         }
-        write_atomically(&args.output, &artifact)?;
+        Emit::Artifact
+    };
+    let jobs = plan(&args.inputs, args.output, args.out_dir.as_deref(), &emit)?;
+    // Rayon's default stacks are the 2 MiB of spawned threads; a worker waiting inside one
+    // module's functions may pick up another whole module, so give each room for several.
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(args.jobs.unwrap_or(0))
+        .stack_size(16 << 20)
+        .build()
+        .context("cannot start compile threads")?;
+    let batch = args.out_dir.is_some();
+    let progress = Progress::new(batch, jobs.len());
+    let results: Vec<Result<()>> = pool.install(|| {
+        jobs.par_iter()
+            .map(|job| {
+                let result = compile_one(job, &options, &emit);
+                progress.done(&job.input);
+                result
+            })
+            .collect()
+    });
+    progress.finish();
+    if !batch {
+        // One module, `-o`: its error is the command's, exactly as before batches existed.
+        if let Some(Err(e)) = results.into_iter().next() {
+            return Err(e);
+        }
+        if let Some(depfile) = &args.depfile {
+            write_depfile(depfile, &jobs)?;
+        }
+        return Ok(ExitCode::SUCCESS);
     }
-    Ok(ExitCode::SUCCESS)
+    let mut written = Vec::new();
+    let mut failed = false;
+    for (job, result) in jobs.into_iter().zip(results) {
+        match result {
+            Ok(()) => written.push(job),
+            Err(e) => {
+                failed = true;
+                // A stale artifact must not outlive the module that no longer compiles (as
+                // make's .DELETE_ON_ERROR): a build would otherwise go on with old code.
+                remove_stale(&job.output);
+                eprintln!("error: {}", one_line(&e));
+            }
+        }
+    }
+    if let Some(depfile) = &args.depfile {
+        if let Err(e) = write_depfile(depfile, &written) {
+            eprintln!("error: {}", one_line(&e));
+            failed = true;
+        }
+    }
+    Ok(if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// The modules to compile and where each goes; refuses, before any compiling, a set of inputs
+/// that would write the same output twice.
+fn plan(
+    inputs: &[PathBuf],
+    output: Option<PathBuf>,
+    out_dir: Option<&Path>,
+    emit: &Emit,
+) -> Result<Vec<Job>> {
+    let Some(dir) = out_dir else {
+        let output = output.context("an output is needed: -o FILE, or -d OUTDIR")?;
+        if inputs.len() > 1 {
+            anyhow::bail!("-o names one output, for one input; compile several with -d OUTDIR");
+        }
+        return Ok(vec![Job {
+            input: inputs[0].clone(),
+            output,
+        }]);
+    };
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create output directory {}", dir.display()))?;
+    let extension = match emit {
+        Emit::Artifact => "kiln",
+        Emit::Obj { .. } => "o",
+    };
+    let mut jobs: Vec<Job> = Vec::with_capacity(inputs.len());
+    for input in inputs {
+        let stem = input
+            .file_stem()
+            .with_context(|| format!("{}: not a file name", input.display()))?;
+        let output = dir.join(Path::new(stem).with_extension(extension));
+        if let Some(other) = jobs.iter().find(|j| j.output == output) {
+            anyhow::bail!(
+                "{} and {} would both be compiled to {}",
+                other.input.display(),
+                input.display(),
+                output.display()
+            );
+        }
+        jobs.push(Job {
+            input: input.clone(),
+            output,
+        });
+    }
+    Ok(jobs)
+}
+
+/// Compiles one module and writes its output atomically. Errors name the file.
+fn compile_one(job: &Job, options: &CompileOptions, emit: &Emit) -> Result<()> {
+    let wasm = read_module(&job.input)?;
+    let artifact = kiln_compiler::compile(&wasm, options)
+        .with_context(|| format!("{}: compilation failed", job.input.display()))?;
+    match emit {
+        Emit::Artifact => write_atomically(&job.output, &artifact),
+        Emit::Obj { arch, symbol } => {
+            let symbol = symbol
+                .clone()
+                .unwrap_or_else(|| default_symbol(&job.output));
+            let object = kiln_format::writer::write_artifact_object(&artifact, *arch, &symbol)
+                .with_context(|| job.output.display().to_string())?;
+            write_atomically(&job.output, &object)
+        }
+    }
+}
+
+/// Removes the output of a module that failed, if an earlier build left one.
+fn remove_stale(output: &Path) {
+    // Nothing to do when there is none; any other failure shows at the next build's write.
+    let _ = std::fs::remove_file(output);
+}
+
+/// An error and its causes on one line, as build tools show one line per failure: compiler and
+/// text-format messages can span several (a source excerpt under a `-->` location).
+fn one_line(e: &anyhow::Error) -> String {
+    format!("{e:#}")
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Writes `jobs` as Make rules `OUTPUT: INPUT`, atomically.
+fn write_depfile(path: &Path, jobs: &[Job]) -> Result<()> {
+    let mut text = String::new();
+    for job in jobs {
+        text.push_str(&make_escape(&job.output)?);
+        text.push_str(": ");
+        text.push_str(&make_escape(&job.input)?);
+        text.push('\n');
+    }
+    write_atomically(path, text.as_bytes())
+        .with_context(|| format!("cannot write depfile {}", path.display()))
+}
+
+/// `path` as Make (and Ninja, which reads the same depfiles) reads it back: spaces, tabs and `#`
+/// backslash-escaped, `$` doubled. A newline cannot be written in a rule.
+fn make_escape(path: &Path) -> Result<String> {
+    let s = path
+        .to_str()
+        .with_context(|| format!("{}: not UTF-8, cannot go in a depfile", path.display()))?;
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            ' ' | '\t' | '#' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '$' => out.push_str("$$"),
+            '\n' | '\r' => {
+                anyhow::bail!("{}: a line break cannot go in a depfile", path.display())
+            }
+            _ => out.push(c),
+        }
+    }
+    Ok(out)
+}
+
+/// The progress bar of a batch on a terminal; nothing otherwise (a single `-o` compile, or
+/// stderr piped to a log).
+struct Progress(Option<indicatif::ProgressBar>);
+
+impl Progress {
+    fn new(batch: bool, total: usize) -> Progress {
+        if !batch || !std::io::stderr().is_terminal() {
+            return Progress(None);
+        }
+        let bar = indicatif::ProgressBar::new(total as u64);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} [{elapsed}] {bar:30} {pos}/{len} compiled {wide_msg}",
+            )
+            .expect("a valid template"),
+        );
+        bar.enable_steady_tick(std::time::Duration::from_millis(100));
+        Progress(Some(bar))
+    }
+
+    fn done(&self, input: &Path) {
+        if let Some(bar) = &self.0 {
+            let name = input.file_name().unwrap_or(input.as_os_str());
+            bar.set_message(name.to_string_lossy().into_owned());
+            bar.inc(1);
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = &self.0 {
+            bar.finish_and_clear();
+        }
+    }
 }
 
 /// Writes through a temporary file and a rename, so that a loader never maps a half-written
-/// artifact and a mapped one is never modified in place.
+/// artifact and a mapped one is never modified in place. A failed write leaves no file behind.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = path
         .parent()
@@ -166,7 +407,14 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
             .unwrap_or("artifact"),
         std::process::id()
     ));
-    std::fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(())
+    let written = std::fs::write(&tmp, bytes)
+        .with_context(|| format!("cannot write {}", tmp.display()))
+        .and_then(|()| {
+            std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))
+        });
+    if written.is_err() {
+        // A full disk must not leave a partial temporary file behind.
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written
 }

@@ -22,6 +22,13 @@ pub struct Args {
     /// Print JSON instead of text.
     #[arg(long)]
     json: bool,
+    /// Show where the file's bytes go instead: each section and its parts (code, trampolines,
+    /// every metadata table, data images, symbols) with percentages, and the largest functions.
+    #[arg(long)]
+    sizes: bool,
+    /// With `--sizes`: how many of the largest functions to list.
+    #[arg(long, value_name = "N", default_value_t = 10, requires = "sizes")]
+    top: usize,
 }
 
 fn kind_name(kind: u8) -> &'static str {
@@ -256,9 +263,15 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let bytes = std::fs::read(&args.file)
         .with_context(|| format!("cannot read {}", args.file.display()))?;
     let view = ArtifactView::parse(&bytes).with_context(|| args.file.display().to_string())?;
-    let r = report(&view);
+    let r = if args.sizes {
+        super::sizes::report(&view, args.top).with_context(|| args.file.display().to_string())?
+    } else {
+        report(&view)
+    };
     if args.json {
         println!("{}", serde_json::to_string_pretty(&r)?);
+    } else if args.sizes {
+        super::sizes::print_text(&r);
     } else {
         print_text(&r);
     }

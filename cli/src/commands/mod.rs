@@ -6,3 +6,4 @@ pub mod explore;
 pub mod inspect;
 pub mod machine_code;
 pub mod run;
+pub mod sizes;

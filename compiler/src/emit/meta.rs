@@ -188,7 +188,8 @@ pub(super) fn build_meta(
     for (i, (code, &offset)) in compiled.funcs.iter().zip(&layout.funcs).enumerate() {
         let index = module.defined_func_index(i);
         let name = match module.display_name(index) {
-            Some(n) if !options.strip => m.string(n.as_bytes()),
+            // Demangled here, once, so that no reader of the artifact needs a demangler.
+            Some(n) if !options.strip => m.string(crate::demangle::demangle(n).as_bytes()),
             _ => StrRef::default(),
         };
         m.functions.push(FunctionEntry {

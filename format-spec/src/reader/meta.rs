@@ -62,6 +62,12 @@ impl<'a> MetaView<'a> {
             .unwrap_or(&[])
     }
 
+    /// Where table `id` lies in the region and how many entries it has (checked to lie inside
+    /// the region): what size reports (`kiln inspect --sizes`) read.
+    pub fn table_ref(&self, id: TableId) -> TableRef {
+        self.dir.tables[id as usize]
+    }
+
     /// Module-level facts.
     pub fn module(&self) -> &'a ModuleEntry {
         &self.dir.module
