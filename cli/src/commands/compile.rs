@@ -8,6 +8,51 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+/// The options that choose the code, shared by `kiln compile` and `kiln explore`.
+#[derive(clap::Args)]
+pub struct CodeArgs {
+    /// Target: x86_64, aarch64, riscv64gc or s390x (a full Linux triple also works). Default:
+    /// this machine, with all its CPU features.
+    #[arg(long)]
+    target: Option<String>,
+    /// Optimization level.
+    #[arg(short = 'O', long = "opt-level", default_value = "speed", value_parser = ["none", "speed", "size"])]
+    opt_level: String,
+    /// Meter fuel: the code traps once it has consumed the fuel its store was given.
+    #[arg(long)]
+    fuel: bool,
+    /// Check the store's epoch deadline at function entries and loop headers, so that the host
+    /// can interrupt the code.
+    #[arg(long)]
+    epoch_interruption: bool,
+    /// Check every access to a 32-bit memory against its length, rather than relying on a
+    /// 4 GiB + 2 GiB guard reservation: a memory then reserves only its maximum (or the
+    /// engine's memory reservation). Slower code, less address space.
+    #[arg(long)]
+    explicit_bounds_checks: bool,
+    #[command(flatten)]
+    features: FeatureArgs,
+}
+
+impl CodeArgs {
+    /// The compile options these choose, the others at their defaults.
+    pub fn options(&self) -> Result<CompileOptions> {
+        Ok(CompileOptions {
+            target: self.target.as_deref().map(parse_target).transpose()?,
+            opt_level: match self.opt_level.as_str() {
+                "none" => OptLevel::None,
+                "size" => OptLevel::Size,
+                _ => OptLevel::Speed,
+            },
+            fuel: self.fuel,
+            epoch_interruption: self.epoch_interruption,
+            explicit_bounds_checks: self.explicit_bounds_checks,
+            features: self.features.features()?,
+            ..CompileOptions::default()
+        })
+    }
+}
+
 /// Options of `kiln compile`.
 #[derive(clap::Args)]
 pub struct Args {
@@ -31,13 +76,8 @@ pub struct Args {
     /// Also write a Make-style dependency file: an `OUTPUT: INPUT` rule per artifact written.
     #[arg(long, value_name = "FILE")]
     depfile: Option<PathBuf>,
-    /// Target: x86_64, aarch64, riscv64gc or s390x (a full Linux triple also works). Default:
-    /// this machine, with all its CPU features.
-    #[arg(long)]
-    target: Option<String>,
-    /// Optimization level.
-    #[arg(short = 'O', long = "opt-level", default_value = "speed", value_parser = ["none", "speed", "size"])]
-    opt_level: String,
+    #[command(flatten)]
+    code: CodeArgs,
     /// Compile threads (default: all cores), shared by all inputs. The artifacts do not depend
     /// on it.
     #[arg(short = 'j', long)]
@@ -48,20 +88,6 @@ pub struct Args {
     /// Drop function names and the address map.
     #[arg(long)]
     strip: bool,
-    /// Meter fuel: the code traps once it has consumed the fuel its store was given.
-    #[arg(long)]
-    fuel: bool,
-    /// Check the store's epoch deadline at function entries and loop headers, so that the host
-    /// can interrupt the code.
-    #[arg(long)]
-    epoch_interruption: bool,
-    /// Check every access to a 32-bit memory against its length, rather than relying on a
-    /// 4 GiB + 2 GiB guard reservation: a memory then reserves only its maximum (or the
-    /// engine's memory reservation). Slower code, less address space.
-    #[arg(long)]
-    explicit_bounds_checks: bool,
-    #[command(flatten)]
-    features: FeatureArgs,
     /// What to write: the artifact file, or a relocatable ELF object that carries it, for
     /// linking into a host executable (see SPEC.md §9).
     #[arg(long, default_value = "artifact", value_parser = ["artifact", "obj"])]
@@ -151,20 +177,11 @@ enum Emit {
 /// Runs `kiln compile`.
 pub fn run(args: Args) -> Result<ExitCode> {
     let options = CompileOptions {
-        target: args.target.as_deref().map(parse_target).transpose()?,
-        opt_level: match args.opt_level.as_str() {
-            "none" => OptLevel::None,
-            "size" => OptLevel::Size,
-            _ => OptLevel::Speed,
-        },
         // The pool below: `-j` bounds the threads of all modules together.
         threads: None,
         unwind_info: args.unwind_info,
         strip: args.strip,
-        fuel: args.fuel,
-        epoch_interruption: args.epoch_interruption,
-        explicit_bounds_checks: args.explicit_bounds_checks,
-        features: args.features.features()?,
+        ..args.code.options()?
     };
     let emit = if args.emit == "obj" {
         let arch = match options.target {

@@ -6,10 +6,10 @@ mod html;
 mod sections;
 mod wasm_text;
 
-use super::compile::{parse_target, read_module, write_atomically, FeatureArgs};
+use super::compile::{read_module, write_atomically, CodeArgs};
 use super::machine_code::{self, FunctionCode};
 use anyhow::{anyhow, bail, Context, Result};
-use kiln_compiler::{CompileOptions, OptLevel};
+use kiln_compiler::CompileOptions;
 use kiln_format::ArtifactView;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -22,20 +22,9 @@ pub struct Args {
     /// The HTML page to write. Default: the input's name with `.explore.html`.
     #[arg(short, long)]
     output: Option<PathBuf>,
-    /// Target, as for `kiln compile`. Default: this machine.
-    #[arg(long)]
-    target: Option<String>,
-    /// Optimization level.
-    #[arg(short = 'O', long = "opt-level", default_value = "speed", value_parser = ["none", "speed", "size"])]
-    opt_level: String,
-    /// Compile with fuel metering, as `kiln compile --fuel`.
-    #[arg(long)]
-    fuel: bool,
-    /// Compile with epoch checks, as `kiln compile --epoch-interruption`.
-    #[arg(long)]
-    epoch_interruption: bool,
+    /// The code's options, as for `kiln compile`.
     #[command(flatten)]
-    features: FeatureArgs,
+    code: CodeArgs,
 }
 
 /// One defined function: its wasm text and its machine code.
@@ -104,18 +93,7 @@ fn page(title: String, wasm: &[u8], options: &CompileOptions) -> Result<Page> {
 
 /// Runs `kiln explore`.
 pub fn run(args: Args) -> Result<ExitCode> {
-    let options = CompileOptions {
-        target: args.target.as_deref().map(parse_target).transpose()?,
-        opt_level: match args.opt_level.as_str() {
-            "none" => OptLevel::None,
-            "size" => OptLevel::Size,
-            _ => OptLevel::Speed,
-        },
-        fuel: args.fuel,
-        epoch_interruption: args.epoch_interruption,
-        features: args.features.features()?,
-        ..CompileOptions::default()
-    };
+    let options = args.code.options()?;
     let wasm = read_module(&args.input).map_err(|e| {
         // The page needs the wasm: an artifact does not carry it.
         match std::fs::read(&args.input) {
