@@ -27,6 +27,9 @@ enum Command {
     Run(commands::run::Args),
     /// Show an artifact's header, compatibility, sections, imports, exports and functions.
     Inspect(commands::inspect::Args),
+    /// Show or empty the compile cache that `kiln run` keeps for .wasm and .wat inputs.
+    #[command(subcommand)]
+    Cache(commands::cache::Command),
     /// Disassemble an artifact's functions (any target), noting trap sites and wasm offsets.
     Disasm(commands::disasm::Args),
     /// Run WebAssembly spec-test scripts (.wast) through real artifacts and the loader.
@@ -52,6 +55,7 @@ fn main() -> ExitCode {
         Command::Run(args) => commands::run::run(args),
         Command::Inspect(args) => commands::inspect::run(args),
         Command::Disasm(args) => commands::disasm::run(args),
+        Command::Cache(command) => commands::cache::run(command),
         Command::Wast {
             files,
             json,
