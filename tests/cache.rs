@@ -223,9 +223,13 @@ fn the_second_run_loads_the_entry_instead_of_compiling() {
         .iter()
         .map(|e| std::fs::metadata(e).unwrap().len())
         .sum();
+    // What a process that died while writing an entry leaves: counted apart, cleaned.
+    let leftover = entries[0].parent().unwrap().join(".tmp-crashed");
+    std::fs::write(&leftover, b"half an artifact").unwrap();
     let out = kiln(&["cache", "stats", "--cache-dir", cache.to_str().unwrap()]);
     let stats = text(&out.stdout);
     assert!(stats.contains("entries          2\n"), "{stats}");
+    assert!(stats.contains("temporary files  1\n"), "{stats}");
     assert!(
         stats.contains(&format!("bytes            {bytes}\n")),
         "{stats}"

@@ -31,7 +31,7 @@ pub fn compile(wasm: &[u8], options: &CompileOptions) -> Result<Vec<u8>, Compile
 /// (`kiln_format::compat`): equal to `kiln_loader::Artifact::compatibility_key` of each of them,
 /// so a cache or a build system can tell, without compiling, whether an artifact it holds is the
 /// one these options would give (with the same wasm) and would be accepted. It builds the target
-/// ISA to learn the CPU features the code would use, which takes well under a millisecond.
+/// ISA, as compiling does, to learn the CPU features the code would use.
 pub fn compatibility_key(options: &CompileOptions) -> Result<String, CompileError> {
     let (_, arch, cpu_features) = codegen::build_isa(options)?;
     let settings = emit::code_settings(options, arch, cpu_features);
