@@ -27,6 +27,9 @@ enum Command {
     Run(commands::run::Args),
     /// Show an artifact's header, compatibility, sections, imports, exports and functions.
     Inspect(commands::inspect::Args),
+    /// Show or empty the compile cache that `kiln run` keeps for .wasm and .wat inputs.
+    #[command(subcommand)]
+    Cache(commands::cache::Command),
     /// Disassemble an artifact's functions (any target), noting trap sites and wasm offsets.
     Disasm(commands::disasm::Args),
     /// Write an HTML page with a module's wasm text beside its machine code, linked by the
@@ -56,6 +59,7 @@ fn main() -> ExitCode {
         Command::Inspect(args) => commands::inspect::run(args),
         Command::Disasm(args) => commands::disasm::run(args),
         Command::Explore(args) => commands::explore::run(args),
+        Command::Cache(command) => commands::cache::run(command),
         Command::Wast {
             files,
             json,

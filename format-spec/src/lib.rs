@@ -14,6 +14,7 @@
 #![warn(missing_docs)]
 
 pub mod builtins;
+pub mod compat;
 pub mod constexpr;
 pub mod error;
 pub mod header;

@@ -120,6 +120,7 @@ pub fn report(view: &ArtifactView<'_>) -> Value {
         "target": h.triple_str(),
         "cpu_features": feature_names(arch, h.cpu_features.get()),
         "compatible_with_this_machine": compatible,
+        "compatibility_key": kiln_format::compat::compatibility_key(h),
         "opt_level": opt_level,
         "bounds_checks": format!("static: {} GiB reservation + {} GiB guard",
             h.memory_reservation.get() >> 30, h.memory_guard.get() >> 30),
@@ -177,6 +178,7 @@ fn print_text(r: &Value) {
             compat["reason"].as_str().unwrap_or("?")
         );
     }
+    println!("compat key       {}", s("compatibility_key"));
     println!("opt level        {}", s("opt_level"));
     println!("bounds checks    {}", s("bounds_checks"));
     println!("unwind info      {}", s("unwind_info"));

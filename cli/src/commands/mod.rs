@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+pub mod cache;
 pub mod compile;
 pub mod disasm;
 pub mod explore;

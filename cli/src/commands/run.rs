@@ -3,10 +3,11 @@
 
 use super::compile::read_module;
 use anyhow::{bail, Context, Result};
+use kiln_compiler::cache::{Cache, Lookup};
 use kiln_compiler::CompileOptions;
 use kiln_loader::{
-    Artifact, Engine, Error, FuncType, Linker, LoadOptions, Store, StoreLimits, StoreLimitsBuilder,
-    Val, ValType,
+    Artifact, Engine, Error, FuncType, Linker, LoadError, LoadOptions, Store, StoreLimits,
+    StoreLimitsBuilder, Val, ValType,
 };
 use kiln_wasi::{I32Exit, WasiCtx};
 use std::io::Read;
@@ -56,6 +57,8 @@ pub struct Args {
     max_table_elements: Option<usize>,
     #[command(flatten)]
     features: super::compile::FeatureArgs,
+    #[command(flatten)]
+    cache: super::cache::CacheArgs,
     /// The program's arguments (its name, the file's name, comes first), or with --invoke the
     /// function's arguments. Put them after `--` when they start with `-`.
     #[arg(
@@ -77,9 +80,19 @@ fn load_options() -> LoadOptions {
     }
 }
 
-/// Maps `path` if it is an artifact; otherwise compiles it with `options` into a temporary
-/// artifact first.
+/// Maps `path` if it is an artifact; otherwise compiles it with `options` in memory (no cache).
 pub fn load(path: &Path, options: &CompileOptions) -> Result<Artifact> {
+    load_cached(path, options, None)
+}
+
+/// Maps `path` if it is an artifact; otherwise takes the module's artifact from `cache` (compiled
+/// with `options` and written there first if it has none, or a damaged one), or compiles it in
+/// memory without a cache. A cache that cannot be written costs a one-line warning, not the run.
+pub fn load_cached(
+    path: &Path,
+    options: &CompileOptions,
+    cache: Option<&Cache>,
+) -> Result<Artifact> {
     // Only the magic decides: reading the whole file here cost about 2 ms of a 3.5 MB
     // artifact's run.
     let mut head = Vec::with_capacity(4);
@@ -90,8 +103,50 @@ pub fn load(path: &Path, options: &CompileOptions) -> Result<Artifact> {
         return Ok(Artifact::open_with(path, &load_options())?);
     }
     let wasm = read_module(path)?;
-    let bytes = kiln_compiler::compile(&wasm, options)
+    let compile = || {
+        kiln_compiler::compile(&wasm, options)
+            .with_context(|| format!("{}: compilation failed", path.display()))
+    };
+    let Some(cache) = cache else {
+        return load_in_memory(&compile()?);
+    };
+    let key = cache
+        .key(&wasm, options)
         .with_context(|| format!("{}: compilation failed", path.display()))?;
+    // The entry's whole-file checksum is verified by the load: damage is never run.
+    let open = |entry: &Path| {
+        // The reason without the path, which the warning names once.
+        Artifact::open_with(entry, &load_options()).map_err(|e| match e {
+            LoadError::Io { error, .. } => error.to_string(),
+            LoadError::Format { error, .. } => error.to_string(),
+        })
+    };
+    match cache.lookup(&key, open) {
+        Lookup::Hit(artifact) => return Ok(artifact),
+        Lookup::Miss => {}
+        Lookup::Unusable {
+            path: entry,
+            reason,
+        } => eprintln!(
+            "warning: {}: unusable cache entry, compiling again: {reason}",
+            entry.display()
+        ),
+    }
+    let bytes = compile()?;
+    match cache.insert(&key, &bytes) {
+        // Removed again by a `kiln cache clean` in between: the bytes are still here.
+        Ok(entry) => {
+            Artifact::open_with(&entry, &load_options()).or_else(|_| load_in_memory(&bytes))
+        }
+        Err(e) => {
+            eprintln!("warning: compile cache not written ({e}); compiled in memory");
+            load_in_memory(&bytes)
+        }
+    }
+}
+
+/// Loads compiled `bytes` through a temporary file, removed once mapped.
+fn load_in_memory(bytes: &[u8]) -> Result<Artifact> {
     let tmp = std::env::temp_dir().join(format!("kiln-run-{}.kiln", std::process::id()));
     std::fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
     let artifact = Artifact::open_with(&tmp, &load_options());
@@ -183,7 +238,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         features: args.features.features()?,
         ..CompileOptions::default()
     };
-    let artifact = load(&args.file, &options)?;
+    let artifact = load_cached(&args.file, &options, args.cache.cache().as_ref())?;
     let file = args.file.display();
     let mut linker = Linker::<RunHost>::new();
     kiln_wasi::add_to_linker(&mut linker, |host: &mut RunHost| &mut host.wasi)?;

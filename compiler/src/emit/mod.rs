@@ -13,6 +13,7 @@ use crate::options::CompileOptions;
 use crate::parse::ModuleInfo;
 use kiln_format::header::{self, CodeSettings};
 use kiln_format::writer::{write_artifact as write_container, ArtifactParts, Placement};
+use kiln_format::Arch;
 use sha2::{Digest, Sha256};
 
 /// Writes the artifact for a compiled module.
@@ -38,13 +39,10 @@ pub fn write_artifact(
         symbols::symbols(module, compiled, &layout)
     };
     let settings = CodeSettings {
-        arch,
-        cpu_features: compiled.cpu_features,
-        opt_level: options.opt_level.header_code(),
-        flags: header_flags(options),
         vmctx_size: module.vmctx_layout().size,
         num_functions: compiled.funcs.len() as u32,
         wasm_sha256: Sha256::digest(wasm).into(),
+        ..code_settings(options, arch, compiled.cpu_features)
     };
     write_container(&ArtifactParts {
         settings,
@@ -105,6 +103,26 @@ fn unwind_tables(
     let hdr =
         crate::unwind::build_eh_frame_hdr(&eh_frame, placement.eh_frame, hdr_offset, big_endian)?;
     Ok((eh_frame, hdr))
+}
+
+/// The header settings of every artifact compiled with `options` for `arch` with the CPU features
+/// `cpu_features` (from [`crate::codegen::build_isa`]); the fields that describe one module are
+/// zero. What [`crate::compatibility_key`] derives the key from, so that the key and the header
+/// come from one place.
+pub(crate) fn code_settings(
+    options: &CompileOptions,
+    arch: Arch,
+    cpu_features: u64,
+) -> CodeSettings {
+    CodeSettings {
+        arch,
+        cpu_features,
+        opt_level: options.opt_level.header_code(),
+        flags: header_flags(options),
+        vmctx_size: 0,
+        num_functions: 0,
+        wasm_sha256: [0; 32],
+    }
 }
 
 fn header_flags(options: &CompileOptions) -> u32 {

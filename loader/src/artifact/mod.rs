@@ -355,4 +355,22 @@ impl Artifact {
     pub fn ptr_eq(&self, other: &Artifact) -> bool {
         Arc::ptr_eq(&self.inner, &other.inner)
     }
+
+    /// The artifact's compatibility key (`kiln_format::compat`, SPEC.md §2): equal to
+    /// `kiln_compiler::compatibility_key` of the options it was compiled with, and the same for
+    /// every artifact this loader accepts exactly when it accepts this one. Read from the header
+    /// alone (checked as at validation, but not for this machine), so a foreign artifact has one
+    /// too.
+    pub fn compatibility_key(&self) -> Result<String, LoadError> {
+        let bytes = self.bytes();
+        let prefix = &bytes[..bytes.len().min(kiln_format::reader::PREFIX_LEN)];
+        let header =
+            kiln_format::ArtifactView::check_prefix(prefix, bytes.len()).map_err(|error| {
+                LoadError::Format {
+                    path: self.inner.path.clone(),
+                    error,
+                }
+            })?;
+        Ok(kiln_format::compat::compatibility_key(header))
+    }
 }
