@@ -5,7 +5,7 @@ mod common;
 
 use common::{kiln, text};
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 fn example() -> String {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -207,7 +207,7 @@ fn pipes_empty_modules_and_errors_behave_like_a_command_line_tool() {
     let art = dir.path().join("fib.kiln");
     let art = art.to_str().unwrap();
     assert!(kiln(&["compile", &example(), "-o", art]).status.success());
-    let mut child = Command::new(env!("CARGO_BIN_EXE_kiln"))
+    let mut child = common::kiln_command()
         .args(["inspect", art])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 fn kiln() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_kiln"))
+    common::kiln_command()
 }
 
 fn program(file: &str) -> PathBuf {

@@ -6,12 +6,20 @@ use kiln_loader::{Artifact, Instance, Store};
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
+/// The `kiln` binary, its compile cache in the build's scratch directory rather than the
+/// user's (`kiln run` of a `.wasm` caches the artifact).
+pub fn kiln_command() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_kiln"));
+    command.env(
+        "XDG_CACHE_HOME",
+        std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("kiln-test-cache"),
+    );
+    command
+}
+
 /// Runs the `kiln` binary with `args`.
 pub fn kiln(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_kiln"))
-        .args(args)
-        .output()
-        .expect("kiln runs")
+    kiln_command().args(args).output().expect("kiln runs")
 }
 
 /// Output bytes as text.
