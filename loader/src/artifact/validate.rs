@@ -18,19 +18,15 @@ pub(super) enum FileCheckError {
 }
 
 /// Validates `file` (of `len` bytes) as [`Artifact::check`] does, from reads of its first 1 KiB
-/// and of its metadata instead of through the mapping (whose pages a check would fault in);
-/// returns the file range of its `.eh_frame`.
-pub(super) fn check_file(
-    file: &File,
-    len: usize,
-) -> Result<std::ops::Range<usize>, FileCheckError> {
+/// and of its metadata instead of through the mapping (whose pages a check would fault in).
+pub(super) fn check_file(file: &File, len: usize) -> Result<(), FileCheckError> {
     let mut prefix = [0u8; PREFIX_LEN];
     let n = read_at(file, &mut prefix, 0).map_err(FileCheckError::Io)?;
     let header = ArtifactView::check_prefix(&prefix[..n], len).map_err(FileCheckError::Format)?;
     kiln_format::reader::check_compatibility(header).map_err(FileCheckError::Format)?;
     // In the file: checked against its length by `check_prefix`.
     let range = |r: kiln_format::header::FileRange| r.offset.get() as usize..r.end() as usize;
-    let (meta, eh) = (range(header.meta), range(header.eh_frame));
+    let meta = range(header.meta);
     // The metadata, read for the checks made at first use through the mapping.
     let mut buf = vec![0u8; meta.len()];
     if read_at(file, &mut buf, meta.start as u64).map_err(FileCheckError::Io)? != buf.len() {
@@ -40,7 +36,7 @@ pub(super) fn check_file(
     }
     ArtifactView::check_meta(&prefix[..HEADERS_END], header, &buf)
         .map_err(FileCheckError::Format)?;
-    Ok(eh)
+    Ok(())
 }
 
 impl Artifact {
