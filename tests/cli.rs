@@ -1,19 +1,11 @@
 //! The `kiln` binary end to end: compile, inspect, run, and clear errors (never a panic) on bad
 //! input.
 
+mod common;
+
+use common::{kiln, text};
 use std::path::Path;
 use std::process::{Command, Output};
-
-fn kiln(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_kiln"))
-        .args(args)
-        .output()
-        .expect("kiln runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
 
 fn example() -> String {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -27,6 +27,10 @@ enum Command {
     Run(commands::run::Args),
     /// Show an artifact's header, compatibility, sections, imports, exports and functions.
     Inspect(commands::inspect::Args),
+    /// Append an Ed25519 signature to an artifact, for `kiln run --trusted-key`.
+    Sign(commands::sign::Args),
+    /// Generate an Ed25519 key pair for `kiln sign` (KEY) and `kiln run --trusted-key` (KEY.pub).
+    Keygen(commands::keygen::Args),
     /// Disassemble an artifact's functions (any target), noting trap sites and wasm offsets.
     Disasm(commands::disasm::Args),
     /// Run WebAssembly spec-test scripts (.wast) through real artifacts and the loader.
@@ -52,6 +56,8 @@ fn main() -> ExitCode {
         Command::Run(args) => commands::run::run(args),
         Command::Inspect(args) => commands::inspect::run(args),
         Command::Disasm(args) => commands::disasm::run(args),
+        Command::Sign(args) => commands::sign::run(args),
+        Command::Keygen(args) => commands::keygen::run(args),
         Command::Wast {
             files,
             json,

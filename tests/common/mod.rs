@@ -4,6 +4,20 @@
 
 use kiln_loader::{Artifact, Instance, Store};
 use std::path::PathBuf;
+use std::process::{Command, Output};
+
+/// Runs the `kiln` binary with `args` and waits for it.
+pub fn kiln(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_kiln"))
+        .args(args)
+        .output()
+        .expect("kiln runs")
+}
+
+/// Output bytes as text.
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
 
 /// Compiles WAT text with default options.
 pub fn compile_wat(wat: &str) -> Vec<u8> {

@@ -54,6 +54,10 @@ pub struct Args {
     /// The largest number of elements each table may grow to.
     #[arg(long, value_name = "N")]
     max_table_elements: Option<usize>,
+    /// Run only an artifact signed (`kiln sign`) by this public key (PEM, as `kiln keygen`
+    /// writes), and refuse any other before its code runs. Repeatable: any of the keys will do.
+    #[arg(long = "trusted-key", value_name = "PUB")]
+    trusted_keys: Vec<PathBuf>,
     #[command(flatten)]
     features: super::compile::FeatureArgs,
     /// The program's arguments (its name, the file's name, comes first), or with --invoke the
@@ -69,11 +73,12 @@ pub struct Args {
 /// How `kiln run` loads: it validates at once and verifies the checksum (a command-line run can
 /// afford reading the file once), and registers unwind tables when the artifact has them, for
 /// debuggers and profilers.
-fn load_options() -> LoadOptions {
+pub(crate) fn load_options() -> LoadOptions {
     LoadOptions {
         check_now: true,
         verify_checksum: true,
         register_unwind_info: true,
+        trusted_keys: Vec::new(),
     }
 }
 
@@ -183,7 +188,12 @@ pub fn run(args: Args) -> Result<ExitCode> {
         features: args.features.features()?,
         ..CompileOptions::default()
     };
-    let artifact = load(&args.file, &options)?;
+    let trusted = super::sign::read_trusted_keys(&args.trusted_keys)?;
+    let artifact = if trusted.is_empty() {
+        load(&args.file, &options)?
+    } else {
+        super::sign::load_trusted(&args.file, trusted)?
+    };
     let file = args.file.display();
     let mut linker = Linker::<RunHost>::new();
     kiln_wasi::add_to_linker(&mut linker, |host: &mut RunHost| &mut host.wasi)?;
