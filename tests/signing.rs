@@ -297,3 +297,15 @@ fn bad_keys_and_inputs_are_refused_with_the_file_named() {
         "a refused sign writes nothing"
     );
 }
+
+#[test]
+fn a_signed_artifact_with_unwind_tables_registers_them_and_runs() {
+    // The signature stands for the whole-file checksum before `.eh_frame` goes to the unwinder.
+    let setup = Setup::new();
+    let unwind = setup.path("unwind.kiln");
+    let fib = example("fib.wat");
+    assert_ok(&kiln(&["compile", &fib, "--unwind-info", "-o", s(&unwind)]));
+    assert_ok(&kiln(&["sign", "--key", s(&setup.path("key")), s(&unwind)]));
+    let out = setup.run_trusted(&unwind);
+    assert_eq!(text(&out.stdout), "6765\n", "{}", text(&out.stderr));
+}

@@ -281,9 +281,7 @@ impl Artifact {
             // validated through a mapping with nothing behind it.
             return Err(format(FormatError::Truncated("shorter than an ELF header")));
         }
-        // The unwinder is given `.eh_frame` only once the whole file is known to be what the
-        // compiler wrote.
-        // A signature is checked first, so that a file modified after signing is refused as that
+        // A signature is checked first, so that a file modified after signing is refused as such
         // whatever else is wrong with it; on the mapped bytes, the ones that will run.
         let signed_map = if options.trusted_keys.is_empty() {
             None
@@ -292,6 +290,8 @@ impl Artifact {
             signature::check(map.bytes(), options, &path)?;
             Some(map)
         };
+        // The unwinder is given `.eh_frame` only once the whole file is known to be what the
+        // compiler wrote: by the checksum, or by the signature of a trusted signer.
         let verify_checksum = needs_checksum(options, signed_map.is_some());
         let check_now = options.check_now || options.register_unwind_info || verify_checksum;
         // Validated from one small read, so that even a checked load touches no page of the
