@@ -309,3 +309,32 @@ fn a_signed_artifact_with_unwind_tables_registers_them_and_runs() {
     let out = setup.run_trusted(&unwind);
     assert_eq!(text(&out.stdout), "6765\n", "{}", text(&out.stderr));
 }
+
+#[test]
+fn an_artifact_for_another_target_can_be_signed() {
+    // Signing checks the artifact's integrity, not that this machine can run it: a build host
+    // signs what its targets will run.
+    let setup = Setup::new();
+    let arm = setup.path("fib-aarch64.kiln");
+    let fib = example("fib.wat");
+    assert_ok(&kiln(&[
+        "compile",
+        &fib,
+        "--target",
+        "aarch64",
+        "-o",
+        s(&arm),
+    ]));
+    let unsigned = std::fs::read(&arm).unwrap();
+    assert_ok(&kiln(&["sign", "--key", s(&setup.path("key")), s(&arm)]));
+    let signed = std::fs::read(&arm).unwrap();
+    assert_eq!(&signed[..unsigned.len()], &unsigned[..]);
+    assert_eq!(&signed[unsigned.len()..unsigned.len() + 8], b"KILNSIG\0");
+    let out = kiln(&["inspect", s(&arm)]);
+    assert_ok(&out);
+    assert!(
+        text(&out.stdout).contains("aarch64"),
+        "{}",
+        text(&out.stdout)
+    );
+}
