@@ -6,6 +6,7 @@
 //! cargo run --release -p kiln-benches --example profile -- call typed|dynamic|by-name ITERS
 //! cargo run --release -p kiln-benches --example profile -- hostcall loop|caller|round-trip ITERS
 //! cargo run --release -p kiln-benches --example profile -- kernel fib|sieve|lcg|copy|matmul ARG REPS
+//! cargo run --release -p kiln-benches --example profile -- verify FILE.kiln REPS
 //! ```
 //!
 //! `load` loads the artifact N times (the same file) and unloads them, REPS times; `instantiate`
@@ -13,7 +14,10 @@
 //! functions); `call` calls the empty `nop` export ITERS times; `hostcall` makes ITERS calls of a
 //! host function from a guest loop (`loop`, `caller`: with a `Caller`) or ITERS host→guest→host
 //! round trips (`round-trip`) in an instance of `HOSTCALLS_WAT`; `kernel` runs a kernel of
-//! `KERNELS_WAT` REPS times in each of two instances, alternately, and prints each run's time.
+//! `KERNELS_WAT` REPS times in each of two instances, alternately, and prints each run's time;
+//! `verify` signs the artifact with a fixed key and loads (then drops) it REPS times in each of
+//! three ways, interleaved: by default, with `verify_checksum`, and with the key trusted
+//! (`trusted_keys`: the signature checked), and prints the median time of each.
 
 use anyhow::{bail, Context, Result};
 use kiln_benches::modules::{Kernel, CALLS_WAT, HOSTCALLS_WAT, KERNELS_WAT};
@@ -115,11 +119,85 @@ fn main() -> Result<()> {
                 }
             }
         }
+        Some("verify") => {
+            let file = std::fs::read(args.get(1).context("missing FILE.kiln")?)?;
+            let reps: usize = arg(&args, 2, "REPS")?;
+            verify(&file, reps, &scratch)?;
+        }
         _ => bail!(
             "usage: profile load FILE.kiln N REPS | instantiate FILE.wasm ITERS | \
              call typed|dynamic|by-name ITERS | hostcall loop|caller|round-trip ITERS | \
-             kernel NAME ARG REPS"
+             kernel NAME ARG REPS | verify FILE.kiln REPS"
         ),
+    }
+    Ok(())
+}
+
+/// The `verify` mode: loads of a signed copy of `file` without and with its checks.
+fn verify(file: &[u8], reps: usize, scratch: &kiln_benches::sys::ScratchDir) -> Result<()> {
+    use ed25519_dalek::{Signer, SigningKey};
+    use kiln_loader::{Artifact, LoadOptions};
+    let key = SigningKey::from_bytes(&[7; 32]);
+    let unsigned = match kiln_format::signature::find(file).map_err(anyhow::Error::msg)? {
+        Some(signed) => signed.unsigned,
+        None => file,
+    };
+    let signed =
+        kiln_format::signature::append_signature(unsigned, key.verifying_key().to_bytes(), |m| {
+            key.sign(m).to_bytes()
+        });
+    let path = scratch.path().join("signed.kiln");
+    std::fs::write(&path, &signed)?;
+    let ways = [
+        ("default (map only)", LoadOptions::default()),
+        (
+            "verify_checksum",
+            LoadOptions {
+                verify_checksum: true,
+                ..LoadOptions::default()
+            },
+        ),
+        (
+            "trusted_keys (signature)",
+            LoadOptions {
+                trusted_keys: vec![key.verifying_key().to_bytes()],
+                ..LoadOptions::default()
+            },
+        ),
+    ];
+    // Wall time, and this thread's CPU time: on a shared machine a load of milliseconds is often
+    // preempted, which the CPU time leaves out.
+    let (mut wall, mut cpu) = (vec![Vec::new(); ways.len()], vec![Vec::new(); ways.len()]);
+    for _ in 0..reps {
+        for (i, (_, options)) in ways.iter().enumerate() {
+            let (t, c) = (
+                std::time::Instant::now(),
+                kiln_benches::sys::thread_cpu_time(),
+            );
+            drop(Artifact::open_with(&path, options)?);
+            wall[i].push(t.elapsed().as_secs_f64());
+            cpu[i].push(kiln_benches::sys::thread_cpu_time() - c);
+        }
+    }
+    let mb = signed.len() as f64 / 1e6;
+    let (base_wall, base_cpu) = (
+        kiln_benches::median(&wall[0]),
+        kiln_benches::median(&cpu[0]),
+    );
+    let rate = |extra: f64| if extra > 0.0 { mb / 1e3 / extra } else { 0.0 };
+    for (i, (what, _)) in ways.iter().enumerate() {
+        let (w, c) = (
+            kiln_benches::median(&wall[i]),
+            kiln_benches::median(&cpu[i]),
+        );
+        println!(
+            "{what}, {mb:.2} MB: wall {:.1} µs per load + unload ({:.2} GB/s over the default), \
+             CPU {:.1} µs ({:.2} GB/s)",
+            w * 1e6,
+            rate(w - base_wall),
+            c * 1e6,
+            rate(c - base_cpu)
+        );
     }
     Ok(())
 }

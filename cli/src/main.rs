@@ -30,6 +30,10 @@ enum Command {
     /// Show or empty the compile cache that `kiln run` keeps for .wasm and .wat inputs.
     #[command(subcommand)]
     Cache(commands::cache::Command),
+    /// Append an Ed25519 signature to an artifact, for `kiln run --trusted-key`.
+    Sign(commands::sign::Args),
+    /// Generate an Ed25519 key pair for `kiln sign` (KEY) and `kiln run --trusted-key` (KEY.pub).
+    Keygen(commands::keygen::Args),
     /// Disassemble an artifact's functions (any target), noting trap sites and wasm offsets.
     Disasm(commands::disasm::Args),
     /// Write an HTML page with a module's wasm text beside its machine code, linked by the
@@ -60,6 +64,8 @@ fn main() -> ExitCode {
         Command::Disasm(args) => commands::disasm::run(args),
         Command::Explore(args) => commands::explore::run(args),
         Command::Cache(command) => commands::cache::run(command),
+        Command::Sign(args) => commands::sign::run(args),
+        Command::Keygen(args) => commands::keygen::run(args),
         Command::Wast {
             files,
             json,

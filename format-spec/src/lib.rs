@@ -20,6 +20,7 @@ pub mod error;
 pub mod header;
 pub mod index;
 pub mod reader;
+pub mod signature;
 pub mod tables;
 pub mod target;
 pub mod trap;

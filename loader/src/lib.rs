@@ -70,7 +70,7 @@ mod types;
 mod values;
 mod vmctx;
 
-pub use artifact::{Artifact, LoadError, LoadOptions};
+pub use artifact::{Artifact, LoadError, LoadOptions, SignatureError};
 pub use caller::Caller;
 pub use engine::{Config, Engine};
 pub use error::{BoxError, Error, Result};

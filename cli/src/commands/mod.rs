@@ -5,6 +5,8 @@ pub mod compile;
 pub mod disasm;
 pub mod explore;
 pub mod inspect;
+pub mod keygen;
 pub mod machine_code;
 pub mod run;
+pub mod sign;
 pub mod sizes;

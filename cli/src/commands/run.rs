@@ -55,6 +55,10 @@ pub struct Args {
     /// The largest number of elements each table may grow to.
     #[arg(long, value_name = "N")]
     max_table_elements: Option<usize>,
+    /// Run only an artifact signed (`kiln sign`) by this public key (PEM, as `kiln keygen`
+    /// writes), and refuse any other before its code runs. Repeatable: any of the keys will do.
+    #[arg(long = "trusted-key", value_name = "PUB")]
+    trusted_keys: Vec<PathBuf>,
     #[command(flatten)]
     features: super::compile::FeatureArgs,
     #[command(flatten)]
@@ -72,11 +76,12 @@ pub struct Args {
 /// How `kiln run` loads: it validates at once and verifies the checksum (a command-line run can
 /// afford reading the file once), and registers unwind tables when the artifact has them, for
 /// debuggers and profilers.
-fn load_options() -> LoadOptions {
+pub(crate) fn load_options() -> LoadOptions {
     LoadOptions {
         check_now: true,
         verify_checksum: true,
         register_unwind_info: true,
+        trusted_keys: Vec::new(),
     }
 }
 
@@ -119,6 +124,7 @@ pub fn load_cached(
         Artifact::open_with(entry, &load_options()).map_err(|e| match e {
             LoadError::Io { error, .. } => error.to_string(),
             LoadError::Format { error, .. } => error.to_string(),
+            LoadError::Signature { error, .. } => error.to_string(),
         })
     };
     match cache.lookup(&key, open) {
@@ -238,7 +244,12 @@ pub fn run(args: Args) -> Result<ExitCode> {
         features: args.features.features()?,
         ..CompileOptions::default()
     };
-    let artifact = load_cached(&args.file, &options, args.cache.cache().as_ref())?;
+    let trusted = super::sign::read_trusted_keys(&args.trusted_keys)?;
+    let artifact = if trusted.is_empty() {
+        load_cached(&args.file, &options, args.cache.cache().as_ref())?
+    } else {
+        super::sign::load_trusted(&args.file, trusted)?
+    };
     let file = args.file.display();
     let mut linker = Linker::<RunHost>::new();
     kiln_wasi::add_to_linker(&mut linker, |host: &mut RunHost| &mut host.wasi)?;

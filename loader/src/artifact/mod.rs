@@ -2,12 +2,13 @@
 //!
 //! One file per job: [`file_map`] (the mapping), [`validate`] (the checks, once, at first use or
 //! at load), [`derived`] (per-artifact tables computed once from the metadata), [`reopen`] (the
-//! file again, for copy-on-write data images) and [`unwind`] (registration with the system
-//! unwinder).
+//! file again, for copy-on-write data images), [`signature`] (signed artifacts, behind the
+//! `signatures` feature) and [`unwind`] (registration with the system unwinder).
 
 mod derived;
 mod file_map;
 mod reopen;
+mod signature;
 mod static_image;
 mod types;
 mod unwind;
@@ -15,6 +16,7 @@ mod validate;
 
 pub(crate) use derived::DefinedFunc;
 pub(crate) use reopen::DataFile;
+pub use signature::SignatureError;
 pub(crate) use types::func_type;
 
 use derived::Derived;
@@ -46,6 +48,14 @@ pub enum LoadError {
         /// The cause (part of the message, so not also a `source()`: printed once).
         error: FormatError,
     },
+    /// The file is not signed by a trusted key ([`LoadOptions::trusted_keys`]).
+    #[error("{path}: {error}")]
+    Signature {
+        /// The file.
+        path: PathBuf,
+        /// The cause (part of the message, so not also a `source()`: printed once).
+        error: SignatureError,
+    },
 }
 
 /// How to load an artifact.
@@ -62,8 +72,19 @@ pub struct LoadOptions {
     /// Register the artifact's `.eh_frame` with the system unwinder (one call for the whole
     /// section, undone by one call at unload), so that native backtraces and debuggers can walk
     /// through guest frames. Ignored for artifacts compiled without `--unwind-info`. Implies
-    /// `verify_checksum`: the unwinder trusts what it is given.
+    /// `check_now`, and `verify_checksum` (the unwinder trusts what it is given) unless a
+    /// signature by a trusted key has vouched for every byte ([`LoadOptions::trusted_keys`]).
     pub register_unwind_info: bool,
+    /// Load only an artifact signed by one of these Ed25519 public keys (32 bytes each, RFC 8032
+    /// encoding; `kiln keygen` and `kiln sign`, SPEC.md §10), and refuse any other with
+    /// [`LoadError::Signature`] before anything in it is used. The signature covers every byte
+    /// of the file but itself and is checked on the mapped bytes, so this reads the whole file
+    /// once (its cost: `benches/README.md`, "Signature verification"); `verify_checksum` would
+    /// read it a second time for nothing (`kiln sign` signs only artifacts that match their
+    /// checksum, and the signature covers the checksum). Empty (the default): no
+    /// signature is required, and a signed artifact loads as an unsigned one. Needs the
+    /// `signatures` cargo feature; without it a non-empty list refuses every artifact.
+    pub trusted_keys: Vec<[u8; 32]>,
 }
 
 /// A loaded artifact: the file mapped read-only and executable. Cheap to clone and shareable
@@ -217,9 +238,10 @@ impl Artifact {
                 )),
             });
         }
+        let signed = signature::check(image, options, &path)?;
         let artifact = Artifact::new(Image::Static(image), path.clone(), Source::Static, None);
-        let verify_checksum = options.verify_checksum || options.register_unwind_info;
-        if options.check_now || verify_checksum {
+        let verify_checksum = needs_checksum(options, signed);
+        if options.check_now || options.register_unwind_info || verify_checksum {
             artifact.check()?;
         }
         if verify_checksum {
@@ -259,15 +281,27 @@ impl Artifact {
             // validated through a mapping with nothing behind it.
             return Err(format(FormatError::Truncated("shorter than an ELF header")));
         }
+        // A signature is checked first, so that a file modified after signing is refused as such
+        // whatever else is wrong with it; on the mapped bytes, the ones that will run.
+        let signed_map = if options.trusted_keys.is_empty() {
+            None
+        } else {
+            let map = FileMap::new(&file, len).map_err(io)?;
+            signature::check(map.bytes(), options, &path)?;
+            Some(map)
+        };
         // The unwinder is given `.eh_frame` only once the whole file is known to be what the
-        // compiler wrote.
-        let verify_checksum = options.verify_checksum || options.register_unwind_info;
-        // Validated from one small read, so that even a checked load touches no page of the
-        // mapping (a page fault costs more than the read, and more again at unload). Not when the
-        // checksum is verified: that reads every page of the mapping anyway, so validating through
-        // it costs nothing more, where the read would copy the metadata into the heap (that copy
-        // and its page faults were a third of `kiln run`'s extra time on a 3 MB artifact).
-        if options.check_now && !verify_checksum {
+        // compiler wrote: by the checksum, or by the signature of a trusted signer.
+        let verify_checksum = needs_checksum(options, signed_map.is_some());
+        let check_now = options.check_now || options.register_unwind_info || verify_checksum;
+        // Every page of the mapping is read when the checksum or a signature is verified: then
+        // validating through the mapping costs nothing more, where a read of the metadata would
+        // copy it into the heap (that copy and its page faults were a third of `kiln run`'s extra
+        // time on a 3 MB artifact). Otherwise validated from one small read, so that even a
+        // checked load touches no page of the mapping (a page fault costs more than the read,
+        // and more again at unload).
+        let whole_file_read = verify_checksum || signed_map.is_some();
+        if check_now && !whole_file_read {
             validate::check_file(&file, len).map_err(|e| match e {
                 validate::FileCheckError::Io(e) => io(e),
                 validate::FileCheckError::Format(e) => format(e),
@@ -278,7 +312,10 @@ impl Artifact {
         // If another process truncates the file, accesses beyond the new end fault (SIGBUS), as
         // with any mapped executable. Artifacts are immutable build outputs, replaced by rename
         // (as `kiln compile` does).
-        let map = FileMap::new(&file, len).map_err(io)?;
+        let map = match signed_map {
+            Some(map) => map,
+            None => FileMap::new(&file, len).map_err(io)?,
+        };
         let source = if hold {
             Source::Held(file)
         } else {
@@ -286,11 +323,12 @@ impl Artifact {
             Source::Path
         };
         let artifact = Artifact::new(Image::Mapped(map), path.clone(), source, None);
-        if !verify_checksum {
-            return Ok(artifact);
+        if check_now && whole_file_read {
+            artifact.check()?;
         }
-        artifact.check()?;
-        artifact.checked_view().verify_checksum().map_err(format)?;
+        if verify_checksum {
+            artifact.checked_view().verify_checksum().map_err(format)?;
+        }
         if options.register_unwind_info {
             let header = artifact.checked_view().header();
             let eh = header.eh_frame.offset.get() as usize..header.eh_frame.end() as usize;
@@ -373,4 +411,11 @@ impl Artifact {
             })?;
         Ok(kiln_format::compat::compatibility_key(header))
     }
+}
+
+/// Whether a load with `options` recomputes the whole-file checksum: when asked, and when unwind
+/// tables are registered (the system unwinder trusts `.eh_frame`), unless a trusted key's
+/// signature (`signed`) has vouched for every byte already.
+fn needs_checksum(options: &LoadOptions, signed: bool) -> bool {
+    options.verify_checksum || (options.register_unwind_info && !signed)
 }
