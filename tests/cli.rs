@@ -583,3 +583,88 @@ fn inspect_sizes_accounts_for_every_byte() {
     );
     assert_clean_failure(&kiln(&["inspect", "--top", "3", art]), "--sizes");
 }
+
+/// Runs kiln with `args` in a shell whose file-size limit is `kib` KiB, with `SIGXFSZ` ignored:
+/// a write past the limit then fails (`EFBIG`), as on a full disk (`ENOSPC`), without
+/// privileges.
+fn kiln_with_file_limit(kib: u32, args: &[&str]) -> Output {
+    let mut shell = std::process::Command::new("sh");
+    shell
+        .arg("-c")
+        .arg(format!("trap '' XFSZ; ulimit -f {kib}; exec \"$0\" \"$@\""));
+    let kiln = common::kiln_command();
+    shell.arg(kiln.get_program()).args(args);
+    for (k, v) in kiln.get_envs() {
+        if let Some(v) = v {
+            shell.env(k, v);
+        }
+    }
+    shell.output().unwrap()
+}
+
+#[test]
+fn a_write_the_disk_refuses_is_a_clear_error_leaving_no_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let out_path = dir.path().join("zlib.kiln");
+    let out_str = out_path.to_str().unwrap();
+    // zlib's artifact is about 300 KiB: 64 KiB do not hold it.
+    let out = kiln_with_file_limit(64, &["compile", &program("zlib.wasm"), "-o", out_str]);
+    assert_clean_failure(&out, out_str);
+    assert_eq!(
+        text(&out.stderr).trim_end().lines().count(),
+        1,
+        "{}",
+        text(&out.stderr)
+    );
+    let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+    // A batch reports the file and goes on; the signature's writer and the cache, likewise.
+    let out = kiln_with_file_limit(
+        64,
+        &[
+            "compile",
+            &program("zlib.wasm"),
+            &example(),
+            "-d",
+            dir.path().to_str().unwrap(),
+        ],
+    );
+    assert_clean_failure(&out, "zlib");
+    assert!(
+        dir.path().join("fib.kiln").exists(),
+        "the small module is still written"
+    );
+    let (_keep, art) = compile_program("zlib.wasm");
+    let key = dir.path().join("key");
+    let key = key.to_str().unwrap();
+    assert!(kiln(&["keygen", "-o", key]).status.success());
+    let signed = dir.path().join("signed.kiln");
+    let signed = signed.to_str().unwrap();
+    let out = kiln_with_file_limit(64, &["sign", "--key", key, &art, "-o", signed]);
+    assert_clean_failure(&out, signed);
+    assert!(!Path::new(signed).exists());
+    let cache = dir.path().join("cache");
+    let out = kiln_with_file_limit(
+        64,
+        &[
+            "run",
+            "--cache-dir",
+            cache.to_str().unwrap(),
+            &program("zlib.wasm"),
+        ],
+    );
+    let err = text(&out.stderr);
+    assert!(err.contains("warning") && err.contains("cache"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    // Compiled in memory: it then runs, except that the file-size limit also refuses the
+    // memfd an in-memory artifact is sealed in (a full disk would not), with a clean error.
+    if out.status.success() {
+        assert!(
+            text(&out.stdout).starts_with("zlib "),
+            "{}",
+            text(&out.stdout)
+        );
+    } else {
+        assert!(err.lines().count() == 2 && err.contains("error: "), "{err}");
+    }
+}

@@ -424,11 +424,10 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
             .unwrap_or("artifact"),
         std::process::id()
     ));
+    // Errors name the output the user asked for, not the temporary file.
     let written = std::fs::write(&tmp, bytes)
-        .with_context(|| format!("cannot write {}", tmp.display()))
-        .and_then(|()| {
-            std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))
-        });
+        .and_then(|()| std::fs::rename(&tmp, path))
+        .with_context(|| format!("cannot write {}", path.display()));
     if written.is_err() {
         // A full disk must not leave a partial temporary file behind.
         let _ = std::fs::remove_file(&tmp);

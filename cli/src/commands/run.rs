@@ -151,14 +151,11 @@ pub fn load_cached(
     }
 }
 
-/// Loads compiled `bytes` through a temporary file, removed once mapped.
+/// Loads compiled `bytes` (sealed in memory by the loader; no file is written).
 fn load_in_memory(bytes: &[u8]) -> Result<Artifact> {
-    let tmp = std::env::temp_dir().join(format!("kiln-run-{}.kiln", std::process::id()));
-    std::fs::write(&tmp, bytes).with_context(|| format!("cannot write {}", tmp.display()))?;
-    let artifact = Artifact::open_with(&tmp, &load_options());
-    // The mapping keeps the data; the name is no longer needed.
-    let _ = std::fs::remove_file(&tmp);
-    Ok(artifact?)
+    // One anonymous mapping, no file: a full disk or an unwritable temporary directory does not
+    // keep a module that compiled from running.
+    Ok(Artifact::from_bytes_with(bytes, &load_options())?)
 }
 
 fn parse_arg(s: &str, ty: ValType) -> Result<Val> {
