@@ -471,7 +471,7 @@ pub struct CodeMapBlock {
 
 /// The most entries a writer puts in one [`CodeMapBlock`]: a lookup decodes at most this many
 /// minus one. A reader does not rely on it (a block's run ends where the next one starts).
-pub const CODE_MAP_BLOCK: usize = 32;
+pub const CODE_MAP_BLOCK: usize = 64;
 
 /// The initial contents of a defined memory as one page-aligned image: all of its active data
 /// segments (constant offsets, in bounds of the initial size) merged in order. A loader maps it

@@ -176,7 +176,8 @@ mod tests {
 
     #[test]
     fn address_maps_give_what_the_plain_table_gave_at_every_boundary() {
-        for n in [1, 2, 31, 32, 33, 64, 65, 1000] {
+        const K: usize = CODE_MAP_BLOCK;
+        for n in [1, 2, K - 1, K, K + 1, 2 * K, 2 * K + 1, 1000] {
             let mut given = sample(n, n as u64);
             // Repeats and several pairs at one offset, which the map leaves out.
             given.push(given[n / 2]);
@@ -218,7 +219,7 @@ mod tests {
 
     #[test]
     fn trap_tables_round_trip_and_match_only_exact_offsets() {
-        for n in [1, 32, 33, 500] {
+        for n in [1, CODE_MAP_BLOCK, CODE_MAP_BLOCK + 1, 500] {
             let mut seed = n as u64;
             let sites: Vec<(u32, TrapKind)> = sample(n, n as u64)
                 .into_iter()
