@@ -62,7 +62,7 @@ fn header_and_trap_table_record_the_instrumentation() {
                 epochs,
                 "{arch:?} fuel={fuel} epochs={epochs}"
             );
-            let has_trap = |kind: TrapKind| view.traps().iter().any(|t| t.kind == kind as u8);
+            let has_trap = |kind: TrapKind| view.traps().iter().any(|t| t.value == kind as u32);
             assert_eq!(has_trap(TrapKind::OutOfFuel), fuel, "{arch:?} OutOfFuel");
             assert_eq!(has_trap(TrapKind::Interrupt), epochs, "{arch:?} Interrupt");
         }

@@ -9,7 +9,7 @@ use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout, Unaligned};
 /// The eight bytes every Kiln header starts with.
 pub const MAGIC: [u8; 8] = *b"KILNART\0";
 /// Format major version: a loader refuses any other major version.
-pub const FORMAT_MAJOR: u16 = 4;
+pub const FORMAT_MAJOR: u16 = 5;
 /// Format minor version: additions a loader of the same major version may ignore. A loader refuses
 /// artifacts with a newer minor version than its own, since it cannot know what they rely on.
 pub const FORMAT_MINOR: u16 = 0;

@@ -89,8 +89,11 @@ meta_tables! {
     Elements elements: ElementEntry,
     /// [`DataEntry`] per data segment.
     Data data: DataEntry,
-    /// [`TrapEntry`] per trapping instruction, sorted by code offset.
-    Traps traps: TrapEntry,
+    /// [`CodeMapBlock`] per block of the trap table (SPEC.md §3, code maps): its first
+    /// trapping instruction's code offset and [`crate::TrapKind`] code.
+    TrapBlocks trap_blocks: CodeMapBlock,
+    /// Bytes: the delta-coded runs of the trap table's blocks.
+    TrapRuns trap_runs: u8,
     /// Bytes: UTF-8 strings.
     Strings strings: u8,
     /// [`U32`] per value type of a signature or field of a struct or array type
@@ -102,8 +105,11 @@ meta_tables! {
     ElemFuncs elem_funcs: U32,
     /// [`ExprRef`] per item: expressions of element segments.
     ElemExprs elem_exprs: ExprRef,
-    /// [`AddressMapEntry`] per instruction boundary: native offset → wasm offset, sorted.
-    AddressMap address_map: AddressMapEntry,
+    /// [`CodeMapBlock`] per block of the address map (native offset → wasm offset, one entry
+    /// where the wasm offset changes; SPEC.md §3, code maps).
+    AddressMapBlocks address_map_blocks: CodeMapBlock,
+    /// Bytes: the delta-coded runs of the address map's blocks.
+    AddressMapRuns address_map_runs: u8,
     /// [`MemoryImageEntry`] per defined memory whose initial contents are one page-aligned image.
     MemoryImages memory_images: MemoryImageEntry,
     /// [`TagEntry`] per exception tag (imported first).
@@ -116,12 +122,18 @@ meta_tables! {
 
 impl TableId {
     /// Whether the metadata checksum covers the table ([`crate::header::meta_checksum`]): every
-    /// table that steers instantiation and calls does. The two that do not are consulted only
+    /// table that steers instantiation and calls does. The ones that do not are consulted only
     /// about code that already runs: the trap table (when that code faults) and the address map
     /// (for backtraces); they are the largest tables, and only the whole-file checksum covers them,
     /// as it covers the code they describe.
     pub fn in_meta_checksum(self) -> bool {
-        !matches!(self, TableId::Traps | TableId::AddressMap)
+        !matches!(
+            self,
+            TableId::TrapBlocks
+                | TableId::TrapRuns
+                | TableId::AddressMapBlocks
+                | TableId::AddressMapRuns
+        )
     }
 }
 
@@ -440,27 +452,27 @@ pub struct DataEntry {
     pub len: U64,
 }
 
-/// A trapping instruction.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// One block of a code map (the trap table or the address map): a sorted list of
+/// `(code_offset, value)` entries, stored as a sparse index of absolute entries, one per block
+/// of at most [`CODE_MAP_BLOCK`] entries, each followed by the delta-coded rest of its block in the
+/// map's runs blob (SPEC.md §3, code maps). A lookup binary-searches the blocks, then decodes at
+/// most one block's run in place.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[derive(FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
 #[repr(C)]
-pub struct TrapEntry {
-    /// Offset of the instruction in the text region.
+pub struct CodeMapBlock {
+    /// Text offset of the block's first entry.
     pub code_offset: U32,
-    /// [`crate::TrapKind`] code.
-    pub kind: u8,
+    /// Value of the block's first entry: a [`crate::TrapKind`] code, or a wasm offset.
+    pub value: U32,
+    /// Offset in the runs blob of the block's other entries, which end where the next block's
+    /// start (the last block's at the end of the blob).
+    pub run_offset: U32,
 }
 
-/// One row of the address map.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[derive(FromBytes, IntoBytes, KnownLayout, Immutable, Unaligned)]
-#[repr(C)]
-pub struct AddressMapEntry {
-    /// Offset in the text region.
-    pub code_offset: U32,
-    /// Offset in the WebAssembly binary.
-    pub wasm_offset: U32,
-}
+/// The most entries a writer puts in one [`CodeMapBlock`]: a lookup decodes at most this many
+/// minus one. A reader does not rely on it (a block's run ends where the next one starts).
+pub const CODE_MAP_BLOCK: usize = 64;
 
 /// The initial contents of a defined memory as one page-aligned image: all of its active data
 /// segments (constant offsets, in bounds of the initial size) merged in order. A loader maps it
@@ -556,20 +568,22 @@ mod tests {
                 ("Exports", 16),
                 ("Elements", 28),
                 ("Data", 32),
-                ("Traps", 5),
+                ("TrapBlocks", 12),
+                ("TrapRuns", 1),
                 ("Strings", 1),
                 ("ValTypes", 4),
                 ("Exprs", 1),
                 ("ElemFuncs", 4),
                 ("ElemExprs", 8),
-                ("AddressMap", 8),
+                ("AddressMapBlocks", 12),
+                ("AddressMapRuns", 1),
                 ("MemoryImages", 32),
                 ("Tags", 8),
                 ("CallSites", 20),
                 ("Handlers", 9),
             ]
         );
-        assert_eq!(TABLE_COUNT, 20);
+        assert_eq!(TABLE_COUNT, 22);
         assert_eq!(
             size_of::<MetaDirectory>(),
             TABLE_COUNT * 12 + size_of::<ModuleEntry>()

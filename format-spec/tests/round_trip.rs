@@ -4,7 +4,7 @@
 use kiln_format::header::{CodeSettings, FLAG_FRAME_POINTERS, FLAG_UNWIND_INFO, HEADER_OFFSET};
 use kiln_format::tables::*;
 use kiln_format::writer::{write_artifact, ArtifactParts, Placement, Symbol};
-use kiln_format::{Arch, ArtifactHeader, ArtifactView, FormatError, Location, MetaView};
+use kiln_format::{Arch, ArtifactHeader, ArtifactView, FormatError, Location, MetaView, TrapKind};
 use zerocopy::little_endian::U32;
 use zerocopy::FromBytes;
 
@@ -101,16 +101,12 @@ fn sample_tables() -> (MetaTables, ModuleEntry) {
         image_offset: 0.into(),
         len: 4.into(),
     });
-    for code_offset in [12u32, 4] {
-        m.traps.push(TrapEntry {
-            code_offset: code_offset.into(),
-            kind: 6,
-        });
-        m.address_map.push(AddressMapEntry {
-            code_offset: code_offset.into(),
-            wasm_offset: (code_offset + 100).into(),
-        });
-    }
+    // Out of order on purpose: the code maps are sorted when they are set.
+    m.set_traps(vec![
+        (12, TrapKind::Unreachable),
+        (4, TrapKind::Unreachable),
+    ]);
+    m.set_address_map(vec![(12, 112), (4, 104)]);
     m.memory_images.push(MemoryImageEntry {
         memory: 0.into(),
         reserved: 0.into(),
@@ -149,13 +145,11 @@ fn sample_tables() -> (MetaTables, ModuleEntry) {
     (m, module)
 }
 
-/// What `finish` does to the tables: sort exports by name, traps and the address map by offset.
+/// What `finish` does to the tables: sort exports by name.
 fn sorted(mut m: MetaTables) -> MetaTables {
     let strings = m.strings.clone();
     let name = |r: &StrRef| strings[r.offset.get() as usize..][..r.len.get() as usize].to_vec();
     m.exports.sort_by_key(|e| name(&e.name));
-    m.traps.sort_by_key(|t| t.code_offset.get());
-    m.address_map.sort_by_key(|e| e.code_offset.get());
     m
 }
 

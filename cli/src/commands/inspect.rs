@@ -138,8 +138,9 @@ pub fn report(view: &ArtifactView<'_>) -> Value {
             section(".eh_frame", h.eh_frame, "r--"),
         ],
         "address_map_entries": view.address_map().len(),
-        "address_map_bytes": std::mem::size_of_val(view.address_map()),
+        "address_map_bytes": view.address_map().byte_len(),
         "trap_entries": view.traps().len(),
+        "trap_table_bytes": view.traps().byte_len(),
         "start_function": if start == NULL_FUNC { Value::Null } else { json!(start) },
         "imports": imports,
         "exports": exports,
@@ -197,8 +198,8 @@ fn print_text(r: &Value) {
         );
     }
     println!(
-        "  trap table entries {}, address map entries {} ({} bytes)",
-        r["trap_entries"], r["address_map_entries"], r["address_map_bytes"]
+        "  trap table entries {} ({} bytes), address map entries {} ({} bytes)",
+        r["trap_entries"], r["trap_table_bytes"], r["address_map_entries"], r["address_map_bytes"]
     );
     println!(
         "\nimports ({}):",

@@ -132,6 +132,7 @@ pub(super) fn build_meta(
     options: &CompileOptions,
 ) -> Result<Vec<u8>, CompileError> {
     let mut m = MetaTables::default();
+    let (mut traps, mut address_map) = (Vec::new(), Vec::new());
     for (i, ty) in module.types.iter().enumerate() {
         if ty.sub.composite_type.shared || ty.sub.composite_type.descriptor_idx.is_some() {
             return Err(unsupported("shared types or type descriptors"));
@@ -200,12 +201,7 @@ pub(super) fn build_meta(
             wasm_offset: (module.bodies[i].range().start as u32).into(),
             func_ref: module.func_ref_slots[index as usize].into(),
         });
-        for (at, kind) in &code.traps {
-            m.traps.push(TrapEntry {
-                code_offset: (offset + at).into(),
-                kind: *kind as u8,
-            });
-        }
+        traps.extend(code.traps.iter().map(|&(at, kind)| (offset + at, kind)));
         for site in &code.call_sites {
             m.call_sites.push(CallSiteEntry {
                 ret_offset: (offset + site.ret_offset).into(),
@@ -223,22 +219,18 @@ pub(super) fn build_meta(
             }
         }
         if !options.strip {
-            for (at, wasm) in &code.address_map {
-                m.address_map.push(AddressMapEntry {
-                    code_offset: (offset + at).into(),
-                    wasm_offset: (*wasm).into(),
-                });
-            }
+            let map = code
+                .address_map
+                .iter()
+                .map(|&(at, wasm)| (offset + at, wasm));
+            address_map.extend(map);
         }
     }
     for (c, &offset) in compiled.host_adapters.iter().zip(&layout.host_adapters) {
-        for (at, kind) in &c.1.traps {
-            m.traps.push(TrapEntry {
-                code_offset: (offset.1 + at).into(),
-                kind: *kind as u8,
-            });
-        }
+        traps.extend(c.1.traps.iter().map(|&(at, kind)| (offset.1 + at, kind)));
     }
+    m.set_traps(traps);
+    m.set_address_map(address_map);
     for (i, t) in module.tables.iter().enumerate() {
         let imported = matches!(
             EntityIndex::split(i as u32, module.imported_tables),

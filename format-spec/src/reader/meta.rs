@@ -2,6 +2,7 @@
 //! references between tables. The per-table accessors (`types()`, `functions()`, ...) are
 //! generated from the one list of tables in [`crate::tables`].
 
+use super::code_map::CodeMap;
 use super::entry_missing;
 use crate::error::{FormatError, Location};
 use crate::index::EntityIndex;
@@ -228,20 +229,26 @@ impl<'a> MetaView<'a> {
         Some((site, self.handlers().get(start..end)?))
     }
 
+    /// The trap table, in place.
+    pub fn traps(&self) -> CodeMap<'a> {
+        CodeMap::new(self.trap_blocks(), self.trap_runs())
+    }
+
+    /// The address map, in place.
+    pub fn address_map(&self) -> CodeMap<'a> {
+        CodeMap::new(self.address_map_blocks(), self.address_map_runs())
+    }
+
     /// The trap kind recorded for the instruction at text offset `offset`.
     pub fn trap_at(&self, offset: u32) -> Option<u8> {
-        let traps = self.traps();
-        traps
-            .binary_search_by_key(&offset, |t| t.code_offset.get())
-            .ok()
-            .map(|i| traps[i].kind)
+        self.traps()
+            .get(offset)
+            .and_then(|kind| u8::try_from(kind).ok())
     }
 
     /// The wasm offset recorded for the text offset, from the address map.
     pub fn wasm_offset_at(&self, offset: u32) -> Option<u32> {
-        let map = self.address_map();
-        let i = map.partition_point(|e| e.code_offset.get() <= offset);
-        map.get(i.checked_sub(1)?).map(|e| e.wasm_offset.get())
+        self.address_map().at_or_before(offset).map(|e| e.value)
     }
 
     /// A function's display name: its name-section name or `func[N]`.

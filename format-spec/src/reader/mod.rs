@@ -6,10 +6,12 @@
 //! reference stored in an entry (a string, an expression) check it again on use, so corrupt bytes
 //! give a [`FormatError`], never a panic or an out-of-bounds read.
 
+pub(crate) mod code_map;
 mod compat;
 mod elf;
 mod meta;
 
+pub use code_map::{CodeMap, CodeMapEntry};
 pub use compat::{check_compatibility, host_triple};
 pub use meta::MetaView;
 

@@ -23,16 +23,14 @@ impl MetaTables {
         push_blob(&mut self.exprs, bytes)
     }
 
-    /// Sorts what the format keeps sorted (exports by name, traps and the address map by code
-    /// offset) and lays the region out: the directory, then each table in [`TableId`] order, each
+    /// Sorts what the format keeps sorted (exports by name; the code maps are sorted when they
+    /// are set) and lays the region out: the directory, then each table in [`TableId`] order, each
     /// 8-byte aligned.
     pub fn finish(mut self, module: ModuleEntry) -> Vec<u8> {
         let strings = std::mem::take(&mut self.strings);
         self.exports
             .sort_by(|a, b| str_of(&strings, a.name).cmp(str_of(&strings, b.name)));
         self.strings = strings;
-        self.traps.sort_by_key(|t| t.code_offset.get());
-        self.address_map.sort_by_key(|e| e.code_offset.get());
         let mut out = vec![0u8; size_of::<MetaDirectory>()];
         let mut tables = [TableRef::default(); TABLE_COUNT];
         for ((slot, id), (bytes, count)) in tables.iter_mut().zip(TableId::ALL).zip(self.parts()) {

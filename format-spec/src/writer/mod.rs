@@ -3,6 +3,7 @@
 //! regions' contents; everything about where they go and what the header says is decided here,
 //! next to the reader that checks it.
 
+mod code_map;
 mod container;
 mod meta;
 mod object_file;
