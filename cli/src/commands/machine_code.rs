@@ -68,14 +68,11 @@ fn known_starts(view: &ArtifactView<'_>, start: u32, end: u32) -> Vec<u32> {
         let to = table.partition_point(|e| key(e) < end);
         &table[from..to.max(from)]
     }
-    let mut starts: Vec<u32> = within(view.address_map(), |e| e.code_offset.get(), start, end)
-        .iter()
-        .map(|e| e.code_offset.get())
-        .chain(
-            within(view.traps(), |e| e.code_offset.get(), start, end)
-                .iter()
-                .map(|e| e.code_offset.get()),
-        )
+    let mut starts: Vec<u32> = view
+        .address_map()
+        .within(start..end)
+        .map(|e| e.code_offset)
+        .chain(view.traps().within(start..end).map(|e| e.code_offset))
         .chain(
             within(view.call_sites(), |e| e.ret_offset.get(), start, end)
                 .iter()

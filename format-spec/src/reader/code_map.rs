@@ -146,6 +146,20 @@ impl<'a> CodeMap<'a> {
         (0..self.blocks.len()).flat_map(move |i| map.block(i))
     }
 
+    /// The entries with text offsets in `range`, in order: O(log blocks) to the first, then
+    /// decoding as far as the range goes.
+    pub fn within(&self, range: std::ops::Range<u32>) -> impl Iterator<Item = CodeMapEntry> + 'a {
+        let map = *self;
+        let first = self
+            .blocks
+            .partition_point(|b| b.code_offset.get() <= range.start)
+            .saturating_sub(1);
+        (first..self.blocks.len())
+            .flat_map(move |i| map.block(i))
+            .skip_while(move |e| e.code_offset < range.start)
+            .take_while(move |e| e.code_offset < range.end)
+    }
+
     /// The entries of block `i`: its first, then its run's.
     fn block(&self, i: usize) -> BlockIter<'a> {
         let b = &self.blocks[i];

@@ -218,6 +218,30 @@ mod tests {
     }
 
     #[test]
+    fn within_gives_the_entries_of_a_range_across_blocks() {
+        const K: usize = CODE_MAP_BLOCK;
+        for n in [0, 1, K - 1, K, K + 1, 3 * K + 5] {
+            let mut m = MetaTables::default();
+            m.set_address_map(sample(n, 3 + n as u64));
+            let (_, map) = maps(&m);
+            let all: Vec<_> = map.iter().collect();
+            let ends = all.iter().flat_map(|e| [e.code_offset, e.code_offset + 1]);
+            let bounds: Vec<u32> = [0, u32::MAX].into_iter().chain(ends).collect();
+            for &a in &bounds {
+                for &b in bounds.iter().filter(|&&b| b >= a).take(4) {
+                    let got: Vec<_> = map.within(a..b).collect();
+                    let want: Vec<_> = all
+                        .iter()
+                        .copied()
+                        .filter(|e| (a..b).contains(&e.code_offset))
+                        .collect();
+                    assert_eq!(got, want, "n={n} {a}..{b}");
+                }
+            }
+        }
+    }
+
+    #[test]
     fn trap_tables_round_trip_and_match_only_exact_offsets() {
         for n in [1, CODE_MAP_BLOCK, CODE_MAP_BLOCK + 1, 500] {
             let mut seed = n as u64;
