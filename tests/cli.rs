@@ -521,13 +521,14 @@ fn inspect_sizes_accounts_for_every_byte() {
         .unwrap();
     assert_eq!(size(text_section), text_size);
     let meta = section(".kiln.meta");
+    // The code maps (format 5): each an index of blocks and a blob of runs.
     assert_eq!(
-        part(meta, "AddressMap"),
+        part(meta, "AddressMapBlocks") + part(meta, "AddressMapRuns"),
         report["address_map_bytes"].as_u64().unwrap()
     );
     assert_eq!(
-        part(meta, "Traps"),
-        5 * report["trap_entries"].as_u64().unwrap()
+        part(meta, "TrapBlocks") + part(meta, "TrapRuns"),
+        report["trap_table_bytes"].as_u64().unwrap()
     );
     let names: u64 = functions
         .iter()
@@ -672,4 +673,42 @@ fn a_write_the_disk_refuses_is_a_clear_error_leaving_no_file() {
     } else {
         assert!(err.lines().count() == 2 && err.contains("error: "), "{err}");
     }
+}
+
+#[test]
+fn mangled_cpp_names_are_readable_in_traps_and_inspect_and_kept_in_symbols() {
+    // The name section as a toolchain that keeps Itanium-mangled names writes it.
+    let dir = tempfile::tempdir().unwrap();
+    let wat = dir.path().join("shapes.wat");
+    std::fs::write(
+        &wat,
+        r#"(module
+  (func $_ZN8geometry9perimeterERKNS_5ShapeEi (param i32 i32) (result i32)
+    (if (i32.eqz (local.get 0)) (then unreachable))
+    (i32.mul (local.get 0) (local.get 1)))
+  (func (export "run") (param i32) (result i32)
+    (call $_ZN8geometry9perimeterERKNS_5ShapeEi (local.get 0) (i32.const 3))))"#,
+    )
+    .unwrap();
+    let art = dir.path().join("shapes.kiln");
+    let (wat, art) = (wat.to_str().unwrap(), art.to_str().unwrap());
+    assert!(kiln(&["compile", wat, "-o", art]).status.success());
+    let readable = "geometry::perimeter(geometry::Shape const&, int)";
+    let out = kiln(&["run", art, "--invoke", "run", "0"]);
+    let err = text(&out.stderr);
+    assert!(err.contains(&format!("0: {readable}")), "{err}");
+    let out = kiln(&["inspect", art]);
+    assert!(
+        text(&out.stdout).contains(readable),
+        "{}",
+        text(&out.stdout)
+    );
+    use object::{Object, ObjectSymbol};
+    let bytes = std::fs::read(art).unwrap();
+    let elf = object::read::elf::ElfFile64::<object::Endianness>::parse(&*bytes).unwrap();
+    assert!(
+        elf.symbols()
+            .any(|s| s.name() == Ok("_ZN8geometry9perimeterERKNS_5ShapeEi")),
+        "the symbol keeps the mangled name, for objdump -C, perf and gdb"
+    );
 }

@@ -430,8 +430,8 @@ fn machine_code_is_decoded_past_jump_tables_and_constants() {
     let named = view
         .address_map()
         .iter()
-        .map(|e| e.code_offset.get())
-        .chain(view.traps().iter().map(|t| t.code_offset.get()))
+        .map(|e| e.code_offset)
+        .chain(view.traps().iter().map(|t| t.code_offset))
         .filter(|&o| in_function(o));
     let mut count = 0;
     for o in named {

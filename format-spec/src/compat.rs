@@ -18,7 +18,7 @@ use crate::target::Arch;
 const DOMAIN: &[u8] = b"kiln-compatibility-key-1\0";
 
 /// The compatibility key of an artifact with header `h`: `kiln{major}-{arch}-{os}-{hash}`, e.g.
-/// `kiln4-x86_64-linux-3f0c9d5e1a2b4c6d`, where `hash` is the xxh3-64, in 16 hex digits, of every
+/// `kiln5-x86_64-linux-3f0c9d5e1a2b4c6d`, where `hash` is the xxh3-64, in 16 hex digits, of every
 /// field the loader checks (format major and minor, header size, architecture, OS, region
 /// alignment, triple, CPU features, bounds-check strategy, stack-limit scheme, optimization
 /// level, flags, memory reservation and guard). The fields that describe one module (VMContext
@@ -89,7 +89,7 @@ mod tests {
     fn the_key_of_a_fixed_configuration_is_stable() {
         assert_eq!(
             compatibility_key_of_settings(&settings()),
-            "kiln4-x86_64-linux-e9013d2b51e10a66"
+            "kiln5-x86_64-linux-1f2dc2ac845d4311"
         );
     }
 
@@ -186,12 +186,20 @@ mod tests {
             arch: Arch::Aarch64,
             ..settings()
         };
-        assert!(compatibility_key_of_settings(&aarch64).starts_with("kiln4-aarch64-linux-"));
+        let major = crate::header::FORMAT_MAJOR;
+        let key = compatibility_key_of_settings(&aarch64);
+        assert!(
+            key.starts_with(&format!("kiln{major}-aarch64-linux-")),
+            "{key}"
+        );
         let mut h = ArtifactHeader::new(&settings(), &Regions::default());
         h.arch = 77.into();
         h.os = 9.into();
         let key = compatibility_key(&h);
-        assert!(key.starts_with("kiln4-arch77-os9-"), "{key}");
+        assert!(
+            key.starts_with(&format!("kiln{major}-arch77-os9-")),
+            "{key}"
+        );
         let hash = key.rsplit('-').next().unwrap();
         assert_eq!(hash.len(), 16);
         assert!(hash.bytes().all(|b| b.is_ascii_hexdigit()));
