@@ -1,21 +1,13 @@
 //! `kiln explore`: the page it writes, loaded in a real headless browser (Debian's `chromium`),
 //! clicked through its self-test hook, and checked against the artifact's own address map.
 
+mod common;
+
+use common::{kiln, text};
 use kiln_format::ArtifactView;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
-
-fn kiln(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_kiln"))
-        .args(args)
-        .output()
-        .expect("kiln runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
 
 fn program(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
