@@ -187,7 +187,8 @@ pub struct CompileOptions {
     /// memories always are, instead of relying on a 4 GiB reservation and guard region. The
     /// loader then reserves only the memory's maximum (or its engine's
     /// `memory_reservation`), for hosts with many memories or little address space; the code
-    /// is slower (benches/README.md, "Bounds checks"). Recorded per memory (SPEC.md §7).
+    /// is slower (benches/README.md, "explicit bounds checks"). Recorded per memory (SPEC.md §6,
+    /// Linear memory).
     pub explicit_bounds_checks: bool,
     /// The WebAssembly features the module may use.
     pub features: WasmFeatures,
