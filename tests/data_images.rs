@@ -170,12 +170,14 @@ fn segments_that_cannot_be_merged_are_applied_one_by_one() {
 }
 
 /// Open descriptors of this process that refer to `path`. Only those count: the other tests of
-/// this binary run in parallel and open files of their own.
+/// this binary run in parallel and open files of their own. `path` is canonicalized because the
+/// links in `/proc/self/fd` are, so a differently spelled path cannot make every count zero.
 fn open_fds_of(path: &std::path::Path) -> usize {
+    let path = std::fs::canonicalize(path).unwrap();
     std::fs::read_dir("/proc/self/fd")
         .unwrap()
         .filter_map(|entry| std::fs::read_link(entry.ok()?.path()).ok())
-        .filter(|target| target == path)
+        .filter(|target| *target == path)
         .count()
 }
 
